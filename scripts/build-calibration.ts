@@ -1,0 +1,45 @@
+/**
+ * Rebuilds calibration/<pipeline id>.json from every cross-identity pair of the LFW images:
+ *   npm run calibrate -- --data ../shared/data
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { FaceEngine } from '../src/engine/face-engine.ts';
+import type { CalibrationTable } from '../src/core/calibration.ts';
+import { loadLfw } from '../bench/lib/lfw.ts';
+import { embedImages, impostorSimilarities } from '../bench/lib/embed-set.ts';
+import { calibrationPoints } from '../bench/lib/calibration-builder.ts';
+
+const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' } } });
+const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
+if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
+
+const config = loadConfig();
+const engine = await FaceEngine.load(config.pipeline, config.intraOpThreads);
+const { protocol, imageDir } = loadLfw(dataDir);
+const embedded = await embedImages(engine, config.image, imageDir, protocol.images);
+const impostors = impostorSimilarities(embedded).sort();
+const info = engine.info();
+const genuinePairs = protocol.pairs.filter((p) => p.same).length;
+const table: CalibrationTable = {
+  format: 1,
+  pipelineId: info.pipelineId,
+  templateModelId: info.templateModelId,
+  templateVersion: info.templateVersion,
+  built: new Date().toISOString().slice(0, 10),
+  command: 'npm run calibrate -- --data ../shared/data',
+  dataset: {
+    name: 'LFW View 2 folds 1-5, 150 px unaligned originals, every cross-identity image pair',
+    images: embedded.filter((e) => e.vector).length,
+    identities: new Set(embedded.map((e) => e.identity)).size,
+    impostorPairs: impostors.length,
+    genuinePairs,
+  },
+  points: calibrationPoints(impostors),
+};
+const out = values.out ?? path.join(PROJECT_ROOT, 'calibration', `${info.pipelineId}.json`);
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify(table, null, 1) + '\n');
+console.log(`wrote ${out}: ${table.points.length} points from ${impostors.length} impostor pairs of ${table.dataset.images} images`);

@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_PIPELINE, type PipelineConfig } from './engine/pipeline.ts';
+import { parseThresholdPolicy, validateFars, type ThresholdPolicy } from './core/calibration.ts';
+import type { DecodeLimits } from './engine/image/decode.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Everything the server reads from FACEPROOF_* variables; docs/configuration.md lists them with their defaults. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: string;
+  /** Largest HTTP body, in bytes. */
+  maxBodyBytes: number;
+  image: DecodeLimits;
+  /** Threads one model inference may use. */
+  intraOpThreads: number;
+  pipeline: PipelineConfig;
+  calibrationFile: string;
+  thresholds: ThresholdPolicy;
+  shutdownTimeoutMs: number;
+  /** Requests waiting for the engine beyond this many get 503 `service_unavailable` instead of queueing. */
+  maxPendingRequests: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const maxImageBytes = int(env, 'FACEPROOF_MAX_IMAGE_BYTES', 15 * 1024 * 1024);
+  const pipeline = env.FACEPROOF_PIPELINE_FILE
+    ? (JSON.parse(fs.readFileSync(env.FACEPROOF_PIPELINE_FILE, 'utf8')) as PipelineConfig)
+    : DEFAULT_PIPELINE;
+  const fallback = { matchFar: num(env, 'FACEPROOF_MATCH_FAR', 1e-4), uncertainFar: num(env, 'FACEPROOF_UNCERTAIN_FAR', 1e-2) };
+  validateFars(fallback, 'FACEPROOF_MATCH_FAR / FACEPROOF_UNCERTAIN_FAR');
+  return {
+    host: env.FACEPROOF_HOST ?? '127.0.0.1',
+    port: int(env, 'FACEPROOF_PORT', 8080),
+    dataDir: path.resolve(env.FACEPROOF_DATA_DIR ?? './data'),
+    logLevel: env.FACEPROOF_LOG_LEVEL ?? 'info',
+    // Two images of the maximum size, base64-encoded, plus room for the rest of the JSON.
+    maxBodyBytes: int(env, 'FACEPROOF_MAX_BODY_BYTES', 2 * Math.ceil((maxImageBytes * 4) / 3) + 64 * 1024),
+    image: {
+      maxBytes: maxImageBytes,
+      maxPixels: int(env, 'FACEPROOF_MAX_IMAGE_PIXELS', 50_000_000),
+      minSide: int(env, 'FACEPROOF_MIN_IMAGE_SIDE', 32),
+      maxWorkingSide: int(env, 'FACEPROOF_MAX_WORKING_SIDE', 2048),
+    },
+    intraOpThreads: int(env, 'FACEPROOF_INTRA_OP_THREADS', 1),
+    pipeline,
+    calibrationFile: env.FACEPROOF_CALIBRATION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.json`),
+    thresholds: parseThresholdPolicy(env.FACEPROOF_THRESHOLDS, fallback),
+    shutdownTimeoutMs: int(env, 'FACEPROOF_SHUTDOWN_TIMEOUT_MS', 10_000),
+    maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 64),
+  };
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
+  return value;
+}

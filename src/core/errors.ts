@@ -1,0 +1,34 @@
+/**
+ * Every error a client can receive, with its HTTP status. The table is the contract: docs/errors.md
+ * documents each code, and the API serialises errors as {"error": {"code", "message", "field"?}}.
+ */
+export const ERROR_STATUS = {
+  invalid_parameter: 400,
+  base64_decode_failed: 400,
+  invalid_image_format: 400,
+  image_dimensions_invalid: 400,
+  template_invalid: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  template_version_mismatch: 409,
+  image_too_large: 413,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  no_face_detected: 422,
+  too_many_requests: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class FaceproofError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
+    super(message);
+    this.name = 'FaceproofError';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}

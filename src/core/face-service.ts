@@ -1,0 +1,129 @@
+import type { DecodeLimits, DecodedImage } from '../engine/image/decode.ts';
+import { encodeJpeg } from '../engine/image/decode.ts';
+import type { FaceAnalysis, FaceEngine } from '../engine/face-engine.ts';
+import { FaceproofError } from './errors.ts';
+import { loadImage, decodeBase64, type ImageSource } from './image-input.ts';
+import { encodeTemplate, decodeTemplate, assertCompatible, cosineSimilarity, type FaceTemplate } from './template.ts';
+import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
+
+/** One side of a comparison: an image (largest face, or every face) or a stored template. */
+export type FaceInput = { kind: 'image'; source: ImageSource } | { kind: 'template'; template: string };
+
+export interface DetectOptions {
+  autoRotate: boolean;
+  returnTemplates: boolean;
+  returnFaceImages: boolean;
+}
+
+export interface DetectedFace {
+  face: FaceAnalysis;
+  template?: string;
+  /** JPEG of the aligned face chip. */
+  faceImage?: Buffer;
+}
+
+export interface DetectResult {
+  image: { width: number; height: number };
+  faces: DetectedFace[];
+}
+
+export interface CompareRequest {
+  source: FaceInput;
+  target: FaceInput;
+  sourceType: ImageType;
+  targetType: ImageType;
+  allFaces: boolean;
+  autoRotate: boolean;
+}
+
+export interface ComparedPair extends CalibratedScore {
+  sourceIndex: number;
+  targetIndex: number;
+}
+
+export interface CompareResult extends CalibratedScore {
+  /** The compared face of each side; absent for a template. */
+  sourceFace?: FaceAnalysis;
+  targetFace?: FaceAnalysis;
+  pairs?: ComparedPair[];
+}
+
+interface EmbeddedSide {
+  faces: Array<{ face?: FaceAnalysis; vector: Float32Array }>;
+}
+
+/** The 1:1 use cases: find faces, and compare two faces with a calibrated decision. */
+export class FaceService {
+  constructor(
+    private readonly engine: FaceEngine,
+    private readonly calibrator: Calibrator,
+    private readonly limits: DecodeLimits,
+  ) {}
+
+  async detect(source: ImageSource, options: DetectOptions, field = 'image'): Promise<DetectResult> {
+    const image = await loadImage(source, this.limits, field);
+    const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
+    const detected = await Promise.all(faces.map(async (face): Promise<DetectedFace> => ({
+      face,
+      template: options.returnTemplates ? encodeTemplate(this.templateOf(await this.engine.embed(image, face))) : undefined,
+      faceImage: options.returnFaceImages ? await encodeJpeg(this.engine.alignedFace(image, face)) : undefined,
+    })));
+    return { image: { width: image.width, height: image.height }, faces: detected };
+  }
+
+  async compare(request: CompareRequest): Promise<CompareResult> {
+    const [source, target] = await Promise.all([
+      this.embedSide(request.source, 'source', request.allFaces, request.autoRotate),
+      this.embedSide(request.target, 'target', request.allFaces, request.autoRotate),
+    ]);
+    const assess = (i: number, j: number) =>
+      this.calibrator.assess(cosineSimilarity(source.faces[i].vector, target.faces[j].vector), request.sourceType, request.targetType);
+    const result: CompareResult = { ...assess(0, 0), sourceFace: source.faces[0].face, targetFace: target.faces[0].face };
+    if (request.allFaces) {
+      result.pairs = [];
+      for (let i = 0; i < source.faces.length; i++) {
+        for (let j = 0; j < target.faces.length; j++) result.pairs.push({ sourceIndex: i, targetIndex: j, ...assess(i, j) });
+      }
+    }
+    return result;
+  }
+
+  private async embedSide(input: FaceInput, field: string, allFaces: boolean, autoRotate: boolean): Promise<EmbeddedSide> {
+    if (input.kind === 'template') return { faces: [{ vector: this.parseTemplate(input.template, `${field}.template`).vector }] };
+    const image = await loadImage(input.source, this.limits, field);
+    const faces = await this.engine.analyze(image, { autoRotate });
+    if (faces.length === 0) throw new FaceproofError('no_face_detected', `no face was found in the ${field} image`, field);
+    const chosen = allFaces ? faces : faces.slice(0, 1);
+    return { faces: await Promise.all(chosen.map(async (face) => ({ face, vector: await this.engine.embed(image, face) }))) };
+  }
+
+  parseTemplate(base64: string, field: string): FaceTemplate {
+    let bytes: Uint8Array;
+    try {
+      bytes = decodeBase64(base64, field);
+    } catch {
+      throw new FaceproofError('template_invalid', 'the template is not valid base64', field);
+    }
+    const template = decodeTemplate(bytes, field);
+    assertCompatible(template, { modelId: this.engine.templateModelId, version: this.engine.templateVersion, dimension: this.engine.dimension }, field);
+    return template;
+  }
+
+  private templateOf(vector: Float32Array): FaceTemplate {
+    return { modelId: this.engine.templateModelId, version: this.engine.templateVersion, vector };
+  }
+
+  /** Decodes and analyses without embedding; used by the CLI and benchmarks. */
+  async analyze(source: ImageSource, autoRotate = false): Promise<{ image: DecodedImage; faces: FaceAnalysis[] }> {
+    const image = await loadImage(source, this.limits, 'image');
+    return { image, faces: await this.engine.analyze(image, { autoRotate }) };
+  }
+
+  embed(image: DecodedImage, face: FaceAnalysis): Promise<Float32Array> {
+    return this.engine.embed(image, face);
+  }
+
+  get calibration(): Calibrator {
+    return this.calibrator;
+  }
+}

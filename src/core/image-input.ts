@@ -1,0 +1,43 @@
+import { decodeImage, ImageRejectedError, type DecodedImage, type DecodeLimits } from '../engine/image/decode.ts';
+import { FaceproofError } from './errors.ts';
+
+/** Where an image comes from, once the transport (JSON or multipart) has been read. */
+export type ImageSource =
+  | { kind: 'base64'; data: string }
+  | { kind: 'bytes'; data: Uint8Array };
+
+const DATA_URL = /^data:[\w.+-]+\/[\w.+-]+(;[\w-]+=[\w.-]+)*;base64,/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes standard or URL-safe base64, with or without a `data:` prefix, padding or line breaks.
+ * Node's own decoder silently skips invalid characters, so the alphabet is checked first.
+ */
+export function decodeBase64(text: string, field: string): Uint8Array {
+  let s = text.trim().replace(DATA_URL, '').replace(/\s+/g, '');
+  if (s.length === 0) throw new FaceproofError('base64_decode_failed', 'the base64 string is empty', field);
+  s = s.replace(/-/g, '+').replace(/_/g, '/');
+  if (!BASE64.test(s)) throw new FaceproofError('base64_decode_failed', 'the string contains characters outside the base64 alphabet', field);
+  const unpadded = s.replace(/=+$/, '');
+  if (unpadded.length % 4 === 1) throw new FaceproofError('base64_decode_failed', 'the base64 string has an impossible length', field);
+  return Buffer.from(unpadded, 'base64');
+}
+
+/** Turns an image source into pixels, mapping every rejection to its public error code. */
+export async function loadImage(source: ImageSource, limits: DecodeLimits, field: string): Promise<DecodedImage> {
+  const bytes = source.kind === 'base64' ? decodeBase64(source.data, field) : source.data;
+  try {
+    return await decodeImage(bytes, limits);
+  } catch (err) {
+    if (!(err instanceof ImageRejectedError)) throw err;
+    switch (err.reason) {
+      case 'too_large':
+      case 'too_many_pixels':
+        throw new FaceproofError('image_too_large', err.message, field);
+      case 'too_small':
+        throw new FaceproofError('image_dimensions_invalid', err.message, field);
+      default:
+        throw new FaceproofError('invalid_image_format', err.message, field);
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import type { DecodedImage } from './image/decode.ts';
+import { rotateRgb, unrotatePoint, createRgbImage, type RgbImage } from './image/raster.ts';
+import { UltraFaceDetector } from './detect/ultraface.ts';
+import type { Box } from './detect/types.ts';
+import { Landmarker68 } from './landmarks/landmarker.ts';
+import { SimilarityAligner, points5From68, type FaceLandmarks } from './align/aligner.ts';
+import { Embedder } from './embed/embedder.ts';
+import { estimateHeadPose, type HeadPose } from './pose/head-pose.ts';
+import { distance, type Point } from './geometry.ts';
+import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
+
+/** One face found in an image, in the original image's pixel coordinates (after EXIF orientation). */
+export interface FaceAnalysis {
+  box: Box;
+  confidence: number;
+  /** Eyes (image left, image right), nose tip, mouth corners (image left, image right). */
+  points5: Point[];
+  landmarks68: Point[];
+  pose: HeadPose;
+  interEyeDistance: number;
+  /** Quarter turns clockwise that made the face detectable (auto-rotation), 0 when upright. */
+  rotation: 0 | 1 | 2 | 3;
+  /** Landmarks in the decoded working raster, for alignment. */
+  readonly raster: FaceLandmarks;
+}
+
+export interface ModelInfo {
+  role: 'detector' | 'landmarks' | 'embedder';
+  source: string;
+  bytes: number;
+}
+
+export interface EngineInfo {
+  pipelineId: string;
+  templateModelId: string;
+  templateVersion: number;
+  dimension: number;
+  chipSize: number;
+  models: ModelInfo[];
+}
+
+export interface AnalyzeOptions {
+  /** When no face is found upright, also try the image turned by 90°, 180° and 270°. */
+  autoRotate: boolean;
+}
+
+/** Detection, landmarks, pose, alignment and embedding over decoded images. Models load once. */
+export class FaceEngine {
+  private constructor(
+    private readonly config: PipelineConfig,
+    private readonly detector: UltraFaceDetector,
+    private readonly landmarker: Landmarker68,
+    private readonly aligner: SimilarityAligner,
+    private readonly embedder: Embedder,
+  ) {}
+
+  static async load(pipeline: PipelineConfig, intraOpThreads: number): Promise<FaceEngine> {
+    const config = resolvePipeline(pipeline);
+    const threads = { intraOp: intraOpThreads };
+    const aligner = new SimilarityAligner(config.aligner);
+    const [detector, landmarker, embedder] = await Promise.all([
+      UltraFaceDetector.load('detector', config.detector, threads),
+      Landmarker68.load('landmarks', config.landmarks, threads),
+      Embedder.load(config.embedder, aligner, threads),
+    ]);
+    return new FaceEngine(config, detector, landmarker, aligner, embedder);
+  }
+
+  info(): EngineInfo {
+    const model = (role: ModelInfo['role'], spec: string, faceApiFile: string): ModelInfo => {
+      const file = spec.startsWith('faceapi:') ? `${spec.slice('faceapi:'.length)}/${faceApiFile}` : spec;
+      return { role, source: displaySource(file), bytes: fs.statSync(file).size };
+    };
+    return {
+      pipelineId: this.config.id,
+      templateModelId: this.embedder.templateModelId,
+      templateVersion: this.embedder.templateVersion,
+      dimension: this.embedder.dimension,
+      chipSize: this.aligner.config.size,
+      models: [
+        model('detector', this.config.detector.model, ''),
+        model('landmarks', this.config.landmarks.model, 'face_landmark_68_model.bin'),
+        model('embedder', this.config.embedder.model, 'face_recognition_model.bin'),
+      ],
+    };
+  }
+
+  get templateModelId(): string { return this.embedder.templateModelId; }
+  get templateVersion(): number { return this.embedder.templateVersion; }
+  get dimension(): number { return this.embedder.dimension; }
+
+  /** Every face in the image, largest first. */
+  async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
+    const turns: Array<0 | 1 | 2 | 3> = options.autoRotate ? [0, 1, 2, 3] : [0];
+    for (const turn of turns) {
+      const faces = await this.analyzeTurned(image, turn);
+      if (faces.length > 0) return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    }
+    return [];
+  }
+
+  private async analyzeTurned(image: DecodedImage, turn: 0 | 1 | 2 | 3): Promise<FaceAnalysis[]> {
+    const raster = rotateRgb(image.rgb, turn);
+    const boxes = await this.detector.detect(raster);
+    const faces: FaceAnalysis[] = [];
+    for (const box of boxes) {
+      const turned = await this.landmarker.locate(raster, box);
+      const landmarks68 = turned.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
+      const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
+      const s = image.scale;
+      const toOriginal = (p: Point): Point => [p[0] * s, p[1] * s];
+      const corners = [unrotatePoint(box.x, box.y, turn, image.rgb), unrotatePoint(box.x + box.width, box.y + box.height, turn, image.rgb)];
+      const x1 = Math.min(corners[0][0], corners[1][0]) * s;
+      const y1 = Math.min(corners[0][1], corners[1][1]) * s;
+      const x2 = Math.max(corners[0][0], corners[1][0]) * s;
+      const y2 = Math.max(corners[0][1], corners[1][1]) * s;
+      const points5 = rasterFace.points5.map(toOriginal);
+      faces.push({
+        box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
+        confidence: box.confidence,
+        points5,
+        landmarks68: landmarks68.map(toOriginal),
+        pose: estimateHeadPose(landmarks68),
+        interEyeDistance: distance(points5[0], points5[1]),
+        rotation: turn,
+        raster: rasterFace,
+      });
+    }
+    return faces;
+  }
+
+  /** The face's L2-normalised embedding. */
+  embed(image: DecodedImage, face: FaceAnalysis): Promise<Float32Array> {
+    return this.embedder.embed(image.rgb, face.raster);
+  }
+
+  /** The aligned face chip the embedder sees, as an RGB image. */
+  alignedFace(image: DecodedImage, face: FaceAnalysis): RgbImage {
+    const size = this.aligner.config.size;
+    const planar = new Float32Array(3 * size * size);
+    this.aligner.sample(image.rgb, face.raster, planar, 0, 'rgb', false);
+    const out = createRgbImage(size, size);
+    const plane = size * size;
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) out.data[i * 3 + c] = Math.max(0, Math.min(255, Math.round(planar[c * plane + i])));
+    }
+    return out;
+  }
+}
+
+function displaySource(source: string): string {
+  const i = source.lastIndexOf('node_modules/');
+  return i >= 0 ? source.slice(i + 'node_modules/'.length) : source;
+}

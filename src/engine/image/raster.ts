@@ -1,0 +1,133 @@
+/** An 8-bit RGB image in row-major interleaved order: the one pixel format the engine works on. */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+export function createRgbImage(width: number, height: number): RgbImage {
+  return { width, height, data: new Uint8Array(width * height * 3) };
+}
+
+/** Rotates clockwise by a multiple of 90°; used by auto-rotation when no face is found upright. */
+export function rotateRgb(image: RgbImage, quarterTurns: 0 | 1 | 2 | 3): RgbImage {
+  if (quarterTurns === 0) return image;
+  const { width: w, height: h, data } = image;
+  const swap = quarterTurns % 2 === 1;
+  const out = createRgbImage(swap ? h : w, swap ? w : h);
+  const ow = out.width;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let nx: number;
+      let ny: number;
+      if (quarterTurns === 1) { nx = h - 1 - y; ny = x; }
+      else if (quarterTurns === 2) { nx = w - 1 - x; ny = h - 1 - y; }
+      else { nx = y; ny = w - 1 - x; }
+      const src = (y * w + x) * 3;
+      const dst = (ny * ow + nx) * 3;
+      out.data[dst] = data[src];
+      out.data[dst + 1] = data[src + 1];
+      out.data[dst + 2] = data[src + 2];
+    }
+  }
+  return out;
+}
+
+/** Maps a point of the rotated image back into the original image's coordinates. */
+export function unrotatePoint(x: number, y: number, quarterTurns: 0 | 1 | 2 | 3, original: { width: number; height: number }): [number, number] {
+  const { width: w, height: h } = original;
+  switch (quarterTurns) {
+    case 0: return [x, y];
+    case 1: return [y, h - 1 - x];
+    case 2: return [w - 1 - x, h - 1 - y];
+    case 3: return [w - 1 - y, x];
+  }
+}
+
+/**
+ * Fills `out` (planar CHW float, 3 × outW × outH) by sampling `image` through an affine map from
+ * output pixel (u, v) to source (x, y) = (a·u + b·v + c, d·u + e·v + f), bilinearly. Pixels that fall
+ * outside the source are black, as in dlib's and OpenCV's chip extraction.
+ * `flip` mirrors the output horizontally (for flip test-time augmentation).
+ */
+export function warpAffineToPlanar(
+  image: RgbImage,
+  inverse: AffineMatrix,
+  outW: number,
+  outH: number,
+  out: Float32Array,
+  offset = 0,
+  channelOrder: 'rgb' | 'bgr' = 'rgb',
+  flip = false,
+): void {
+  const { width: w, height: h, data } = image;
+  const [a, b, c, d, e, f] = inverse;
+  const plane = outW * outH;
+  const [c0, c2] = channelOrder === 'rgb' ? [0, 2] : [2, 0];
+  for (let v = 0; v < outH; v++) {
+    for (let u = 0; u < outW; u++) {
+      const su = flip ? outW - 1 - u : u;
+      const x = a * su + b * v + c;
+      const y = d * su + e * v + f;
+      const idx = offset + v * outW + u;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const fx = x - x0;
+      const fy = y - y0;
+      let r = 0, g = 0, bl = 0;
+      for (let k = 0; k < 4; k++) {
+        const xx = x0 + (k & 1);
+        const yy = y0 + (k >> 1);
+        if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+        const wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+        const p = (yy * w + xx) * 3;
+        r += wgt * data[p];
+        g += wgt * data[p + 1];
+        bl += wgt * data[p + 2];
+      }
+      const px = [r, g, bl];
+      out[idx] = px[c0];
+      out[plane + idx] = px[1];
+      out[2 * plane + idx] = px[c2];
+    }
+  }
+}
+
+/** Row-major 2×3 affine matrix [a, b, c, d, e, f]: x' = a·x + b·y + c, y' = d·x + e·y + f. */
+export type AffineMatrix = readonly [number, number, number, number, number, number];
+
+export function invertAffine(m: AffineMatrix): AffineMatrix {
+  const [a, b, c, d, e, f] = m;
+  const det = a * e - b * d;
+  if (Math.abs(det) < 1e-12) throw new Error('singular affine transform');
+  const ia = e / det, ib = -b / det, id = -d / det, ie = a / det;
+  return [ia, ib, -(ia * c + ib * f), id, ie, -(id * c + ie * f)];
+}
+
+export function applyAffine(m: AffineMatrix, x: number, y: number): [number, number] {
+  return [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]];
+}
+
+/** Box-filter downscale by an integer factor: keeps chips alias-free when a face is much larger than the chip. */
+export function downscaleRgb(image: RgbImage, factor: number): RgbImage {
+  if (factor <= 1) return image;
+  const ow = Math.max(1, Math.floor(image.width / factor));
+  const oh = Math.max(1, Math.floor(image.height / factor));
+  const out = createRgbImage(ow, oh);
+  const n = factor * factor;
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let dy = 0; dy < factor; dy++) {
+        const row = (y * factor + dy) * image.width;
+        for (let dx = 0; dx < factor; dx++) {
+          const p = (row + x * factor + dx) * 3;
+          r += image.data[p]; g += image.data[p + 1]; b += image.data[p + 2];
+        }
+      }
+      const q = (y * ow + x) * 3;
+      out.data[q] = r / n; out.data[q + 1] = g / n; out.data[q + 2] = b / n;
+    }
+  }
+  return out;
+}

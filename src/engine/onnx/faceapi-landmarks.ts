@@ -1,0 +1,123 @@
+/**
+ * ONNX re-implementation of face-api.js FaceLandmark68Net (`face_landmark_68_model`):
+ * four densely connected blocks of depthwise-separable convs, a 7×7 average pool and a
+ * fully connected layer, built from the shipped tfjs weights.
+ *
+ * Contract of the produced model:
+ *   input  "input"     float32 [N, 3, 112, 112]  RGB, 0..255, NCHW (no normalisation needed)
+ *   output "landmarks" float32 [N, 136]          x0, y0, x1, y1, … x67, y67 as fractions
+ *                                                (0..1, may overshoot slightly) of the square input
+ * For a square input this equals face-api's `forward()` output: its postProcess only
+ * shifts/rescales for padded non-square inputs, which is the identity here.
+ */
+import { attr, OnnxGraphBuilder } from './onnx-writer.ts';
+import {
+  addFaceApiNormalization,
+  depthwiseToOnnx,
+  hwioToOihw,
+  loadFaceApiWeights,
+  tfSamePadding,
+  validOutputSize,
+  WeightReader,
+  type WeightTensor,
+} from './faceapi-weights.ts';
+
+const MODEL_NAME = 'face_landmark_68_model';
+const INPUT_SIZE = 112;
+const LANDMARK_VALUES = 136;
+
+interface Feature {
+  readonly name: string;
+  readonly channels: number;
+  readonly size: number; // square spatial size
+}
+
+export function buildFaceLandmark68Onnx(modelDir: string): Uint8Array {
+  const weights = new WeightReader(loadFaceApiWeights(modelDir, MODEL_NAME), MODEL_NAME);
+  const b = new OnnxGraphBuilder('faceapi_face_landmark_68');
+  const net = new LandmarkGraph(b, weights);
+
+  const input = b.addInput('input', ['N', 3, INPUT_SIZE, INPUT_SIZE]);
+  let x: Feature = { name: addFaceApiNormalization(b, input), channels: 3, size: INPUT_SIZE };
+
+  x = net.denseBlock4(x, 'dense0', true);
+  x = net.denseBlock4(x, 'dense1', false);
+  x = net.denseBlock4(x, 'dense2', false);
+  x = net.denseBlock4(x, 'dense3', false);
+
+  const poolSize = validOutputSize(x.size, 7, 2);
+  // TF flattens NHWC and we flatten NCHW; the orders only coincide because the pool leaves 1×1.
+  if (poolSize !== 1) throw new Error(`${MODEL_NAME}: expected a 1×1 map before the fc layer, got ${poolSize}×${poolSize}`);
+  const pooled = b.op('AveragePool', [x.name], { kernel_shape: attr.ints([7, 7]), strides: attr.ints([2, 2]) });
+  const flat = b.op('Flatten', [pooled], { axis: attr.int(1) });
+
+  const fcW = weights.take('fc/weights', [x.channels, LANDMARK_VALUES]);
+  const fcB = weights.take('fc/bias', [LANDMARK_VALUES]);
+  b.addNode('Gemm', [flat, b.addInitializer('fc/weights', fcW.shape, fcW.data), b.addInitializer('fc/bias', fcB.shape, fcB.data)], ['landmarks']);
+  b.addOutput('landmarks', ['N', LANDMARK_VALUES]);
+
+  weights.assertAllUsed();
+  return b.toModelBytes();
+}
+
+class LandmarkGraph {
+  constructor(private readonly b: OnnxGraphBuilder, private readonly weights: WeightReader) {}
+
+  /**
+   * face-api denseBlock4: a stride-2 entry conv (plain conv in the first block, separable
+   * otherwise), then three separable convs, each fed the relu of the sum of all earlier outputs.
+   */
+  denseBlock4(x: Feature, prefix: string, isFirst: boolean): Feature {
+    const entry = isFirst ? this.plainConv(x, `${prefix}/conv0`, 2) : this.separableConv(x, `${prefix}/conv0`, 2);
+    const c0 = this.relu(entry);
+    const c1 = this.separableConv(c0, `${prefix}/conv1`, 1);
+    const c2 = this.separableConv(this.reluSum([c0, c1]), `${prefix}/conv2`, 1);
+    const c3 = this.separableConv(this.reluSum([c0, c1, c2]), `${prefix}/conv3`, 1);
+    return this.reluSum([c0, c1, c2, c3]);
+  }
+
+  private plainConv(x: Feature, prefix: string, stride: number): Feature {
+    const filters = this.weights.take(`${prefix}/filters`);
+    const w = hwioToOihw(filters);
+    const [cout] = w.shape;
+    const bias = this.weights.take(`${prefix}/bias`, [cout]);
+    return this.conv(x, prefix, w, bias, stride, 1);
+  }
+
+  /** tf.separableConv2d(..., 'same') + bias = depthwise conv (no bias) then 1×1 conv with bias. */
+  private separableConv(x: Feature, prefix: string, stride: number): Feature {
+    const depthwise = depthwiseToOnnx(this.weights.take(`${prefix}/depthwise_filter`, [3, 3, x.channels, 1]));
+    const pointwise = hwioToOihw(this.weights.take(`${prefix}/pointwise_filter`));
+    const [cout] = pointwise.shape;
+    const bias = this.weights.take(`${prefix}/bias`, [cout]);
+    const dw = this.conv(x, `${prefix}/depthwise`, depthwise, undefined, stride, x.channels);
+    return this.conv(dw, `${prefix}/pointwise`, pointwise, bias, 1, 1);
+  }
+
+  /** Conv with TF 'same' padding, written as explicit pads (extra padding goes at the end, as in TF). */
+  private conv(x: Feature, prefix: string, w: WeightTensor, bias: WeightTensor | undefined, stride: number, group: number): Feature {
+    const [cout, cinPerGroup, kh, kw] = w.shape;
+    if (cinPerGroup * group !== x.channels) {
+      throw new Error(`${prefix}: weight [${w.shape.join(',')}] does not fit a ${x.channels}-channel input`);
+    }
+    const p = tfSamePadding(x.size, kh, stride);
+    const inputs = [x.name, this.b.addInitializer(`${prefix}/weight`, w.shape, w.data)];
+    if (bias !== undefined) inputs.push(this.b.addInitializer(`${prefix}/bias`, bias.shape, bias.data));
+    const name = this.b.op('Conv', inputs, {
+      kernel_shape: attr.ints([kh, kw]),
+      strides: attr.ints([stride, stride]),
+      pads: attr.ints([p.begin, p.begin, p.end, p.end]),
+      group: attr.int(group),
+    }, `${prefix}/conv`);
+    return { name, channels: cout, size: p.outputSize };
+  }
+
+  private relu(x: Feature): Feature {
+    return { ...x, name: this.b.op('Relu', [x.name]) };
+  }
+
+  private reluSum(xs: readonly Feature[]): Feature {
+    const sum = this.b.op('Sum', xs.map((f) => f.name));
+    return this.relu({ ...xs[0], name: sum });
+  }
+}
