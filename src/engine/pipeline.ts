@@ -33,6 +33,8 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
     scoreThreshold: 0.7,
     iouThreshold: 0.4,
     maxFaces: 50,
+    maxTileLevels: 2,
+    minInputFace: 10,
   },
   landmarks: {
     kind: 'crop68',

@@ -17,7 +17,17 @@ export interface UltraFaceConfig {
   scoreThreshold: number;
   iouThreshold: number;
   maxFaces: number;
+  /**
+   * Finer passes over overlapping tiles (2×2, then 4×4, …) find faces too small for the whole-image
+   * pass. A finer pass runs only when the previous one found no face or a face near its size limit,
+   * so a selfie costs one pass and a group photo a few.
+   */
+  maxTileLevels: number;
+  /** Smallest face, in network input pixels, that the model finds reliably. */
+  minInputFace: number;
 }
+
+interface Region { x: number; y: number; width: number; height: number }
 
 export class UltraFaceDetector implements FaceDetector {
   private constructor(readonly id: string, private readonly session: ort.InferenceSession, private readonly config: UltraFaceConfig) {}
@@ -27,43 +37,68 @@ export class UltraFaceDetector implements FaceDetector {
   }
 
   async detect(image: RgbImage): Promise<DetectedBox[]> {
+    const { inputWidth: W, inputHeight: H, minInputFace, iouThreshold, maxFaces } = this.config;
+    const found: DetectedBox[] = [];
+    for (let level = 0; level <= this.config.maxTileLevels; level++) {
+      const regions = tiles(image, 2 ** level, W, H);
+      for (const region of regions) found.push(...(await this.detectRegion(image, region, level > 0)));
+      const kept = nonMaxSuppression(found, iouThreshold, maxFaces);
+      // The face size this level can still see; smaller faces need the next level.
+      const region = regions[0];
+      const limit = minInputFace * Math.max(region.width / W, region.height / H);
+      const smallest = Math.min(...kept.map((b) => Math.min(b.width, b.height)));
+      const native = region.width <= W && region.height <= H;
+      if (native || (kept.length > 0 && smallest > 3 * limit)) return kept;
+    }
+    return nonMaxSuppression(found, iouThreshold, maxFaces);
+  }
+
+  private async detectRegion(image: RgbImage, region: Region, dropEdgeCut: boolean): Promise<DetectedBox[]> {
     const { inputWidth: W, inputHeight: H } = this.config;
-    const input = this.preprocess(image);
+    const input = this.preprocess(image, region);
     const out = await this.session.run({ [this.session.inputNames[0]]: float32Tensor(input, [1, 3, H, W]) });
     const scores = out.scores.data as Float32Array;
     const boxes = out.boxes.data as Float32Array;
     const n = scores.length / 2;
     const candidates: DetectedBox[] = [];
+    const margin = 2;
     for (let i = 0; i < n; i++) {
       const confidence = scores[i * 2 + 1];
       if (confidence < this.config.scoreThreshold) continue;
-      const x1 = clamp(boxes[i * 4], 0, 1) * image.width;
-      const y1 = clamp(boxes[i * 4 + 1], 0, 1) * image.height;
-      const x2 = clamp(boxes[i * 4 + 2], 0, 1) * image.width;
-      const y2 = clamp(boxes[i * 4 + 3], 0, 1) * image.height;
+      const x1 = region.x + clamp(boxes[i * 4], 0, 1) * region.width;
+      const y1 = region.y + clamp(boxes[i * 4 + 1], 0, 1) * region.height;
+      const x2 = region.x + clamp(boxes[i * 4 + 2], 0, 1) * region.width;
+      const y2 = region.y + clamp(boxes[i * 4 + 3], 0, 1) * region.height;
       if (x2 - x1 < 2 || y2 - y1 < 2) continue;
+      // A box touching a tile edge inside the image is probably a face cut in two; a neighbouring tile sees it whole.
+      if (dropEdgeCut && (
+        (region.x > 0 && x1 <= region.x + margin) || (region.y > 0 && y1 <= region.y + margin)
+        || (region.x + region.width < image.width && x2 >= region.x + region.width - margin)
+        || (region.y + region.height < image.height && y2 >= region.y + region.height - margin))) continue;
       candidates.push({ x: x1, y: y1, width: x2 - x1, height: y2 - y1, confidence });
     }
-    return nonMaxSuppression(candidates, this.config.iouThreshold, this.config.maxFaces);
+    return candidates;
   }
 
-  /** Bilinear resize of the whole image to the network's input, normalised, planar. */
-  private preprocess(image: RgbImage): Float32Array {
+  /** Bilinear resize of one region of the image to the network's input, normalised, planar. */
+  private preprocess(image: RgbImage, region: Region): Float32Array {
     const { inputWidth: W, inputHeight: H, mean, std } = this.config;
     const out = new Float32Array(3 * W * H);
     const plane = W * H;
-    const sx = image.width / W;
-    const sy = image.height / H;
+    const sx = region.width / W;
+    const sy = region.height / H;
     const src = image.data;
+    const maxX = region.x + region.width - 1;
+    const maxY = region.y + region.height - 1;
     for (let v = 0; v < H; v++) {
-      const y = Math.max(0, (v + 0.5) * sy - 0.5);
-      const y0 = Math.min(image.height - 1, Math.floor(y));
-      const y1 = Math.min(image.height - 1, y0 + 1);
+      const y = Math.max(region.y, region.y + (v + 0.5) * sy - 0.5);
+      const y0 = Math.min(maxY, Math.floor(y));
+      const y1 = Math.min(maxY, y0 + 1);
       const fy = y - y0;
       for (let u = 0; u < W; u++) {
-        const x = Math.max(0, (u + 0.5) * sx - 0.5);
-        const x0 = Math.min(image.width - 1, Math.floor(x));
-        const x1 = Math.min(image.width - 1, x0 + 1);
+        const x = Math.max(region.x, region.x + (u + 0.5) * sx - 0.5);
+        const x0 = Math.min(maxX, Math.floor(x));
+        const x1 = Math.min(maxX, x0 + 1);
         const fx = x - x0;
         const p00 = (y0 * image.width + x0) * 3;
         const p01 = (y0 * image.width + x1) * 3;
@@ -78,6 +113,24 @@ export class UltraFaceDetector implements FaceDetector {
     }
     return out;
   }
+}
+
+/** An n×n grid of tiles overlapping by a quarter, never smaller than the network input (unless the image is). */
+function tiles(image: RgbImage, n: number, W: number, H: number): Region[] {
+  if (n === 1) return [{ x: 0, y: 0, width: image.width, height: image.height }];
+  const tw = Math.min(image.width, Math.max(W, Math.ceil((image.width / n) * 1.25)));
+  const th = Math.min(image.height, Math.max(H, Math.ceil((image.height / n) * 1.25)));
+  const nx = Math.max(1, Math.ceil((image.width - tw) / (tw * 0.75)) + 1);
+  const ny = Math.max(1, Math.ceil((image.height - th) / (th * 0.75)) + 1);
+  const out: Region[] = [];
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) {
+      const x = nx === 1 ? 0 : Math.round(((image.width - tw) * i) / (nx - 1));
+      const y = ny === 1 ? 0 : Math.round(((image.height - th) * j) / (ny - 1));
+      out.push({ x, y, width: tw, height: th });
+    }
+  }
+  return out;
 }
 
 function clamp(v: number, lo: number, hi: number): number {

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import type { RgbImage } from './raster.ts';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
@@ -58,7 +58,7 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   if (!format) throw new ImageRejectedError('format', 'not a JPEG, PNG or WebP image (unrecognised file signature)');
 
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const, sequentialRead: true };
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, options).metadata();
   } catch (err) {

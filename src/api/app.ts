@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FaceService } from '../core/face-service.ts';
+import type { EngineInfo } from '../engine/face-engine.ts';
+import { FaceproofError } from '../core/errors.ts';
+import type { Config } from '../config.ts';
+import { registerErrorHandling, sendError } from './errors.ts';
+import { detectRoute } from './v1/detect.ts';
+import { compareRoute } from './v1/compare.ts';
+import { systemRoutes } from './v1/system.ts';
+import { VERSION } from '../version.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Routes that run the face engine, and so count against FACEPROOF_MAX_PENDING_REQUESTS. */
+    usesEngine?: boolean;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  service: FaceService;
+  engine: EngineInfo;
+  /** A pino logger, or false for none (tests). */
+  logger?: boolean | object;
+}
+
+/** Builds the HTTP application without listening, so tests can drive it with inject(). */
+export async function buildApp({ config, service, engine, logger }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ?? { level: config.logLevel },
+    bodyLimit: config.maxBodyBytes,
+    genReqId: () => randomUUID(),
+    requestIdLogLabel: 'request_id',
+    disableRequestLogging: false,
+    // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
+    ajv: { customOptions: { removeAdditional: false, formats: { binary: true } } },
+  });
+
+  registerErrorHandling(app);
+  // Only JSON and multipart bodies are accepted; anything else is 415 unsupported_media_type.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+
+  let pending = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.routeOptions.config.usesEngine) return;
+    if (pending >= config.maxPendingRequests) {
+      reply.header('Retry-After', '1');
+      return sendError(request, reply, new FaceproofError('too_many_requests', `more than ${config.maxPendingRequests} requests are waiting for the face engine; retry shortly`));
+    }
+    pending++;
+    let released = false;
+    const release = () => { if (!released) { released = true; pending--; } };
+    reply.raw.once('close', release);
+    reply.raw.once('finish', release);
+  });
+
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fileSize: config.image.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 64 * 1024 },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Faceproof',
+        version: VERSION,
+        description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
+      },
+      tags: [{ name: 'faces' }, { name: 'system' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  detectRoute(app, service);
+  compareRoute(app, service);
+  systemRoutes(app, { service, engine, config, version: VERSION });
+  return app;
+}

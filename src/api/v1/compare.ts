@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import type { FaceService } from '../../core/face-service.ts';
+import { envelope } from '../envelope.ts';
+import { CompareJsonBody, CompareMultipartBody, CompareResponse, errorResponses, type CompareJson, type CompareMultipart } from './schemas.ts';
+import { faceJson, scoreJson } from './serialize.ts';
+import { faceInputOf } from './inputs.ts';
+
+export function compareRoute(app: FastifyInstance, service: FaceService): void {
+  app.post<{ Body: CompareJson | CompareMultipart }>('/v1/compare', {
+    config: { usesEngine: true },
+    schema: {
+      tags: ['faces'],
+      summary: 'Are two faces the same person?',
+      description: 'Compares the largest face of each side (or a template) and returns a calibrated score, the estimated false-accept rate and a decision under the thresholds of the image-type pair. `all_faces` adds every face pair.',
+      body: {
+        content: {
+          'application/json': { schema: CompareJsonBody },
+          'multipart/form-data': { schema: CompareMultipartBody },
+        },
+      },
+      response: { 200: CompareResponse, ...errorResponses(400, 409, 413, 415, 422, 429, 500) },
+    },
+  }, async (request) => {
+    const body = request.body;
+    const result = await service.compare({
+      source: faceInputOf(body.source, 'source'),
+      target: faceInputOf(body.target, 'target'),
+      sourceType: body.source_type ?? 'SELFIE',
+      targetType: body.target_type ?? 'SELFIE',
+      allFaces: body.all_faces ?? false,
+      autoRotate: body.auto_rotate ?? false,
+    });
+    return {
+      ...envelope(request),
+      ...scoreJson(result),
+      threshold: result.threshold,
+      thresholds: result.thresholds,
+      source_face: result.sourceFace ? faceJson(result.sourceFace) : null,
+      target_face: result.targetFace ? faceJson(result.targetFace) : null,
+      ...(result.pairs ? { pairs: result.pairs.map((p) => ({ source_index: p.sourceIndex, target_index: p.targetIndex, ...scoreJson(p) })) } : {}),
+    };
+  });
+}

@@ -1,0 +1,19 @@
+import type { ImageSource } from '../../core/image-input.ts';
+import type { FaceInput } from '../../core/face-service.ts';
+import { FaceproofError } from '../../core/errors.ts';
+
+/** A JSON image object or a multipart file field, as the core's image source. */
+export function imageSourceOf(value: unknown, field: string): ImageSource {
+  if (Buffer.isBuffer(value)) return { kind: 'bytes', data: value };
+  if (value && typeof value === 'object' && typeof (value as { base64?: unknown }).base64 === 'string') {
+    return { kind: 'base64', data: (value as { base64: string }).base64 };
+  }
+  throw new FaceproofError('invalid_parameter', `${field} must be a file field (multipart) or an object {"base64": "..."} (JSON)`, field);
+}
+
+export function faceInputOf(value: unknown, field: string): FaceInput {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && typeof (value as { template?: unknown }).template === 'string') {
+    return { kind: 'template', template: (value as { template: string }).template };
+  }
+  return { kind: 'image', source: imageSourceOf(value, field) };
+}

@@ -1,0 +1,161 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { IMAGE_TYPES } from '../../core/calibration.ts';
+
+/** Schemas of the native v1 API: they validate requests and generate the OpenAPI document. */
+
+export const Base64Image = Type.Object(
+  {
+    base64: Type.String({
+      minLength: 1,
+      description: 'JPEG, PNG or WebP bytes in standard or URL-safe base64, with or without a data: prefix',
+    }),
+  },
+  { additionalProperties: false, title: 'Base64Image' },
+);
+
+export const TemplateInput = Type.Object(
+  { template: Type.String({ minLength: 1, description: 'A template returned by /v1/detect' }) },
+  { additionalProperties: false, title: 'TemplateInput' },
+);
+
+export const ImageInput = Base64Image;
+export const FaceInput = Type.Union([Base64Image, TemplateInput], { title: 'FaceInput' });
+
+export const ImageTypeSchema = Type.Union(IMAGE_TYPES.map((t) => Type.Literal(t)), {
+  default: 'SELFIE',
+  description: 'What kind of picture this is; selects the decision thresholds of the pair',
+});
+
+const AutoRotate = Type.Boolean({ default: false, description: 'When no face is found, also try the image turned by 90°, 180° and 270°' });
+
+export const DetectJsonBody = Type.Object(
+  {
+    image: ImageInput,
+    return_templates: Type.Optional(Type.Boolean({ default: false })),
+    return_face_images: Type.Optional(Type.Boolean({ default: false, description: 'Add the aligned face chip as base64 JPEG' })),
+    auto_rotate: Type.Optional(AutoRotate),
+  },
+  { additionalProperties: false },
+);
+
+/** Multipart variants: file fields are raw bytes, other fields are text coerced to their types. */
+const FileField = (description: string) => Type.Unsafe<Buffer>({ format: 'binary', description });
+
+export const DetectMultipartBody = Type.Object({
+  image: FileField('The image file'),
+  return_templates: Type.Optional(Type.Boolean()),
+  return_face_images: Type.Optional(Type.Boolean()),
+  auto_rotate: Type.Optional(Type.Boolean()),
+});
+
+export const CompareJsonBody = Type.Object(
+  {
+    source: FaceInput,
+    target: FaceInput,
+    source_type: Type.Optional(ImageTypeSchema),
+    target_type: Type.Optional(ImageTypeSchema),
+    all_faces: Type.Optional(Type.Boolean({ default: false, description: 'Also compare every face of the source with every face of the target' })),
+    auto_rotate: Type.Optional(AutoRotate),
+  },
+  { additionalProperties: false },
+);
+
+export const CompareMultipartBody = Type.Object({
+  source: FileField('The source image file'),
+  target: FileField('The target image file'),
+  source_type: Type.Optional(ImageTypeSchema),
+  target_type: Type.Optional(ImageTypeSchema),
+  all_faces: Type.Optional(Type.Boolean()),
+  auto_rotate: Type.Optional(Type.Boolean()),
+});
+
+const PointSchema = Type.Tuple([Type.Number(), Type.Number()]);
+
+export const FaceSchema = Type.Object({
+  box: Type.Object({ x: Type.Number(), y: Type.Number(), width: Type.Number(), height: Type.Number() }),
+  confidence: Type.Number(),
+  landmarks: Type.Object({
+    left_eye: PointSchema,
+    right_eye: PointSchema,
+    nose: PointSchema,
+    mouth_left: PointSchema,
+    mouth_right: PointSchema,
+  }, { description: 'Left and right as seen in the image' }),
+  pose: Type.Object({ yaw: Type.Number(), pitch: Type.Number(), roll: Type.Number() }, { description: 'Degrees' }),
+  inter_eye_distance: Type.Number({ description: 'Pixels between the eye centres' }),
+  rotation: Type.Optional(Type.Number({ description: 'Degrees clockwise the image was turned to find this face (auto_rotate)' })),
+  template: Type.Optional(Type.String()),
+  face_image: Type.Optional(Type.String({ description: 'Aligned face chip, base64 JPEG' })),
+});
+
+const Envelope = { request_id: Type.String(), client_request_id: Type.Optional(Type.String()) };
+
+export const DetectResponse = Type.Object({
+  ...Envelope,
+  image: Type.Object({ width: Type.Integer(), height: Type.Integer() }),
+  faces: Type.Array(FaceSchema),
+});
+
+const ThresholdSchema = Type.Object({ far: Type.Number(), score: Type.Number(), similarity: Type.Number() });
+const Decision = Type.Union([Type.Literal('match'), Type.Literal('uncertain'), Type.Literal('no_match')]);
+const Scores = {
+  score: Type.Number({ description: 'Calibrated 0..1: −log10(FAR)/6, clamped' }),
+  similarity: Type.Number({ description: 'Raw cosine similarity of the embeddings' }),
+  far: Type.Number({ description: 'Estimated false-accept rate at this similarity' }),
+  decision: Decision,
+};
+
+export const CompareResponse = Type.Object({
+  ...Envelope,
+  ...Scores,
+  threshold: Type.Number({ description: 'Score at or above which the decision is match' }),
+  thresholds: Type.Object({ match: ThresholdSchema, uncertain: ThresholdSchema }),
+  source_face: Type.Union([FaceSchema, Type.Null()]),
+  target_face: Type.Union([FaceSchema, Type.Null()]),
+  pairs: Type.Optional(Type.Array(Type.Object({ source_index: Type.Integer(), target_index: Type.Integer(), ...Scores }))),
+});
+
+export const ErrorResponse = Type.Object({
+  ...Envelope,
+  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+}, { title: 'Error' });
+
+export const HealthResponse = Type.Object({ ...Envelope, status: Type.Literal('ok'), uptime_seconds: Type.Number() });
+
+export const CapabilitiesResponse = Type.Object({
+  ...Envelope,
+  version: Type.String(),
+  pipeline: Type.String(),
+  template: Type.Object({ model_id: Type.String(), version: Type.Integer(), dimension: Type.Integer() }),
+  models: Type.Array(Type.Object({ role: Type.String(), source: Type.String(), bytes: Type.Integer() })),
+  image_formats: Type.Array(Type.String()),
+  image_types: Type.Array(Type.String()),
+  limits: Type.Object({
+    max_body_bytes: Type.Integer(),
+    max_image_bytes: Type.Integer(),
+    max_image_pixels: Type.Integer(),
+    min_image_side: Type.Integer(),
+  }),
+  thresholds: Type.Object({
+    default: Type.Object({ match_far: Type.Number(), uncertain_far: Type.Number() }),
+    pairs: Type.Record(Type.String(), Type.Object({ match_far: Type.Number(), uncertain_far: Type.Number() })),
+  }),
+  calibration: Type.Object({
+    dataset: Type.String(),
+    impostor_pairs: Type.Integer(),
+    built: Type.String(),
+    far_floor: Type.Number(),
+    table: Type.Array(ThresholdSchema),
+  }),
+});
+
+/** The standard error responses every route can return. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorResponse]));
+}
+
+export type DetectJson = Static<typeof DetectJsonBody>;
+export type DetectMultipart = Static<typeof DetectMultipartBody>;
+export type CompareJson = Static<typeof CompareJsonBody>;
+export type CompareMultipart = Static<typeof CompareMultipartBody>;
+export type FaceJson = Static<typeof FaceSchema>;

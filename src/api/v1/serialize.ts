@@ -1,0 +1,32 @@
+import type { FaceAnalysis } from '../../engine/face-engine.ts';
+import type { CalibratedScore } from '../../core/calibration.ts';
+import type { FaceJson } from './schemas.ts';
+
+const r1 = (v: number) => Math.round(v * 10) / 10;
+const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+const point = (p: [number, number]): [number, number] => [r1(p[0]), r1(p[1])];
+
+export function faceJson(face: FaceAnalysis, extra: { template?: string; faceImage?: Buffer } = {}): FaceJson {
+  const [leftEye, rightEye, nose, mouthLeft, mouthRight] = face.points5;
+  const json: FaceJson = {
+    box: { x: r1(face.box.x), y: r1(face.box.y), width: r1(face.box.width), height: r1(face.box.height) },
+    confidence: r4(face.confidence),
+    landmarks: {
+      left_eye: point(leftEye),
+      right_eye: point(rightEye),
+      nose: point(nose),
+      mouth_left: point(mouthLeft),
+      mouth_right: point(mouthRight),
+    },
+    pose: face.pose,
+    inter_eye_distance: r1(face.interEyeDistance),
+  };
+  if (face.rotation) json.rotation = face.rotation * 90;
+  if (extra.template) json.template = extra.template;
+  if (extra.faceImage) json.face_image = extra.faceImage.toString('base64');
+  return json;
+}
+
+export function scoreJson(s: CalibratedScore) {
+  return { score: s.score, similarity: s.similarity, far: s.far, decision: s.decision };
+}

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Command } from 'commander';
+import { loadConfig, PROJECT_ROOT } from '../config.ts';
+import { VERSION } from '../version.ts';
+import { FaceproofError } from '../core/errors.ts';
+import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
+
+const program = new Command()
+  .name('faceproof')
+  .description('Self-hosted face verification server and tools')
+  .version(VERSION);
+
+program.command('serve')
+  .description('run the HTTP server (configured by FACEPROOF_* environment variables)')
+  .action(async () => {
+    const { startServer } = await import('../api/server.ts');
+    await startServer(loadConfig());
+  });
+
+program.command('detect')
+  .description('find the faces in an image; prints JSON')
+  .argument('<image>', 'JPEG, PNG or WebP file')
+  .option('--templates', 'include face templates')
+  .option('--auto-rotate', 'also try the image turned by 90°, 180° and 270°')
+  .action(async (image: string, opts: { templates?: boolean; autoRotate?: boolean }) => {
+    const service = await loadService();
+    const result = await service.detect({ kind: 'bytes', data: fs.readFileSync(image) }, {
+      autoRotate: !!opts.autoRotate, returnTemplates: !!opts.templates, returnFaceImages: false,
+    });
+    const { faceJson } = await import('../api/v1/serialize.ts');
+    print({ image: result.image, faces: result.faces.map((f) => faceJson(f.face, { template: f.template })) });
+  });
+
+program.command('compare')
+  .description('compare the largest face of two images; prints JSON')
+  .argument('<a>', 'source image')
+  .argument('<b>', 'target image')
+  .option('--source-type <type>', `one of ${IMAGE_TYPES.join(', ')}`, 'SELFIE')
+  .option('--target-type <type>', `one of ${IMAGE_TYPES.join(', ')}`, 'SELFIE')
+  .action(async (a: string, b: string, opts: { sourceType: string; targetType: string }) => {
+    for (const t of [opts.sourceType, opts.targetType]) {
+      if (!(IMAGE_TYPES as readonly string[]).includes(t)) throw new FaceproofError('invalid_parameter', `unknown image type ${t}`);
+    }
+    const service = await loadService();
+    const r = await service.compare({
+      source: { kind: 'image', source: { kind: 'bytes', data: fs.readFileSync(a) } },
+      target: { kind: 'image', source: { kind: 'bytes', data: fs.readFileSync(b) } },
+      sourceType: opts.sourceType as ImageType,
+      targetType: opts.targetType as ImageType,
+      allFaces: false,
+      autoRotate: false,
+    });
+    print({ score: r.score, similarity: r.similarity, far: r.far, decision: r.decision, threshold: r.threshold });
+  });
+
+program.command('bench')
+  .description('run a benchmark: accuracy (LFW, needs --data DIR) or speed (latency and throughput)')
+  .argument('<which>', 'accuracy | speed')
+  .allowUnknownOption()
+  .argument('[args...]', 'arguments passed to the benchmark, e.g. --data ../shared/data')
+  .action((which: string, args: string[]) => {
+    if (which !== 'accuracy' && which !== 'speed') throw new FaceproofError('invalid_parameter', 'bench takes accuracy or speed');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', `${which}.ts`), ...args], { stdio: 'inherit' });
+    child.on('exit', (code) => process.exit(code ?? 1));
+  });
+
+async function loadService() {
+  const { createFaceService } = await import('../bootstrap.ts');
+  return (await createFaceService({ ...loadConfig(), logLevel: 'silent' })).service;
+}
+
+function print(value: unknown) {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof FaceproofError) {
+    process.stderr.write(JSON.stringify({ error: { code: err.code, message: err.message, field: err.field } }) + '\n');
+    process.exit(2);
+  }
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
