@@ -34,10 +34,8 @@ export async function buildApp({ config, service, engine, logger }: AppDeps): Pr
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
     genReqId: () => randomUUID(),
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: false,
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
-    ajv: { customOptions: { removeAdditional: false, formats: { binary: true } } },
+    ajv: { customOptions: { removeAdditional: false, strictTypes: false, formats: { binary: true } } },
   });
 
   registerErrorHandling(app);

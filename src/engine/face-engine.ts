@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { DecodedImage } from './image/decode.ts';
 import { rotateRgb, unrotatePoint, createRgbImage, type RgbImage } from './image/raster.ts';
 import { UltraFaceDetector } from './detect/ultraface.ts';
-import type { Box } from './detect/types.ts';
+import type { Box, DetectedBox } from './detect/types.ts';
 import { Landmarker68 } from './landmarks/landmarker.ts';
 import { SimilarityAligner, points5From68, type FaceLandmarks } from './align/aligner.ts';
 import { Embedder } from './embed/embedder.ts';
@@ -44,6 +44,9 @@ export interface AnalyzeOptions {
   /** When no face is found upright, also try the image turned by 90°, 180° and 270°. */
   autoRotate: boolean;
 }
+
+/** Detector confidence above which auto-rotation keeps the image as it is. */
+const CONFIDENT_UPRIGHT = 0.95;
 
 /** Detection, landmarks, pose, alignment and embedding over decoded images. Models load once. */
 export class FaceEngine {
@@ -90,19 +93,26 @@ export class FaceEngine {
   get templateVersion(): number { return this.embedder.templateVersion; }
   get dimension(): number { return this.embedder.dimension; }
 
-  /** Every face in the image, largest first. */
+  /**
+   * Every face in the image, largest first. With auto-rotation, the image as given is kept when its
+   * best face is confident; otherwise the quarter turn whose best face the detector is surest of wins,
+   * because the detector also fires, less surely, on faces lying on their side.
+   */
   async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
-    const turns: Array<0 | 1 | 2 | 3> = options.autoRotate ? [0, 1, 2, 3] : [0];
-    for (const turn of turns) {
-      const faces = await this.analyzeTurned(image, turn);
-      if (faces.length > 0) return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    let best: { turn: 0 | 1 | 2 | 3; boxes: DetectedBox[]; confidence: number } | undefined;
+    for (const turn of options.autoRotate ? ([0, 1, 2, 3] as const) : ([0] as const)) {
+      const boxes = await this.detector.detect(rotateRgb(image.rgb, turn));
+      const confidence = Math.max(0, ...boxes.map((b) => b.confidence));
+      if (boxes.length > 0 && (!best || confidence > best.confidence)) best = { turn, boxes, confidence };
+      if (turn === 0 && confidence >= CONFIDENT_UPRIGHT) break;
     }
-    return [];
+    if (!best) return [];
+    const faces = await this.describe(image, best.turn, best.boxes);
+    return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   }
 
-  private async analyzeTurned(image: DecodedImage, turn: 0 | 1 | 2 | 3): Promise<FaceAnalysis[]> {
+  private async describe(image: DecodedImage, turn: 0 | 1 | 2 | 3, boxes: DetectedBox[]): Promise<FaceAnalysis[]> {
     const raster = rotateRgb(image.rgb, turn);
-    const boxes = await this.detector.detect(raster);
     const faces: FaceAnalysis[] = [];
     for (const box of boxes) {
       const turned = await this.landmarker.locate(raster, box);
