@@ -19,6 +19,9 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_parameter',
 };
 
+/** The multipart parser (busboy) throws plain errors; these are its messages for malformed bodies. */
+const MULTIPART_PARSE_ERROR = /^(Multipart: |Malformed part header|Unexpected end of (multipart data|form)|Part terminated early)/;
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: FaceproofError) {
   const error: { code: string; message: string; field?: string } = { code: err.code, message: err.message };
   if (err.field) error.field = err.field;
@@ -46,6 +49,9 @@ function toPublicError(err: FastifyError | FaceproofError | Error, request: Fast
   }
   const mapped = fe.code ? FRAMEWORK_CODES[fe.code] : undefined;
   if (mapped) return new FaceproofError(mapped, fe.message);
+  if (MULTIPART_PARSE_ERROR.test(err.message)) {
+    return new FaceproofError('invalid_parameter', `the multipart body cannot be parsed: ${err.message}`);
+  }
   if (err instanceof SyntaxError || err instanceof RangeError) {
     // JSON.parse failures and stack exhaustion on absurdly nested input are the client's doing.
     return new FaceproofError('invalid_parameter', `the request body is not acceptable JSON: ${err.message}`);

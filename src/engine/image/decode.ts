@@ -60,7 +60,8 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const, sequentialRead: true };
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, options).metadata();
+    // Reading the header decodes no pixels, so the pixel limit is checked below, by us, with a clear error.
+    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (err) {
     throw new ImageRejectedError('corrupt', `the ${format.toUpperCase()} header cannot be read: ${messageOf(err)}`);
   }
