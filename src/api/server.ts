@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { createFaceService } from '../bootstrap.ts';
@@ -5,6 +6,7 @@ import { buildApp } from './app.ts';
 
 /** Loads the models, listens, and closes gracefully on SIGINT/SIGTERM (in-flight requests finish first). */
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
   const { service, engine } = await createFaceService(config);
   const app = await buildApp({ config, service, engine: engine.info() });
   await app.listen({ host: config.host, port: config.port });

@@ -31,6 +31,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
     mean: [127, 127, 127],
     std: [128, 128, 128],
     scoreThreshold: 0.7,
+    tileScoreThreshold: 0.95,
     iouThreshold: 0.4,
     maxFaces: 50,
     maxTileLevels: 2,

@@ -15,6 +15,8 @@ export interface UltraFaceConfig {
   mean: [number, number, number];
   std: [number, number, number];
   scoreThreshold: number;
+  /** Tiles zoom in on texture that fools the model more often (animal faces, patterns), so they need more confidence. */
+  tileScoreThreshold: number;
   iouThreshold: number;
   maxFaces: number;
   /**
@@ -64,7 +66,7 @@ export class UltraFaceDetector implements FaceDetector {
     const margin = 2;
     for (let i = 0; i < n; i++) {
       const confidence = scores[i * 2 + 1];
-      if (confidence < this.config.scoreThreshold) continue;
+      if (confidence < (dropEdgeCut ? this.config.tileScoreThreshold : this.config.scoreThreshold)) continue;
       const x1 = region.x + clamp(boxes[i * 4], 0, 1) * region.width;
       const y1 = region.y + clamp(boxes[i * 4 + 1], 0, 1) * region.height;
       const x2 = region.x + clamp(boxes[i * 4 + 2], 0, 1) * region.width;

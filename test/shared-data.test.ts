@@ -1,0 +1,50 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../src/config.ts';
+import { createFaceService } from '../src/bootstrap.ts';
+import type { FaceService } from '../src/core/face-service.ts';
+import { sharedDataDir } from './helpers/images.ts';
+import { loadLfw } from '../bench/lib/lfw.ts';
+import { auc } from '../bench/lib/metrics.ts';
+
+const dataDir = sharedDataDir();
+if (!dataDir) {
+  console.warn('shared-data tests skipped: set FACEPROOF_TEST_DATA to the evaluation data folder (../shared/data) to run them');
+}
+
+describe.skipIf(!dataDir)('on the shared evaluation photos (FACEPROOF_TEST_DATA)', () => {
+  let service: FaceService;
+  beforeAll(async () => { ({ service } = await createFaceService(loadConfig({}))); });
+
+  const facesIn = async (file: string) => (await service.detect({ kind: 'bytes', data: fs.readFileSync(file) }, { autoRotate: false, returnTemplates: false, returnFaceImages: false })).faces.length;
+
+  it('finds every face of the multi-face scenes, none in the no-face scenes, one in the portraits', async () => {
+    const scenes = path.join(dataDir!, 'quality/scenes');
+    // Counted by eye on the photographs: every visible face in the couple and group_2; group_1 has 27 people, of whom the detector finds 26.
+    expect(await facesIn(path.join(scenes, 'multiple_faces__couple.jpg'))).toBe(2);
+    expect(await facesIn(path.join(scenes, 'multiple_faces__group_2.jpg'))).toBe(5);
+    expect(await facesIn(path.join(scenes, 'multiple_faces__group_1.jpg'))).toBeGreaterThanOrEqual(25);
+    expect(await facesIn(path.join(scenes, 'multiple_faces__img3.jpg'))).toBeGreaterThanOrEqual(30);
+    for (const f of ['no_face__cat_large.jpg', 'no_face__cats.jpg', 'no_face__park.jpg']) expect(await facesIn(path.join(scenes, f))).toBe(0);
+    for (const f of ['single_face_reference__img11.jpg', 'single_face_reference__lady.jpg']) expect(await facesIn(path.join(scenes, f))).toBe(1);
+  });
+
+  it('separates LFW genuine and impostor pairs of fold 1, and the shipped decisions behave as calibrated', async () => {
+    const { protocol, imageDir } = loadLfw(dataDir!);
+    const pairs = protocol.pairs.filter((p) => p.fold === 0);
+    const vectors = new Map<string, Float32Array>();
+    for (const file of new Set(pairs.flatMap((p) => [p.a, p.b]))) {
+      const { image, faces } = await service.analyze({ kind: 'bytes', data: fs.readFileSync(path.join(imageDir, file)) });
+      expect(faces.length).toBeGreaterThan(0);
+      vectors.set(file, await service.embed(image, faces[0]));
+    }
+    const sim = (a: string, b: string) => vectors.get(a)!.reduce((s, v, i) => s + v * vectors.get(b)![i], 0);
+    const genuine = pairs.filter((p) => p.same).map((p) => sim(p.a, p.b));
+    const impostor = pairs.filter((p) => !p.same).map((p) => sim(p.a, p.b));
+    expect(auc(genuine, impostor)).toBeGreaterThan(0.99);
+    const decide = (s: number) => service.calibration.assess(s, 'SELFIE', 'SELFIE').decision;
+    expect(genuine.filter((s) => decide(s) === 'match').length / genuine.length).toBeGreaterThan(0.7);
+    expect(impostor.filter((s) => decide(s) === 'match').length).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decodeBase64 } from '../src/core/image-input.ts';
+import { encodeTemplate, decodeTemplate, assertCompatible } from '../src/core/template.ts';
+import { Calibrator, parseThresholdPolicy, type CalibrationTable } from '../src/core/calibration.ts';
+import { FaceproofError } from '../src/core/errors.ts';
+import { similarityTransform, type Point } from '../src/engine/geometry.ts';
+import { applyAffine, invertAffine, rotateRgb, unrotatePoint, createRgbImage } from '../src/engine/image/raster.ts';
+import { nonMaxSuppression } from '../src/engine/detect/types.ts';
+import { sniffImageFormat } from '../src/engine/image/decode.ts';
+import { loadConfig } from '../src/config.ts';
+
+const codeOf = (fn: () => unknown) => {
+  try { fn(); } catch (e) { return e instanceof FaceproofError ? e.code : String(e); }
+  return 'no error';
+};
+
+describe('base64 decoding', () => {
+  it('accepts standard, URL-safe, unpadded, line-wrapped and data: URL forms of the same bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (bytes) => {
+      const buf = Buffer.from(bytes);
+      const std = buf.toString('base64');
+      const forms = [std, buf.toString('base64url'), std.replace(/=+$/, ''), std.replace(/(.{10})/g, '$1\n'), `data:image/png;base64,${std}`];
+      for (const f of forms) expect(Buffer.from(decodeBase64(f, 'x')).equals(buf)).toBe(true);
+    }));
+  });
+
+  it('rejects characters outside the alphabet instead of skipping them', () => {
+    expect(codeOf(() => decodeBase64('AAAA*AAA', 'x'))).toBe('base64_decode_failed');
+    expect(codeOf(() => decodeBase64('A', 'x'))).toBe('base64_decode_failed');
+  });
+});
+
+describe('templates', () => {
+  const vector = () => fc.float32Array({ minLength: 1, maxLength: 600, noNaN: true, noDefaultInfinity: true });
+
+  it('round-trip exactly', () => {
+    fc.assert(fc.property(vector(), fc.string({ maxLength: 40 }), fc.integer({ min: 0, max: 65535 }), (v, modelId, version) => {
+      const t = decodeTemplate(Buffer.from(encodeTemplate({ modelId, version, vector: v }), 'base64'), 'f');
+      expect(t.modelId).toBe(modelId);
+      expect(t.version).toBe(version);
+      expect(Array.from(t.vector)).toEqual(Array.from(v));
+    }));
+  });
+
+  it('detect any single corrupted byte', () => {
+    fc.assert(fc.property(vector(), fc.nat(), fc.integer({ min: 1, max: 255 }), (v, at, xor) => {
+      const bytes = Buffer.from(encodeTemplate({ modelId: 'm', version: 1, vector: v }), 'base64');
+      bytes[at % bytes.length] ^= xor;
+      expect(codeOf(() => decodeTemplate(bytes, 'f'))).toBe('template_invalid');
+    }));
+  });
+
+  it('refuse another model, version or dimension', () => {
+    const t = { modelId: 'a', version: 1, vector: new Float32Array(4) };
+    expect(codeOf(() => assertCompatible(t, { modelId: 'a', version: 1, dimension: 4 }, 'f'))).toBe('no error');
+    expect(codeOf(() => assertCompatible(t, { modelId: 'b', version: 1, dimension: 4 }, 'f'))).toBe('template_version_mismatch');
+    expect(codeOf(() => assertCompatible(t, { modelId: 'a', version: 2, dimension: 4 }, 'f'))).toBe('template_version_mismatch');
+    expect(codeOf(() => assertCompatible(t, { modelId: 'a', version: 1, dimension: 8 }, 'f'))).toBe('template_version_mismatch');
+  });
+});
+
+describe('calibration', () => {
+  const table: CalibrationTable = {
+    format: 1, pipelineId: 'p', templateModelId: 'm', templateVersion: 1, built: 'd', command: 'c',
+    dataset: { name: 'n', images: 1, identities: 1, impostorPairs: 1e6, genuinePairs: 1 },
+    points: [[0.1, 1], [0.5, 0.1], [0.7, 1e-2], [0.8, 1e-3], [0.85, 1e-4], [0.9, 1e-6]],
+  };
+  const cal = new Calibrator(table, parseThresholdPolicy('{"ID_DOCUMENT+SELFIE": {"match_far": 1e-3}}', { matchFar: 1e-4, uncertainFar: 1e-2 }));
+
+  it('is monotone: higher similarity never means higher FAR or a lower score', () => {
+    fc.assert(fc.property(fc.float({ min: -1, max: 1, noNaN: true }), fc.float({ min: -1, max: 1, noNaN: true }), (a, b) => {
+      const [lo, hi] = a < b ? [a, b] : [b, a];
+      expect(cal.far(hi)).toBeLessThanOrEqual(cal.far(lo));
+      expect(cal.assess(hi, 'SELFIE', 'SELFIE').score).toBeGreaterThanOrEqual(cal.assess(lo, 'SELFIE', 'SELFIE').score);
+    }));
+  });
+
+  it('inverts: far(similarityAt(x)) = x inside the table', () => {
+    for (const far of [0.5, 0.05, 3e-3, 1e-4, 2e-6]) expect(cal.far(cal.similarityAt(far)) / far).toBeCloseTo(1, 6);
+  });
+
+  it('decides by the FAR thresholds of the image-type pair, in either order', () => {
+    expect(cal.assess(0.85, 'SELFIE', 'SELFIE').decision).toBe('match');
+    expect(cal.assess(0.84, 'SELFIE', 'SELFIE').decision).toBe('uncertain');
+    expect(cal.assess(0.84, 'SELFIE', 'ID_DOCUMENT').decision).toBe('match');
+    expect(cal.assess(0.84, 'ID_DOCUMENT', 'SELFIE').decision).toBe('match');
+    expect(cal.assess(0.6, 'SELFIE', 'SELFIE').decision).toBe('no_match');
+    expect(cal.assess(0.85, 'SELFIE', 'SELFIE').threshold).toBeCloseTo(4 / 6, 3);
+  });
+
+  it('rejects thresholds that make no sense', () => {
+    expect(codeOf(() => parseThresholdPolicy('{"default": {"match_far": 0.1, "uncertain_far": 0.01}}', { matchFar: 1e-4, uncertainFar: 1e-2 }))).toBe('invalid_parameter');
+    expect(codeOf(() => parseThresholdPolicy('{"SELFIE+PASSPORT": {}}', { matchFar: 1e-4, uncertainFar: 1e-2 }))).toBe('invalid_parameter');
+  });
+});
+
+describe('geometry', () => {
+  it('recovers any similarity transform exactly from its point pairs', () => {
+    fc.assert(fc.property(
+      fc.double({ min: -Math.PI, max: Math.PI, noNaN: true }), fc.double({ min: 0.1, max: 10, noNaN: true }),
+      fc.double({ min: -500, max: 500, noNaN: true }), fc.double({ min: -500, max: 500, noNaN: true }),
+      (angle, scale, tx, ty) => {
+        const from: Point[] = [[10, 20], [200, 30], [90, 180], [50, 60], [130, 140]];
+        const m = [scale * Math.cos(angle), -scale * Math.sin(angle), tx, scale * Math.sin(angle), scale * Math.cos(angle), ty] as const;
+        const to = from.map(([x, y]) => applyAffine(m, x, y));
+        const est = similarityTransform(from, to);
+        est.forEach((v, i) => expect(v).toBeCloseTo(m[i], 6));
+        const back = applyAffine(invertAffine(est), to[0][0], to[0][1]);
+        expect(back[0]).toBeCloseTo(10, 6);
+      },
+    ));
+  });
+
+  it('maps points of a turned raster back to the original', () => {
+    const img = createRgbImage(7, 4);
+    img.data.forEach((_, i) => { img.data[i] = i % 251; });
+    for (const turn of [0, 1, 2, 3] as const) {
+      const turned = rotateRgb(img, turn);
+      for (let y = 0; y < turned.height; y++) for (let x = 0; x < turned.width; x++) {
+        const [ox, oy] = unrotatePoint(x, y, turn, img);
+        expect(turned.data[(y * turned.width + x) * 3]).toBe(img.data[(oy * img.width + ox) * 3]);
+      }
+    }
+  });
+
+  it('non-maximum suppression keeps the most confident of overlapping boxes', () => {
+    const kept = nonMaxSuppression([
+      { x: 0, y: 0, width: 10, height: 10, confidence: 0.8 },
+      { x: 1, y: 1, width: 10, height: 10, confidence: 0.9 },
+      { x: 50, y: 50, width: 10, height: 10, confidence: 0.7 },
+    ], 0.4, 10);
+    expect(kept.map((k) => k.confidence)).toEqual([0.9, 0.7]);
+  });
+});
+
+describe('image format sniffing and configuration', () => {
+  it('knows JPEG, PNG and WebP by their signatures only', () => {
+    expect(sniffImageFormat(Uint8Array.from([0xff, 0xd8, 0xff, 0xe0]))).toBe('jpeg');
+    expect(sniffImageFormat(Buffer.from('89504e470d0a1a0a', 'hex'))).toBe('png');
+    expect(sniffImageFormat(Buffer.from('RIFF\0\0\0\0WEBPVP8 '))).toBe('webp');
+    expect(sniffImageFormat(Buffer.from('GIF89a'))).toBeUndefined();
+  });
+
+  it('has documented defaults and refuses nonsense', () => {
+    const c = loadConfig({});
+    expect([c.host, c.port, c.image.maxBytes, c.image.maxPixels]).toEqual(['127.0.0.1', 8080, 15 * 1024 * 1024, 50_000_000]);
+    expect(c.thresholds.default).toEqual({ matchFar: 1e-4, uncertainFar: 1e-2 });
+    expect(() => loadConfig({ FACEPROOF_PORT: 'eighty' })).toThrow(/FACEPROOF_PORT/);
+    expect(() => loadConfig({ FACEPROOF_MATCH_FAR: '0.5' })).toThrow();
+  });
+});
