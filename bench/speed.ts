@@ -1,0 +1,118 @@
+/**
+ * Speed on this machine:
+ *   npm run bench:speed [-- --iterations 60 --duration 10 --url http://127.0.0.1:8080]
+ * 1. Per-image latency of detect + embed (largest face), one request at a time, in process:
+ *    small (150 px), selfie (640×480) and large (1920 px) real photos.
+ * 2. POST /v1/compare throughput with two 640×480 images at concurrency 1, 2, 4 and 8 against a
+ *    server process (started here unless --url names a running one).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import cliProgress from 'cli-progress';
+import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { createFaceService } from '../src/bootstrap.ts';
+import { samplePhotoPath } from './lib/photos.ts';
+
+const { values } = parseArgs({ options: {
+  iterations: { type: 'string', default: '60' },
+  duration: { type: 'string', default: '10' },
+  url: { type: 'string' },
+  out: { type: 'string' },
+} });
+const iterations = Number(values.iterations);
+const duration = Number(values.duration);
+const config = loadConfig();
+
+const sample3 = fs.readFileSync(samplePhotoPath(3));
+const inputs = {
+  'small 150×150': await sharp(sample3).extract({ left: 540, top: 280, width: 300, height: 300 }).resize(150, 150).jpeg({ quality: 90 }).toBuffer(),
+  'selfie 640×480': await sharp(sample3).extract({ left: 370, top: 200, width: 640, height: 480 }).jpeg({ quality: 90 }).toBuffer(),
+  'large 1920×1350': sample3,
+};
+
+const { service } = await createFaceService({ ...config, logLevel: 'silent' });
+const latency: Record<string, { p50: number; p95: number; faces: number }> = {};
+const bar = new cliProgress.SingleBar({ format: 'latency {bar} {value}/{total} {name}' }, cliProgress.Presets.shades_classic);
+for (const [name, bytes] of Object.entries(inputs)) {
+  const times: number[] = [];
+  let faces = 0;
+  if (process.stderr.isTTY) bar.start(iterations, 0, { name });
+  for (let i = 0; i < iterations + 5; i++) {
+    const t0 = performance.now();
+    const { image, faces: found } = await service.analyze({ kind: 'bytes', data: bytes });
+    if (found.length > 0) await service.embed(image, found[0]);
+    if (i >= 5) { times.push(performance.now() - t0); if (process.stderr.isTTY) bar.increment(); }
+    faces = found.length;
+  }
+  if (process.stderr.isTTY) bar.stop();
+  times.sort((a, b) => a - b);
+  latency[name] = { p50: round(quantile(times, 0.5)), p95: round(quantile(times, 0.95)), faces };
+}
+
+let serverUrl = values.url;
+let child: ReturnType<typeof spawn> | undefined;
+if (!serverUrl) {
+  const port = await freePort();
+  serverUrl = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'serve'], {
+    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn' },
+    stdio: 'inherit',
+  });
+  await waitForHealth(serverUrl);
+}
+const selfieA = inputs['selfie 640×480'];
+const selfieB = await sharp(fs.readFileSync(samplePhotoPath(1))).extract({ left: 1250, top: 0, width: 640, height: 480 }).jpeg({ quality: 90 }).toBuffer();
+const body = JSON.stringify({ source: { base64: selfieA.toString('base64') }, target: { base64: selfieB.toString('base64') } });
+const throughput: Array<{ concurrency: number; requests_per_second: number; p50_ms: number; p99_ms: number; errors: number; non2xx: number }> = [];
+for (const concurrency of [1, 2, 4, 8]) {
+  const r = await autocannon({ url: `${serverUrl}/v1/compare`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: concurrency, duration });
+  throughput.push({
+    concurrency,
+    requests_per_second: round(r.requests.average),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  });
+  process.stderr.write(`compare at concurrency ${concurrency}: ${round(r.requests.average)} req/s, p99 ${r.latency.p99} ms\n`);
+}
+child?.kill('SIGTERM');
+
+const result = {
+  date: new Date().toISOString(),
+  machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  intra_op_threads: config.intraOpThreads,
+  latency_detect_embed_ms: latency,
+  compare_throughput_640x480: throughput,
+  duration_s_per_level: duration,
+};
+const out = values.out ?? path.join(PROJECT_ROOT, 'docs/bench/speed.json');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+console.log(JSON.stringify(result, null, 2));
+process.exit(0);
+
+function quantile(sorted: number[], q: number) { return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]; }
+function round(v: number) { return Math.round(v * 10) / 10; }
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+async function waitForHealth(url: string) {
+  const started = Date.now();
+  while (Date.now() - started < 60_000) {
+    try { if ((await fetch(`${url}/v1/health`)).ok) return; } catch { /* starting */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('server did not start');
+}
