@@ -80,6 +80,11 @@ program.parseAsync().catch((err: unknown) => {
     process.stderr.write(JSON.stringify({ error: { code: err.code, message: err.message, field: err.field } }) + '\n');
     process.exit(2);
   }
+  const errno = err as NodeJS.ErrnoException;
+  if (errno.code === 'ENOENT' || errno.code === 'EISDIR' || errno.code === 'EACCES') {
+    process.stderr.write(`faceproof: ${errno.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
