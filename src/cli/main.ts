@@ -29,8 +29,8 @@ program.command('detect')
     const result = await service.detect({ kind: 'bytes', data: fs.readFileSync(image) }, {
       autoRotate: !!opts.autoRotate, returnTemplates: !!opts.templates, returnFaceImages: false,
     });
-    const { faceJson } = await import('../api/v1/serialize.ts');
-    print({ image: result.image, faces: result.faces.map((f) => faceJson(f.face, { template: f.template })) });
+    const { summarizeFace } = await import('../core/face-summary.ts');
+    print({ image: result.image, faces: result.faces.map((f) => summarizeFace(f.face, { template: f.template })) });
   });
 
 program.command('compare')

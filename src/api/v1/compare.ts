@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FaceService } from '../../core/face-service.ts';
 import { envelope } from '../envelope.ts';
 import { CompareJsonBody, CompareMultipartBody, CompareResponse, errorResponses, type CompareJson, type CompareMultipart } from './schemas.ts';
-import { faceJson, scoreJson } from './serialize.ts';
+import { summarizeFace, summarizeScore } from '../../core/face-summary.ts';
 import { faceInputOf } from './inputs.ts';
 
 export function compareRoute(app: FastifyInstance, service: FaceService): void {
@@ -32,12 +32,12 @@ export function compareRoute(app: FastifyInstance, service: FaceService): void {
     });
     return {
       ...envelope(request),
-      ...scoreJson(result),
+      ...summarizeScore(result),
       threshold: result.threshold,
       thresholds: result.thresholds,
-      source_face: result.sourceFace ? faceJson(result.sourceFace) : null,
-      target_face: result.targetFace ? faceJson(result.targetFace) : null,
-      ...(result.pairs ? { pairs: result.pairs.map((p) => ({ source_index: p.sourceIndex, target_index: p.targetIndex, ...scoreJson(p) })) } : {}),
+      source_face: result.sourceFace ? summarizeFace(result.sourceFace) : null,
+      target_face: result.targetFace ? summarizeFace(result.targetFace) : null,
+      ...(result.pairs ? { pairs: result.pairs.map((p) => ({ source_index: p.sourceIndex, target_index: p.targetIndex, ...summarizeScore(p) })) } : {}),
     };
   });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FaceService } from '../../core/face-service.ts';
 import { envelope } from '../envelope.ts';
 import { DetectJsonBody, DetectMultipartBody, DetectResponse, errorResponses, type DetectJson, type DetectMultipart } from './schemas.ts';
-import { faceJson } from './serialize.ts';
+import { summarizeFace } from '../../core/face-summary.ts';
 import { imageSourceOf } from './inputs.ts';
 
 export function detectRoute(app: FastifyInstance, service: FaceService): void {
@@ -30,7 +30,7 @@ export function detectRoute(app: FastifyInstance, service: FaceService): void {
     return {
       ...envelope(request),
       image: result.image,
-      faces: result.faces.map((f) => faceJson(f.face, { template: f.template, faceImage: f.faceImage })),
+      faces: result.faces.map((f) => summarizeFace(f.face, { template: f.template, faceImage: f.faceImage })),
     };
   });
 }

@@ -158,4 +158,3 @@ export type DetectJson = Static<typeof DetectJsonBody>;
 export type DetectMultipart = Static<typeof DetectMultipartBody>;
 export type CompareJson = Static<typeof CompareJsonBody>;
 export type CompareMultipart = Static<typeof CompareMultipartBody>;
-export type FaceJson = Static<typeof FaceSchema>;
