@@ -41,5 +41,7 @@ const table: CalibrationTable = {
 };
 const out = values.out ?? path.join(PROJECT_ROOT, 'calibration', `${info.pipelineId}.json`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify(table, null, 1) + '\n');
+// One point per line keeps the table readable and its diffs small.
+const json = JSON.stringify({ ...table, points: [] }, null, 2).replace('"points": []', `"points": [\n${table.points.map((p) => `    [${p[0]}, ${p[1]}]`).join(',\n')}\n  ]`);
+fs.writeFileSync(out, json + '\n');
 console.log(`wrote ${out}: ${table.points.length} points from ${impostors.length} impostor pairs of ${table.dataset.images} images`);

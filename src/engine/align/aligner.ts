@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image/raster.ts';
-import { invertAffine, warpAffineToPlanar, downscaleRgb, type AffineMatrix } from '../image/raster.ts';
+import { applyAffine, invertAffine, warpAffineToPlanar, downscaleRegion, type AffineMatrix } from '../image/raster.ts';
 import { similarityTransform, type Point } from '../geometry.ts';
 import { templatePoints, type AlignmentTemplate } from './templates.ts';
 
@@ -46,12 +46,23 @@ export class SimilarityAligner {
     let source = image;
     let m: AffineMatrix = forward;
     if (shrink >= 2) {
-      source = downscaleRgb(image, shrink);
-      // Raster pixel x maps to downscaled pixel (x − (shrink−1)/2) / shrink.
+      // Only the part of the raster the chip covers is filtered: a face's surroundings, not the whole photo.
       const k = shrink;
-      const off = (k - 1) / 2;
-      m = [forward[0] * k, forward[1] * k, forward[2] + (forward[0] + forward[1]) * off,
-        forward[3] * k, forward[4] * k, forward[5] + (forward[3] + forward[4]) * off];
+      const inverse = invertAffine(forward);
+      const last = this.config.size - 1;
+      const corners = [[0, 0], [last, 0], [0, last], [last, last]].map(([u, v]) => applyAffine(inverse, u, v));
+      const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))) - k);
+      const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))) - k);
+      const x1 = Math.min(image.width, Math.ceil(Math.max(...corners.map((c) => c[0]))) + k);
+      const y1 = Math.min(image.height, Math.ceil(Math.max(...corners.map((c) => c[1]))) + k);
+      if (x1 - x0 >= k && y1 - y0 >= k) {
+        source = downscaleRegion(image, k, x0, y0, x1 - x0, y1 - y0);
+        // Downscaled pixel j covers raster pixels from x0 + j·k, centred at x0 + j·k + (k − 1)/2.
+        const ox = x0 + (k - 1) / 2;
+        const oy = y0 + (k - 1) / 2;
+        m = [forward[0] * k, forward[1] * k, forward[2] + forward[0] * ox + forward[1] * oy,
+          forward[3] * k, forward[4] * k, forward[5] + forward[3] * ox + forward[4] * oy];
+      }
     }
     warpAffineToPlanar(source, invertAffine(m), this.config.size, this.config.size, out, offset, channelOrder, flip);
   }

@@ -108,20 +108,19 @@ export function applyAffine(m: AffineMatrix, x: number, y: number): [number, num
   return [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]];
 }
 
-/** Box-filter downscale by an integer factor: keeps chips alias-free when a face is much larger than the chip. */
-export function downscaleRgb(image: RgbImage, factor: number): RgbImage {
-  if (factor <= 1) return image;
-  const ow = Math.max(1, Math.floor(image.width / factor));
-  const oh = Math.max(1, Math.floor(image.height / factor));
+/** Box-filter downscale of a region by an integer factor: keeps chips alias-free when a face is much larger than the chip. */
+export function downscaleRegion(image: RgbImage, factor: number, x0: number, y0: number, width: number, height: number): RgbImage {
+  const ow = Math.max(1, Math.floor(width / factor));
+  const oh = Math.max(1, Math.floor(height / factor));
   const out = createRgbImage(ow, oh);
   const n = factor * factor;
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
       let r = 0, g = 0, b = 0;
       for (let dy = 0; dy < factor; dy++) {
-        const row = (y * factor + dy) * image.width;
+        const row = (y0 + y * factor + dy) * image.width + x0 + x * factor;
         for (let dx = 0; dx < factor; dx++) {
-          const p = (row + x * factor + dx) * 3;
+          const p = (row + dx) * 3;
           r += image.data[p]; g += image.data[p + 1]; b += image.data[p + 2];
         }
       }
