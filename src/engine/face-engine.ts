@@ -99,22 +99,22 @@ export class FaceEngine {
    * because the detector also fires, less surely, on faces lying on their side.
    */
   async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
-    let best: { turn: 0 | 1 | 2 | 3; boxes: DetectedBox[]; confidence: number } | undefined;
+    let best: { turn: 0 | 1 | 2 | 3; raster: RgbImage; boxes: DetectedBox[]; confidence: number } | undefined;
     for (const turn of options.autoRotate ? ([0, 1, 2, 3] as const) : ([0] as const)) {
-      const boxes = await this.detector.detect(rotateRgb(image.rgb, turn));
+      const raster = rotateRgb(image.rgb, turn);
+      const boxes = await this.detector.detect(raster);
       const confidence = Math.max(0, ...boxes.map((b) => b.confidence));
-      if (boxes.length > 0 && (!best || confidence > best.confidence)) best = { turn, boxes, confidence };
+      if (boxes.length > 0 && (!best || confidence > best.confidence)) best = { turn, raster, boxes, confidence };
       if (turn === 0 && confidence >= CONFIDENT_UPRIGHT) break;
     }
     if (!best) return [];
-    const faces = await this.describe(image, best.turn, best.boxes);
+    const faces = await this.describe(image, best.turn, best.raster, best.boxes);
     return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   }
 
-  private async describe(image: DecodedImage, turn: 0 | 1 | 2 | 3, boxes: DetectedBox[]): Promise<FaceAnalysis[]> {
-    const raster = rotateRgb(image.rgb, turn);
-    const faces: FaceAnalysis[] = [];
-    for (const box of boxes) {
+  /** Landmarks (one inference per face, run concurrently), pose and coordinates in the original image. */
+  private describe(image: DecodedImage, turn: 0 | 1 | 2 | 3, raster: RgbImage, boxes: DetectedBox[]): Promise<FaceAnalysis[]> {
+    return Promise.all(boxes.map(async (box): Promise<FaceAnalysis> => {
       const turned = await this.landmarker.locate(raster, box);
       const landmarks68 = turned.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
       const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
@@ -126,7 +126,7 @@ export class FaceEngine {
       const x2 = Math.max(corners[0][0], corners[1][0]) * s;
       const y2 = Math.max(corners[0][1], corners[1][1]) * s;
       const points5 = rasterFace.points5.map(toOriginal);
-      faces.push({
+      return {
         box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
         confidence: box.confidence,
         points5,
@@ -135,9 +135,8 @@ export class FaceEngine {
         interEyeDistance: distance(points5[0], points5[1]),
         rotation: turn,
         raster: rasterFace,
-      });
-    }
-    return faces;
+      };
+    }));
   }
 
   /** The face's L2-normalised embedding. */
