@@ -24,7 +24,7 @@ if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (
 const outDir = values.out ?? path.join(PROJECT_ROOT, 'docs/bench');
 
 const config = loadConfig();
-const engine = await FaceEngine.load(config.pipeline, config.intraOpThreads);
+const engine = await FaceEngine.load(config.pipeline, config.threads);
 const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
 const { protocol, imageDir } = loadLfw(dataDir);
 const started = Date.now();

@@ -98,7 +98,8 @@ child?.kill('SIGTERM');
 const result = {
   date: new Date().toISOString(),
   machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-  intra_op_threads: config.intraOpThreads,
+  inference_threads: config.threads.workers,
+  intra_op_threads: config.threads.intraOp,
   latency_detect_embed_ms: latency,
   compare_throughput_640x480: throughput,
   duration_s_per_level: duration,

@@ -17,7 +17,7 @@ const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
 if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
 
 const config = loadConfig();
-const engine = await FaceEngine.load(config.pipeline, config.intraOpThreads);
+const engine = await FaceEngine.load(config.pipeline, config.threads);
 const { protocol, imageDir } = loadLfw(dataDir);
 const embedded = await embedImages(engine, config.image, imageDir, protocol.images);
 const impostors = impostorSimilarities(embedded).sort();

@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 
 /** Loads the models once and wires the use cases: the composition root shared by the server, CLI and benchmarks. */
 export async function createFaceService(config: Config): Promise<{ service: FaceService; engine: FaceEngine }> {
-  const engine = await FaceEngine.load(config.pipeline, config.intraOpThreads);
+  const engine = await FaceEngine.load(config.pipeline, config.threads);
   const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
   const info = engine.info();
   const table = calibrator.table;

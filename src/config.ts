@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PIPELINE, type PipelineConfig } from './engine/pipeline.ts';
 import { parseThresholdPolicy, validateFars, type ThresholdPolicy } from './core/calibration.ts';
 import type { DecodeLimits } from './engine/image/decode.ts';
+import type { InferenceThreads } from './engine/onnx/session.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -16,8 +18,8 @@ export interface Config {
   /** Largest HTTP body, in bytes. */
   maxBodyBytes: number;
   image: DecodeLimits;
-  /** Threads one model inference may use. */
-  intraOpThreads: number;
+  /** Inference worker threads, and threads one inference may use inside an operator. */
+  threads: InferenceThreads;
   pipeline: PipelineConfig;
   calibrationFile: string;
   thresholds: ThresholdPolicy;
@@ -48,7 +50,10 @@ export function loadConfig(env: Env = process.env): Config {
       minSide: int(env, 'FACEPROOF_MIN_IMAGE_SIDE', 32),
       maxWorkingSide: int(env, 'FACEPROOF_MAX_WORKING_SIDE', 2048),
     },
-    intraOpThreads: int(env, 'FACEPROOF_INTRA_OP_THREADS', 1),
+    threads: {
+      workers: int(env, 'FACEPROOF_INFERENCE_THREADS', os.availableParallelism()),
+      intraOp: int(env, 'FACEPROOF_INTRA_OP_THREADS', 1),
+    },
     pipeline,
     calibrationFile: env.FACEPROOF_CALIBRATION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.json`),
     thresholds: parseThresholdPolicy(env.FACEPROOF_THRESHOLDS, fallback),

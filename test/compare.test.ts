@@ -53,7 +53,7 @@ describe('POST /v1/compare', () => {
   });
 
   it('refuses a template of another model version with template_version_mismatch', async () => {
-    const foreign = encodeTemplate({ modelId: 'faceapi-resnet128-dlibchip', version: 2, vector: new Float32Array(128).fill(0.1) });
+    const foreign = encodeTemplate({ modelId: 'faceapi-resnet128-dlibchip20', version: 2, vector: new Float32Array(128).fill(0.1) });
     const res = await compare({ source: { template: foreign }, target: { base64: b64(personA) } });
     expect(res.statusCode).toBe(409);
     expect(res.json().error).toMatchObject({ code: 'template_version_mismatch', field: 'source.template' });
@@ -100,7 +100,7 @@ describe('POST /v1/compare', () => {
 describe('GET /v1/capabilities, /v1/health, /openapi.json', () => {
   it('describes models, template version, limits and the FAR table', async () => {
     const body = (await app.inject('/v1/capabilities')).json();
-    expect(body.template).toEqual({ model_id: 'faceapi-resnet128-dlibchip', version: 1, dimension: 128 });
+    expect(body.template).toEqual({ model_id: 'faceapi-resnet128-dlibchip20', version: 1, dimension: 128 });
     expect(body.models.every((m: { bytes: number }) => m.bytes > 100_000)).toBe(true);
     expect(body.limits.max_image_bytes).toBe(15 * 1024 * 1024);
     const fars = body.calibration.table.map((r: { far: number }) => r.far);

@@ -64,7 +64,7 @@ beforeAll(async () => {
   const png = await sharp(face).png().toBuffer();
   const webp = await sharp(face).webp().toBuffer();
   const gif = await sharp(face).gif().toBuffer();
-  const template = encodeTemplate({ modelId: 'faceapi-resnet128-dlibchip', version: 1, vector: new Float32Array(128).fill(0.088) });
+  const template = encodeTemplate({ modelId: 'faceapi-resnet128-dlibchip20', version: 1, vector: new Float32Array(128).fill(0.088) });
   const tampered = Buffer.from(template, 'base64'); tampered[20] ^= 0xff;
   let nested = '1';
   for (let i = 0; i < 100_000; i++) nested = `[${nested}]`;

@@ -65,6 +65,7 @@ describe('the server process', () => {
     server.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(200);
-    expect(await exited).toBe(0);
+    const code = await exited;
+    expect(code, output).toBe(0);
   });
 });

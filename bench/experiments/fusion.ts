@@ -17,9 +17,9 @@ const { values } = parseArgs({ options: { data: { type: 'string' }, second: { ty
 if (!values.data || !values.second) throw new Error('usage: fusion.ts --data DIR --second PIPELINE_JSON');
 const config = loadConfig();
 const { protocol, imageDir } = loadLfw(values.data);
-const first = await embedImages(await FaceEngine.load(config.pipeline, 1), config.image, imageDir, protocol.images);
+const first = await embedImages(await FaceEngine.load(config.pipeline, config.threads), config.image, imageDir, protocol.images);
 const secondPipeline = JSON.parse(fs.readFileSync(values.second, 'utf8')) as PipelineConfig;
-const second = await embedImages(await FaceEngine.load(secondPipeline, 1), config.image, imageDir, protocol.images);
+const second = await embedImages(await FaceEngine.load(secondPipeline, config.threads), config.image, imageDir, protocol.images);
 
 const index = (set: EmbeddedImage[]) => new Map(set.map((e) => [e.file, e.vector]));
 const [v1, v2] = [index(first), index(second)];

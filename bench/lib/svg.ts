@@ -36,7 +36,11 @@ export function detCurveSvg(points: Array<{ fmr: number; fnmr: number }>, title:
 
 /** Genuine and impostor similarity histograms, each normalised to its own total. */
 export function histogramSvg(genuine: ArrayLike<number>, impostor: ArrayLike<number>, title: string, thresholds: Array<{ value: number; label: string }>): string {
-  const bins = 80, lo = -0.4, hi = 1;
+  // The x range starts just below the lowest score seen: recognisers differ in where their impostors sit.
+  let min = 1;
+  for (let i = 0; i < impostor.length; i++) if (impostor[i] < min) min = impostor[i];
+  for (let i = 0; i < genuine.length; i++) if (genuine[i] < min) min = genuine[i];
+  const bins = 80, lo = Math.max(-1, Math.floor(min * 20) / 20), hi = 1;
   const hist = (values: ArrayLike<number>) => {
     const h = new Array<number>(bins).fill(0);
     for (let i = 0; i < values.length; i++) {
@@ -55,8 +59,11 @@ export function histogramSvg(genuine: ArrayLike<number>, impostor: ArrayLike<num
     return `<rect x="${x.toFixed(1)}" y="${py(f).toFixed(1)}" width="${w.toFixed(1)}" height="${(H - B - py(f)).toFixed(1)}" fill="${colour}" fill-opacity="0.55"/>`;
   }).join('\n');
   let body = bar(n, '#d62728') + '\n' + bar(g, '#2ca02c') + '\n';
-  for (let v = -0.4; v <= 1.001; v += 0.2) body += `<text x="${px(v)}" y="${H - B + 16}" text-anchor="middle">${v.toFixed(1)}</text>\n`;
-  for (const t of thresholds) body += `<line x1="${px(t.value)}" y1="${T}" x2="${px(t.value)}" y2="${H - B}" stroke="#000" stroke-dasharray="4 3"/><text x="${px(t.value) + 4}" y="${T + 14}">${t.label}</text>\n`;
+  const step = (hi - lo) / 7;
+  for (let k = 0; k <= 7; k++) body += `<text x="${px(lo + k * step)}" y="${H - B + 16}" text-anchor="middle">${(lo + k * step).toFixed(2)}</text>\n`;
+  thresholds.forEach((t, i) => {
+    body += `<line x1="${px(t.value)}" y1="${T}" x2="${px(t.value)}" y2="${H - B}" stroke="#000" stroke-dasharray="4 3"/><text x="${px(t.value) - 4}" y="${T + 14 + i * 16}" text-anchor="end">${t.label} ${t.value.toFixed(3)}</text>\n`;
+  });
   body += `<rect x="${L + 10}" y="${T + 24}" width="12" height="12" fill="#2ca02c" fill-opacity="0.55"/><text x="${L + 28}" y="${T + 34}">genuine pairs (${genuine.length})</text>\n`;
   body += `<rect x="${L + 10}" y="${T + 42}" width="12" height="12" fill="#d62728" fill-opacity="0.55"/><text x="${L + 28}" y="${T + 52}">impostor pairs (${impostor.length})</text>\n`;
   return frame(title, 'cosine similarity', 'share of pairs', body);

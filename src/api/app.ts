@@ -26,10 +26,12 @@ export interface AppDeps {
   engine: EngineInfo;
   /** A pino logger, or false for none (tests). */
   logger?: boolean | object;
+  /** Releases what the dependencies hold (the inference threads) when the app closes. */
+  close?: () => Promise<void>;
 }
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
-export async function buildApp({ config, service, engine, logger }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, service, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
@@ -39,10 +41,15 @@ export async function buildApp({ config, service, engine, logger }: AppDeps): Pr
   });
 
   registerErrorHandling(app);
+  if (close) app.addHook('onClose', close);
   // Only JSON and multipart bodies are accepted; anything else is 415 unsupported_media_type.
   app.removeContentTypeParser('text/plain');
+  // Once closing, responses end their keep-alive connection, so close() need not wait for idle timeouts.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    if (closing) reply.header('Connection', 'close');
   });
 
   let pending = 0;

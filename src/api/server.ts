@@ -8,7 +8,7 @@ import { buildApp } from './app.ts';
 export async function startServer(config: Config): Promise<FastifyInstance> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const { service, engine } = await createFaceService(config);
-  const app = await buildApp({ config, service, engine: engine.info() });
+  const app = await buildApp({ config, service, engine: engine.info(), close: () => engine.close() });
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ pipeline: engine.info().pipelineId, dataDir: config.dataDir }, 'faceproof ready');
 

@@ -9,6 +9,7 @@ import { Embedder } from './embed/embedder.ts';
 import { estimateHeadPose, type HeadPose } from './pose/head-pose.ts';
 import { distance, type Point } from './geometry.ts';
 import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
+import { InferencePool, type InferenceThreads } from './onnx/session.ts';
 
 /** One face found in an image, in the original image's pixel coordinates (after EXIF orientation). */
 export interface FaceAnalysis {
@@ -52,22 +53,33 @@ const CONFIDENT_UPRIGHT = 0.95;
 export class FaceEngine {
   private constructor(
     private readonly config: PipelineConfig,
+    private readonly pool: InferencePool,
     private readonly detector: UltraFaceDetector,
     private readonly landmarker: Landmarker68,
     private readonly aligner: SimilarityAligner,
     private readonly embedder: Embedder,
   ) {}
 
-  static async load(pipeline: PipelineConfig, intraOpThreads: number): Promise<FaceEngine> {
+  /** Loads every model into a pool of inference threads; `close()` ends them. */
+  static async load(pipeline: PipelineConfig, threads: InferenceThreads): Promise<FaceEngine> {
     const config = resolvePipeline(pipeline);
-    const threads = { intraOp: intraOpThreads };
-    const aligner = new SimilarityAligner(config.aligner);
-    const [detector, landmarker, embedder] = await Promise.all([
-      UltraFaceDetector.load('detector', config.detector, threads),
-      Landmarker68.load('landmarks', config.landmarks, threads),
-      Embedder.load(config.embedder, aligner, threads),
-    ]);
-    return new FaceEngine(config, detector, landmarker, aligner, embedder);
+    const pool = InferencePool.start(threads);
+    try {
+      const aligner = new SimilarityAligner(config.aligner);
+      const [detector, landmarker, embedder] = await Promise.all([
+        UltraFaceDetector.load('detector', config.detector, pool),
+        Landmarker68.load('landmarks', config.landmarks, pool),
+        Embedder.load(config.embedder, aligner, pool),
+      ]);
+      return new FaceEngine(config, pool, detector, landmarker, aligner, embedder);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   info(): EngineInfo {

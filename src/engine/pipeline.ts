@@ -22,7 +22,7 @@ export interface PipelineConfig {
  * face-api's 68-point landmarks, dlib's 150 px face chip and face-api's ResNet-128 with flip averaging.
  */
 export const DEFAULT_PIPELINE: PipelineConfig = {
-  id: 'rfb320-fa68-dlibchip-resnet128-flip',
+  id: 'rfb320-fa68-dlibchip20-resnet128-flip',
   detector: {
     kind: 'ultraface',
     model: 'package:faceplugin-face-recognition-js/model/fr_detect.onnx',
@@ -46,11 +46,11 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
     std: 1,
     cropScale: 1,
   },
-  aligner: { kind: 'similarity', template: 'dlib68', size: 150, padding: 0.25 },
+  aligner: { kind: 'similarity', template: 'dlib68', size: 150, padding: 0.2 },
   embedder: {
     kind: 'chip',
     model: 'faceapi:package:@vladmandic/face-api/model',
-    templateModelId: 'faceapi-resnet128-dlibchip',
+    templateModelId: 'faceapi-resnet128-dlibchip20',
     templateVersion: 1,
     channelOrder: 'rgb',
     mean: [0, 0, 0],

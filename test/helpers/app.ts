@@ -7,7 +7,7 @@ import { buildApp } from '../../src/api/app.ts';
 export async function createTestApp(env: Record<string, string> = {}): Promise<{ app: FastifyInstance; config: Config }> {
   const config = loadConfig(env);
   const { service, engine } = await createFaceService(config);
-  const app = await buildApp({ config, service, engine: engine.info(), logger: false });
+  const app = await buildApp({ config, service, engine: engine.info(), logger: false, close: () => engine.close() });
   await app.ready();
   return { app, config };
 }

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image/raster.ts';
-import { openSession, float32Tensor, type InferenceThreads, type ort } from '../onnx/session.ts';
+import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 import { nonMaxSuppression, type DetectedBox, type FaceDetector } from './types.ts';
 
 /**
@@ -32,10 +32,10 @@ export interface UltraFaceConfig {
 interface Region { x: number; y: number; width: number; height: number }
 
 export class UltraFaceDetector implements FaceDetector {
-  private constructor(readonly id: string, private readonly session: ort.InferenceSession, private readonly config: UltraFaceConfig) {}
+  private constructor(readonly id: string, private readonly session: ModelRunner, private readonly config: UltraFaceConfig) {}
 
-  static async load(id: string, config: UltraFaceConfig, threads: InferenceThreads): Promise<UltraFaceDetector> {
-    return new UltraFaceDetector(id, await openSession(config.model, threads), config);
+  static async load(id: string, config: UltraFaceConfig, pool: InferencePool): Promise<UltraFaceDetector> {
+    return new UltraFaceDetector(id, await pool.load(config.model), config);
   }
 
   async detect(image: RgbImage): Promise<DetectedBox[]> {
@@ -58,9 +58,9 @@ export class UltraFaceDetector implements FaceDetector {
   private async detectRegion(image: RgbImage, region: Region, dropEdgeCut: boolean): Promise<DetectedBox[]> {
     const { inputWidth: W, inputHeight: H } = this.config;
     const input = this.preprocess(image, region);
-    const out = await this.session.run({ [this.session.inputNames[0]]: float32Tensor(input, [1, 3, H, W]) });
-    const scores = out.scores.data as Float32Array;
-    const boxes = out.boxes.data as Float32Array;
+    const out = await this.session.run({ [this.session.inputNames[0]]: { data: input, dims: [1, 3, H, W] } });
+    const scores = out.scores.data;
+    const boxes = out.boxes.data;
     const n = scores.length / 2;
     const candidates: DetectedBox[] = [];
     const margin = 2;

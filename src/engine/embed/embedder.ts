@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image/raster.ts';
 import type { FaceLandmarks, SimilarityAligner } from '../align/aligner.ts';
-import { openSession, float32Tensor, type InferenceThreads, type ort } from '../onnx/session.ts';
+import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 import { buildFaceRecognitionOnnx } from '../onnx/faceapi-recognition.ts';
 
 /**
@@ -24,22 +24,20 @@ export interface EmbedderConfig {
 
 export class Embedder {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelRunner,
     private readonly config: EmbedderConfig,
     private readonly aligner: SimilarityAligner,
     private readonly batched: boolean,
     readonly dimension: number,
   ) {}
 
-  static async load(config: EmbedderConfig, aligner: SimilarityAligner, threads: InferenceThreads): Promise<Embedder> {
+  static async load(config: EmbedderConfig, aligner: SimilarityAligner, pool: InferencePool): Promise<Embedder> {
     const model = config.model.startsWith('faceapi:') ? buildFaceRecognitionOnnx(config.model.slice('faceapi:'.length)) : config.model;
-    const session = await openSession(model, threads);
+    const session = await pool.load(model);
     const size = aligner.config.size;
-    const probe = await session.run({ [session.inputNames[0]]: float32Tensor(new Float32Array(3 * size * size), [1, 3, size, size]) });
+    const probe = await session.run({ [session.inputNames[0]]: { data: new Float32Array(3 * size * size), dims: [1, 3, size, size] } });
     const dimension = probe[session.outputNames[0]].data.length;
-    const meta = session.inputMetadata[0];
-    const batchDim = meta && 'shape' in meta ? meta.shape[0] : 1;
-    return new Embedder(session, config, aligner, typeof batchDim !== 'number', dimension);
+    return new Embedder(session, config, aligner, typeof session.inputShape[0] !== 'number', dimension);
   }
 
   get templateModelId(): string { return this.config.templateModelId; }
@@ -55,15 +53,15 @@ export class Embedder {
     this.normalise(input, size * size);
     const outputs: Float32Array[] = [];
     if (this.batched) {
-      const out = await this.session.run({ [this.session.inputNames[0]]: float32Tensor(input, [views, 3, size, size]) });
-      const data = out[this.session.outputNames[0]].data as Float32Array;
+      const out = await this.session.run({ [this.session.inputNames[0]]: { data: input, dims: [views, 3, size, size] } });
+      const data = out[this.session.outputNames[0]].data;
       for (let v = 0; v < views; v++) outputs.push(data.subarray(v * this.dimension, (v + 1) * this.dimension));
     } else {
       for (let v = 0; v < views; v++) {
         const out = await this.session.run({
-          [this.session.inputNames[0]]: float32Tensor(input.slice(v * plane, (v + 1) * plane), [1, 3, size, size]),
+          [this.session.inputNames[0]]: { data: input.slice(v * plane, (v + 1) * plane), dims: [1, 3, size, size] },
         });
-        outputs.push(out[this.session.outputNames[0]].data as Float32Array);
+        outputs.push(out[this.session.outputNames[0]].data);
       }
     }
     const embedding = new Float32Array(this.dimension);

@@ -2,7 +2,7 @@ import type { RgbImage } from '../image/raster.ts';
 import { warpAffineToPlanar } from '../image/raster.ts';
 import type { Box } from '../detect/types.ts';
 import type { Point } from '../geometry.ts';
-import { openSession, float32Tensor, type InferenceThreads, type ort } from '../onnx/session.ts';
+import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 import { buildFaceLandmark68Onnx } from '../onnx/faceapi-landmarks.ts';
 
 /**
@@ -23,11 +23,11 @@ export interface Landmark68Config {
 }
 
 export class Landmarker68 {
-  private constructor(readonly id: string, private readonly session: ort.InferenceSession, private readonly config: Landmark68Config) {}
+  private constructor(readonly id: string, private readonly session: ModelRunner, private readonly config: Landmark68Config) {}
 
-  static async load(id: string, config: Landmark68Config, intraOp: InferenceThreads): Promise<Landmarker68> {
+  static async load(id: string, config: Landmark68Config, pool: InferencePool): Promise<Landmarker68> {
     const model = config.model.startsWith('faceapi:') ? buildFaceLandmark68Onnx(config.model.slice('faceapi:'.length)) : config.model;
-    return new Landmarker68(id, await openSession(model, intraOp), config);
+    return new Landmarker68(id, await pool.load(model), config);
   }
 
   async locate(image: RgbImage, box: Box): Promise<Point[]> {
@@ -51,8 +51,8 @@ export class Landmarker68 {
       for (let i = 0; i < input.length; i++) input[i] = (input[i] - mean) / std;
     }
     const dims = [1, channels === 'gray' ? 1 : 3, S, S];
-    const out = await this.session.run({ [this.session.inputNames[0]]: float32Tensor(input, dims) });
-    const coords = out[this.session.outputNames[0]].data as Float32Array;
+    const out = await this.session.run({ [this.session.inputNames[0]]: { data: input, dims } });
+    const coords = out[this.session.outputNames[0]].data;
     const points: Point[] = [];
     for (let i = 0; i < 68; i++) points.push([x0 + coords[2 * i] * side, y0 + coords[2 * i + 1] * side]);
     return points;

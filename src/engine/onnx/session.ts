@@ -1,25 +1,123 @@
-import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
 
 export interface InferenceThreads {
   /** Threads one inference may use inside an operator. */
   intraOp: number;
+  /** Worker threads running inferences in parallel. */
+  workers: number;
 }
 
-/** Opens an ONNX model (path or in-memory bytes). onnxruntime-node runs inference off the JS thread. */
-export async function openSession(model: string | Uint8Array, threads: InferenceThreads): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads.intraOp,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  };
-  return typeof model === 'string'
-    ? ort.InferenceSession.create(model, options)
-    : ort.InferenceSession.create(model, options);
+export interface TensorData {
+  data: Float32Array;
+  dims: readonly number[];
 }
 
-export function float32Tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor('float32', data, dims);
+/** A loaded model that runs on the pool's worker threads; the shape of onnxruntime's session that the engine uses. */
+export interface ModelRunner {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Dimensions of the first input; a string is a symbolic (dynamic) dimension. */
+  readonly inputShape: ReadonlyArray<number | string>;
+  run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>>;
 }
 
-export type { ort };
+interface Pending {
+  resolve: (value: any) => void;
+  reject: (err: Error) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/**
+ * Worker threads that each hold every model and run one inference at a time. onnxruntime-node's
+ * run() is synchronous native code: on the main thread it would hold the event loop for the whole
+ * inference. A run goes to the worker with the fewest jobs waiting; workers are unreferenced while
+ * idle, so an idle pool never keeps the process alive.
+ */
+export class InferencePool {
+  private nextId = 1;
+  private nextModel = 1;
+  private closed = false;
+
+  private constructor(private readonly workers: PoolWorker[]) {}
+
+  static start(threads: InferenceThreads): InferencePool {
+    const count = Math.max(1, threads.workers || os.availableParallelism());
+    const workers = Array.from({ length: count }, () => {
+      const worker = new Worker(new URL('./inference-worker.mjs', import.meta.url), {
+        workerData: { intraOpThreads: threads.intraOp },
+        execArgv: [],
+      });
+      const entry: PoolWorker = { worker, pending: new Map() };
+      worker.on('message', (msg: { id: number; ok: boolean; error?: string }) => {
+        const job = entry.pending.get(msg.id);
+        if (!job) return;
+        entry.pending.delete(msg.id);
+        if (entry.pending.size === 0) worker.unref();
+        if (msg.ok) job.resolve(msg); else job.reject(new Error(`inference failed: ${msg.error}`));
+      });
+      worker.on('error', (err) => {
+        for (const job of entry.pending.values()) job.reject(err);
+        entry.pending.clear();
+      });
+      worker.unref();
+      return entry;
+    });
+    return new InferencePool(workers);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Loads a model (file path or ONNX bytes) into every worker. */
+  async load(model: string | Uint8Array): Promise<ModelRunner> {
+    const modelId = this.nextModel++;
+    const replies = await Promise.all(this.workers.map((w) => this.send<{ inputNames: string[]; outputNames: string[]; inputShape: Array<number | string> }>(w, { type: 'load', modelId, model })));
+    const { inputNames, outputNames, inputShape } = replies[0];
+    return {
+      inputNames,
+      outputNames,
+      inputShape,
+      run: async (feeds) => {
+        const worker = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+        const reply = await this.send<{ outputs: Record<string, TensorData> }>(worker, { type: 'run', modelId, feeds }, Object.values(feeds).map((f) => f.data.buffer as ArrayBuffer));
+        return reply.outputs;
+      },
+    };
+  }
+
+  /**
+   * Lets every job already queued finish, then asks the workers to release their models and exit.
+   * A worker that has not exited after `timeoutMs` is left unreferenced rather than terminated:
+   * terminating a thread inside onnxruntime's native code can abort the whole process.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    const deadline = Date.now() + timeoutMs;
+    while (this.workers.some((w) => w.pending.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.closed = true;
+    await Promise.all(this.workers.map(({ worker }) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { worker.unref(); resolve(); }, Math.max(0, deadline - Date.now()));
+      timer.unref();
+      worker.once('exit', () => { clearTimeout(timer); resolve(); });
+      worker.postMessage({ type: 'close' });
+    })));
+  }
+
+  private send<T>(target: PoolWorker, message: object, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the inference pool is closed'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      target.pending.set(id, { resolve, reject });
+      target.worker.ref();
+      target.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+}

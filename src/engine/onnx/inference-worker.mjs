@@ -1,0 +1,46 @@
+// One onnxruntime-node inference thread. onnxruntime-node's run() is synchronous native code, so it
+// runs here, off the JavaScript thread that serves requests. Plain JavaScript: workers load it as is,
+// whatever TypeScript loader the main thread uses.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+
+const sessions = new Map();
+const options = {
+  intraOpNumThreads: workerData.intraOpThreads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+};
+
+parentPort.on('message', async (msg) => {
+  try {
+    if (msg.type === 'close') {
+      // Leave by emptying the event loop: terminate() while onnxruntime holds native state can abort the process.
+      for (const session of sessions.values()) await session.release();
+      sessions.clear();
+      parentPort.close();
+      return;
+    }
+    if (msg.type === 'load') {
+      const session = await ort.InferenceSession.create(msg.model, options);
+      sessions.set(msg.modelId, session);
+      const meta = session.inputMetadata?.[0];
+      parentPort.postMessage({ id: msg.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames, inputShape: meta && 'shape' in meta ? meta.shape : [] });
+    } else if (msg.type === 'run') {
+      const session = sessions.get(msg.modelId);
+      const feeds = {};
+      for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor('float32', t.data, t.dims);
+      const out = await session.run(feeds);
+      const outputs = {};
+      const transfer = [];
+      for (const [name, t] of Object.entries(out)) {
+        const data = Float32Array.from(t.data);
+        outputs[name] = { data, dims: [...t.dims] };
+        transfer.push(data.buffer);
+      }
+      parentPort.postMessage({ id: msg.id, ok: true, outputs }, transfer);
+    }
+  } catch (err) {
+    parentPort.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+  }
+});
