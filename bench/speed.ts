@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,6 +18,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
 import { createFaceService } from '../src/bootstrap.ts';
 import { samplePhotoPath } from './lib/photos.ts';
+import { freePort, waitForHealth } from './lib/server-process.ts';
 
 const { values } = parseArgs({ options: {
   iterations: { type: 'string', default: '60' },
@@ -112,19 +112,3 @@ process.exit(0);
 
 function quantile(sorted: number[], q: number) { return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]; }
 function round(v: number) { return Math.round(v * 10) / 10; }
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-async function waitForHealth(url: string) {
-  const started = Date.now();
-  while (Date.now() - started < 60_000) {
-    try { if ((await fetch(`${url}/v1/health`)).ok) return; } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('server did not start');
-}

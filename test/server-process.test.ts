@@ -1,23 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { b64, selfieCrop } from './helpers/images.ts';
+import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
 
 /** The real server process, as `npm start` runs it, on a free loopback port. */
 let server: ChildProcess;
 let base: string;
 let startupMs: number;
 let output = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();
@@ -29,13 +20,7 @@ beforeAll(async () => {
   });
   server.stdout!.on('data', (d) => { output += d; });
   server.stderr!.on('data', (d) => { output += d; });
-  for (;;) {
-    if (Date.now() - started > 60_000) throw new Error(`server did not start: ${output}`);
-    try {
-      if ((await fetch(`${base}/v1/health`)).ok) break;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
   startupMs = Date.now() - started;
 });
 

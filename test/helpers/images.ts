@@ -1,14 +1,10 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import sharp from 'sharp';
-
-const require = createRequire(import.meta.url);
-const faceApiDemo = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
+import { samplePhotoPath } from '../../bench/lib/photos.ts';
 
 /** Real group photographs shipped by @vladmandic/face-api (a dev dependency): 1920 px wide, 3–5 faces each. */
 export function samplePhoto(n: 1 | 2 | 3 | 4 | 5 | 6): Buffer {
-  return fs.readFileSync(path.join(faceApiDemo, `sample${n}.jpg`));
+  return fs.readFileSync(samplePhotoPath(n));
 }
 
 /** A 640×480 crop of a sample photo around one face: a realistic selfie-sized input. */
