@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import cliProgress from 'cli-progress';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { createFaceService } from '../src/bootstrap.ts';
+import { createServices } from '../src/bootstrap.ts';
 import { samplePhotoPath } from './lib/photos.ts';
 import { freePort, waitForHealth } from './lib/server-process.ts';
 
@@ -37,7 +37,7 @@ const inputs = {
   'large 1920×1350': sample3,
 };
 
-const { service } = await createFaceService({ ...config, logLevel: 'silent' });
+const { service } = await createServices({ ...config, logLevel: 'silent' });
 const latency: Record<string, { p50: number; p95: number; faces: number; event_loop_delay_p99_ms: number; event_loop_delay_max_ms: number }> = {};
 const bar = new cliProgress.SingleBar({ format: 'latency {bar} {value}/{total} {name}' }, cliProgress.Presets.shades_classic);
 for (const [name, bytes] of Object.entries(inputs)) {

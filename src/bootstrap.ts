@@ -1,16 +1,45 @@
+import path from 'node:path';
 import { FaceEngine } from './engine/face-engine.ts';
 import { Calibrator } from './core/calibration.ts';
 import { FaceService } from './core/face-service.ts';
+import { ImageStore } from './core/image-store.ts';
+import { openDatabase, type Db } from './store/sqlite/database.ts';
+import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
+import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
 import type { Config } from './config.ts';
 
-/** Loads the models once and wires the use cases: the composition root shared by the server, CLI and benchmarks. */
-export async function createFaceService(config: Config): Promise<{ service: FaceService; engine: FaceEngine }> {
+export interface Services {
+  service: FaceService;
+  images: ImageStore;
+  engine: FaceEngine;
+  db: Db;
+  /** Ends the inference threads and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the models once, opens the embedded store (SQLite file and blob folder under the data
+ * folder) and wires the use cases: the composition root shared by the server, CLI and benchmarks.
+ */
+export async function createServices(config: Config): Promise<Services> {
   const engine = await FaceEngine.load(config.pipeline, config.threads);
   const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
   const info = engine.info();
   const table = calibrator.table;
   if (table.templateModelId !== info.templateModelId || table.templateVersion !== info.templateVersion) {
+    await engine.close();
     throw new Error(`calibration ${config.calibrationFile} was built for ${table.templateModelId} v${table.templateVersion}, not ${info.templateModelId} v${info.templateVersion}`);
   }
-  return { service: new FaceService(engine, calibrator, config.image), engine };
+  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
+  const images = new ImageStore(new SqliteImageRepository(db), new FolderBlobStore(path.join(config.dataDir, 'blobs')), config.image);
+  return {
+    service: new FaceService(engine, calibrator, config.image, images),
+    images,
+    engine,
+    db,
+    close: async () => {
+      await engine.close();
+      db.close();
+    },
+  };
 }

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
-import { createFaceService } from '../src/bootstrap.ts';
+import { createServices } from '../src/bootstrap.ts';
 import type { FaceService } from '../src/core/face-service.ts';
 import { sharedDataDir } from './helpers/images.ts';
 import { loadLfw } from '../bench/lib/lfw.ts';
@@ -15,7 +16,7 @@ if (!dataDir) {
 
 describe.skipIf(!dataDir)('on the shared evaluation photos (FACEPROOF_TEST_DATA)', () => {
   let service: FaceService;
-  beforeAll(async () => { ({ service } = await createFaceService(loadConfig({}))); });
+  beforeAll(async () => { ({ service } = await createServices(loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')) }))); });
 
   const facesIn = async (file: string) => (await service.detect({ kind: 'bytes', data: fs.readFileSync(file) }, { autoRotate: false, returnTemplates: false, returnFaceImages: false })).faces.length;
 

@@ -11,6 +11,8 @@ import { registerErrorHandling, sendError } from './errors.ts';
 import { detectRoute } from './v1/detect.ts';
 import { compareRoute } from './v1/compare.ts';
 import { systemRoutes } from './v1/system.ts';
+import { imageRoutes } from './v1/images.ts';
+import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
 
 declare module 'fastify' {
@@ -23,6 +25,7 @@ declare module 'fastify' {
 export interface AppDeps {
   config: Config;
   service: FaceService;
+  images: ImageStore;
   engine: EngineInfo;
   /** A pino logger, or false for none (tests). */
   logger?: boolean | object;
@@ -31,7 +34,7 @@ export interface AppDeps {
 }
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
-export async function buildApp({ config, service, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, service, images, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
@@ -79,7 +82,7 @@ export async function buildApp({ config, service, engine, logger, close }: AppDe
         version: VERSION,
         description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
       },
-      tags: [{ name: 'faces' }, { name: 'system' }],
+      tags: [{ name: 'faces' }, { name: 'images' }, { name: 'system' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -87,6 +90,7 @@ export async function buildApp({ config, service, engine, logger, close }: AppDe
 
   detectRoute(app, service);
   compareRoute(app, service);
+  imageRoutes(app, images);
   systemRoutes(app, { service, engine, config, version: VERSION });
   return app;
 }

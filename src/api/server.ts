@@ -1,14 +1,24 @@
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
-import { createFaceService } from '../bootstrap.ts';
+import { createServices } from '../bootstrap.ts';
 import { buildApp } from './app.ts';
 
 /** Loads the models, listens, and closes gracefully on SIGINT/SIGTERM (in-flight requests finish first). */
 export async function startServer(config: Config): Promise<FastifyInstance> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const { service, engine } = await createFaceService(config);
-  const app = await buildApp({ config, service, engine: engine.info(), close: () => engine.close() });
+  const services = await createServices(config);
+  const { service, images, engine } = services;
+  const app = await buildApp({ config, service, images, engine: engine.info(), close: () => services.close() });
+  // Retention: expired images are erased in the background, a batch at a time.
+  const sweeper = setInterval(() => {
+    images.sweepExpired().then(
+      (n) => { if (n > 0) app.log.info({ erased: n }, 'expired images erased'); },
+      (err: unknown) => app.log.error({ err }, 'retention sweep failed'),
+    );
+  }, config.retentionSweepMs);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ pipeline: engine.info().pipelineId, dataDir: config.dataDir }, 'faceproof ready');
 

@@ -67,8 +67,8 @@ program.command('bench')
   });
 
 async function loadService() {
-  const { createFaceService } = await import('../bootstrap.ts');
-  return (await createFaceService({ ...loadConfig(), logLevel: 'silent' })).service;
+  const { createServices } = await import('../bootstrap.ts');
+  return (await createServices({ ...loadConfig(), logLevel: 'silent' })).service;
 }
 
 function print(value: unknown) {

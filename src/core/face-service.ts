@@ -3,6 +3,7 @@ import { encodeJpeg } from '../engine/image/decode.ts';
 import type { FaceAnalysis, FaceEngine } from '../engine/face-engine.ts';
 import { FaceproofError } from './errors.ts';
 import { loadImage, decodeBase64, type ImageSource } from './image-input.ts';
+import { DEFAULT_TENANT, type ImageStore } from './image-store.ts';
 import { encodeTemplate, decodeTemplate, assertCompatible, cosineSimilarity, type FaceTemplate } from './template.ts';
 import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
 
@@ -10,6 +11,7 @@ import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
 export type FaceInput = { kind: 'image'; source: ImageSource } | { kind: 'template'; template: string };
 
 export interface DetectOptions {
+  tenantId?: string;
   autoRotate: boolean;
   returnTemplates: boolean;
   returnFaceImages: boolean;
@@ -28,6 +30,7 @@ export interface DetectResult {
 }
 
 export interface CompareRequest {
+  tenantId?: string;
   source: FaceInput;
   target: FaceInput;
   sourceType: ImageType;
@@ -58,10 +61,18 @@ export class FaceService {
     private readonly engine: FaceEngine,
     private readonly calibrator: Calibrator,
     private readonly limits: DecodeLimits,
+    private readonly images: ImageStore,
   ) {}
 
+  /** Pixels of an inline or stored image; a stored one must belong to the tenant. */
+  private async load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
+    if (source.kind !== 'stored') return loadImage(source, this.limits, field);
+    const { bytes } = await this.images.read(tenantId, source.imageId, `${field}.image_id`);
+    return loadImage({ kind: 'bytes', data: bytes }, this.limits, field);
+  }
+
   async detect(source: ImageSource, options: DetectOptions, field = 'image'): Promise<DetectResult> {
-    const image = await loadImage(source, this.limits, field);
+    const image = await this.load(source, options.tenantId ?? DEFAULT_TENANT, field);
     const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
     const detected = await Promise.all(faces.map(async (face): Promise<DetectedFace> => ({
       face,
@@ -73,8 +84,8 @@ export class FaceService {
 
   async compare(request: CompareRequest): Promise<CompareResult> {
     const [source, target] = await Promise.all([
-      this.embedSide(request.source, 'source', request.allFaces, request.autoRotate),
-      this.embedSide(request.target, 'target', request.allFaces, request.autoRotate),
+      this.embedSide(request.source, 'source', request),
+      this.embedSide(request.target, 'target', request),
     ]);
     const assess = (i: number, j: number) =>
       this.calibrator.assess(cosineSimilarity(source.faces[i].vector, target.faces[j].vector), request.sourceType, request.targetType);
@@ -88,9 +99,9 @@ export class FaceService {
     return result;
   }
 
-  private async embedSide(input: FaceInput, field: string, allFaces: boolean, autoRotate: boolean): Promise<EmbeddedSide> {
+  private async embedSide(input: FaceInput, field: string, { allFaces, autoRotate, tenantId }: CompareRequest): Promise<EmbeddedSide> {
     if (input.kind === 'template') return { faces: [{ vector: this.parseTemplate(input.template, `${field}.template`).vector }] };
-    const image = await loadImage(input.source, this.limits, field);
+    const image = await this.load(input.source, tenantId ?? DEFAULT_TENANT, field);
     const faces = await this.engine.analyze(image, { autoRotate });
     if (faces.length === 0) throw new FaceproofError('no_face_detected', `no face was found in the ${field} image`, field);
     const chosen = allFaces ? faces : faces.slice(0, 1);
@@ -115,7 +126,7 @@ export class FaceService {
 
   /** Decodes and analyses without embedding; used by the CLI and benchmarks. */
   async analyze(source: ImageSource, autoRotate = false): Promise<{ image: DecodedImage; faces: FaceAnalysis[] }> {
-    const image = await loadImage(source, this.limits, 'image');
+    const image = await this.load(source, DEFAULT_TENANT, 'image');
     return { image, faces: await this.engine.analyze(image, { autoRotate }) };
   }
 

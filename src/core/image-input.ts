@@ -4,7 +4,11 @@ import { FaceproofError } from './errors.ts';
 /** Where an image comes from, once the transport (JSON or multipart) has been read. */
 export type ImageSource =
   | { kind: 'base64'; data: string }
-  | { kind: 'bytes'; data: Uint8Array };
+  | { kind: 'bytes'; data: Uint8Array }
+  | { kind: 'stored'; imageId: string };
+
+/** An image given in the request itself. */
+export type InlineImageSource = Exclude<ImageSource, { kind: 'stored' }>;
 
 const DATA_URL = /^data:[\w.+-]+\/[\w.+-]+(;[\w-]+=[\w.-]+)*;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -23,11 +27,11 @@ export function decodeBase64(text: string, field: string): Uint8Array {
   return Buffer.from(unpadded, 'base64');
 }
 
-/** Turns an image source into pixels, mapping every rejection to its public error code. */
-export async function loadImage(source: ImageSource, limits: DecodeLimits, field: string): Promise<DecodedImage> {
+/** Turns inline image bytes into pixels, mapping every rejection to its public error code. */
+export async function loadImage(source: InlineImageSource, limits: DecodeLimits, field: string): Promise<DecodedImage & { bytes: Uint8Array }> {
   const bytes = source.kind === 'base64' ? decodeBase64(source.data, field) : source.data;
   try {
-    return await decodeImage(bytes, limits);
+    return { ...(await decodeImage(bytes, limits)), bytes };
   } catch (err) {
     if (!(err instanceof ImageRejectedError)) throw err;
     switch (err.reason) {

@@ -8,7 +8,10 @@ export function imageSourceOf(value: unknown, field: string): ImageSource {
   if (value && typeof value === 'object' && typeof (value as { base64?: unknown }).base64 === 'string') {
     return { kind: 'base64', data: (value as { base64: string }).base64 };
   }
-  throw new FaceproofError('invalid_parameter', `${field} must be a file field (multipart) or an object {"base64": "..."} (JSON)`, field);
+  if (value && typeof value === 'object' && typeof (value as { image_id?: unknown }).image_id === 'string') {
+    return { kind: 'stored', imageId: (value as { image_id: string }).image_id };
+  }
+  throw new FaceproofError('invalid_parameter', `${field} must be a file field (multipart) or an object {"base64": "..."} or {"image_id": "..."} (JSON)`, field);
 }
 
 export function faceInputOf(value: unknown, field: string): FaceInput {

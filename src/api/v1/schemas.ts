@@ -18,8 +18,13 @@ export const TemplateInput = Type.Object(
   { additionalProperties: false, title: 'TemplateInput' },
 );
 
-export const ImageInput = Base64Image;
-export const FaceInput = Type.Union([Base64Image, TemplateInput], { title: 'FaceInput' });
+export const StoredImageInput = Type.Object(
+  { image_id: Type.String({ minLength: 1, maxLength: 64, description: 'An image stored with POST /v1/images' }) },
+  { additionalProperties: false, title: 'StoredImage' },
+);
+
+export const ImageInput = Type.Union([Base64Image, StoredImageInput], { title: 'ImageInput' });
+export const FaceInput = Type.Union([Base64Image, StoredImageInput, TemplateInput], { title: 'FaceInput' });
 
 export const ImageTypeSchema = Type.Union(IMAGE_TYPES.map((t) => Type.Literal(t)), {
   default: 'SELFIE',
@@ -147,6 +152,47 @@ export const CapabilitiesResponse = Type.Object({
     far_floor: Type.Number(),
     table: Type.Array(ThresholdSchema),
   }),
+});
+
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object, kept as given' });
+const Label = Type.String({ maxLength: 256 });
+const TtlSeconds = Type.Integer({ minimum: 1, maximum: 10 * 365 * 24 * 3600, description: 'Delete the image this many seconds after storing it' });
+
+export const StoreImageJsonBody = Type.Object(
+  { image: Base64Image, label: Type.Optional(Label), metadata: Type.Optional(Metadata), ttl_seconds: Type.Optional(TtlSeconds) },
+  { additionalProperties: false },
+);
+
+export const StoreImageMultipartBody = Type.Object({
+  image: FileField('The image file'),
+  label: Type.Optional(Label),
+  metadata: Type.Optional(Type.String({ description: 'A JSON object, as text' })),
+  ttl_seconds: Type.Optional(TtlSeconds),
+});
+
+export const UpdateImageBody = Type.Object(
+  { label: Type.Optional(Type.Union([Type.Null(), Label])), metadata: Type.Optional(Metadata) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const ImageIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const ImageReadQuery = Type.Object({
+  format: Type.Optional(Type.Union([Type.Literal('binary'), Type.Literal('base64')], { default: 'binary', description: 'binary: the file itself; base64: JSON with the file in base64' })),
+}, { additionalProperties: false });
+
+export const StoredImageResponse = Type.Object({
+  ...Envelope,
+  image_id: Type.String(),
+  label: Type.Union([Type.Null(), Type.String()]),
+  metadata: Metadata,
+  format: Type.String(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  bytes: Type.Integer(),
+  sha256: Type.String({ description: 'SHA-256 of the stored bytes, hex' }),
+  created_at: Type.String({ format: 'date-time' }),
+  expires_at: Type.Union([Type.Null(), Type.String({ format: 'date-time' })]),
+  base64: Type.Optional(Type.String()),
 });
 
 /** The standard error responses every route can return. */

@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import type { ImageStore } from '../../core/image-store.ts';
+import { DEFAULT_TENANT } from '../../core/image-store.ts';
+import type { StoredImageRecord } from '../../core/ports.ts';
+import { FaceproofError } from '../../core/errors.ts';
+import { envelope } from '../envelope.ts';
+import { imageSourceOf } from './inputs.ts';
+import {
+  ImageIdParams, ImageReadQuery, StoreImageJsonBody, StoreImageMultipartBody, StoredImageResponse, UpdateImageBody, errorResponses,
+} from './schemas.ts';
+
+const MIME = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
+
+function describe(r: StoredImageRecord) {
+  return {
+    image_id: r.id, label: r.label, metadata: r.metadata, format: r.format, width: r.width, height: r.height,
+    bytes: r.bytes, sha256: r.sha256, created_at: r.createdAt, expires_at: r.expiresAt,
+  };
+}
+
+/** Multipart metadata arrives as text; it must be a JSON object. */
+function parseMetadata(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return value as Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(String(value)) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch { /* reported below */ }
+  throw new FaceproofError('invalid_parameter', 'metadata must be a JSON object', 'metadata');
+}
+
+/** Stored images: the tenant's own copies of the photos it sends, usable as {"image_id"} anywhere an image is taken. */
+export function imageRoutes(app: FastifyInstance, images: ImageStore): void {
+  const tenant = DEFAULT_TENANT; // one tenant until API clients exist
+
+  app.post<{ Body: { image: unknown; label?: string; metadata?: unknown; ttl_seconds?: number } }>('/v1/images', {
+    schema: {
+      tags: ['images'],
+      summary: 'Store an image',
+      description: 'Validates and stores a JPEG, PNG or WebP image with an optional label, metadata and retention; returns its image_id and SHA-256.',
+      body: { content: { 'application/json': { schema: StoreImageJsonBody }, 'multipart/form-data': { schema: StoreImageMultipartBody } } },
+      response: { 201: StoredImageResponse, ...errorResponses(400, 413, 415) },
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const source = imageSourceOf(body.image, 'image');
+    if (source.kind === 'stored') throw new FaceproofError('invalid_parameter', 'store the image itself, not an image_id', 'image');
+    const record = await images.store(tenant, source, { label: body.label, metadata: parseMetadata(body.metadata), ttlSeconds: body.ttl_seconds });
+    return reply.code(201).send({ ...envelope(request), ...describe(record) });
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { format?: 'binary' | 'base64' } }>('/v1/images/:id', {
+    schema: {
+      tags: ['images'],
+      summary: 'Download a stored image',
+      description: 'The file as stored (Content-Type image/jpeg, image/png or image/webp, X-Content-SHA256), or with ?format=base64 its description with the file in base64.',
+      params: ImageIdParams,
+      querystring: ImageReadQuery,
+      response: { 200: { description: 'The image file, or JSON with ?format=base64', content: { 'image/*': { schema: { type: 'string', format: 'binary' } }, 'application/json': { schema: StoredImageResponse } } }, ...errorResponses(400, 404) },
+    },
+  }, async (request, reply) => {
+    const { record, bytes } = await images.read(tenant, request.params.id);
+    if (request.query.format === 'base64') return { ...envelope(request), ...describe(record), base64: bytes.toString('base64') };
+    return reply.type(MIME[record.format]).header('X-Content-SHA256', record.sha256).send(bytes);
+  });
+
+  app.patch<{ Params: { id: string }; Body: { label?: string | null; metadata?: Record<string, unknown> } }>('/v1/images/:id', {
+    schema: {
+      tags: ['images'],
+      summary: 'Change a stored image’s label or metadata',
+      params: ImageIdParams,
+      body: UpdateImageBody,
+      response: { 200: StoredImageResponse, ...errorResponses(400, 404) },
+    },
+  }, async (request) => ({ ...envelope(request), ...describe(images.update(tenant, request.params.id, request.body)) }));
+
+  app.delete<{ Params: { id: string } }>('/v1/images/:id', {
+    schema: {
+      tags: ['images'],
+      summary: 'Erase a stored image',
+      description: 'Removes the description and the bytes.',
+      params: ImageIdParams,
+      response: { 204: { type: 'null', description: 'Erased' }, ...errorResponses(400, 404) },
+    },
+  }, async (request, reply) => {
+    await images.delete(tenant, request.params.id);
+    return reply.code(204).send();
+  });
+}
