@@ -47,7 +47,7 @@ function multipart(parts: Array<{ name: string; body: Buffer | string; file?: bo
 interface Case {
   name: string;
   url?: string;
-  method?: 'POST' | 'GET' | 'PUT';
+  method?: 'POST' | 'GET' | 'PUT' | 'PATCH' | 'DELETE';
   payload?: string | Buffer | object;
   headers?: Record<string, string>;
   code: ErrorCode;
@@ -121,6 +121,12 @@ beforeAll(async () => {
     { name: 'form-urlencoded body', url: '/v1/detect', payload: 'image=abc', headers: { 'content-type': 'application/x-www-form-urlencoded' }, code: 'unsupported_media_type' },
     { name: 'image/jpeg body', url: '/v1/detect', payload: face, headers: { 'content-type': 'image/jpeg' }, code: 'unsupported_media_type' },
     { name: 'multipart without a boundary', url: '/v1/detect', payload: 'xx', headers: { 'content-type': 'multipart/form-data' }, code: 'invalid_parameter' },
+    { name: 'stored image that does not exist', ...detectWith({ image: { image_id: 'img_missing' } }), code: 'not_found', field: 'image.image_id' },
+    { name: 'image_id of 500 characters', ...detectWith({ image: { image_id: 'x'.repeat(500) } }), code: 'invalid_parameter' },
+    { name: 'storing a GIF', url: '/v1/images', payload: image(gif), code: 'invalid_image_format', field: 'image' },
+    { name: 'unknown download format', url: '/v1/images/img_x?format=tiff', method: 'GET', code: 'invalid_parameter' },
+    { name: 'erasing an image that does not exist', url: '/v1/images/img_missing', method: 'DELETE', code: 'not_found' },
+    { name: 'PATCH with an unknown field', url: '/v1/images/img_missing', method: 'PATCH', payload: { owner: 'me' }, code: 'invalid_parameter' },
     { name: 'GET on a POST route', url: '/v1/compare', method: 'GET', code: 'not_found' },
     { name: 'unknown route', url: '/v1/../../etc/passwd', method: 'GET', code: 'not_found' },
   ];
