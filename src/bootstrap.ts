@@ -3,6 +3,8 @@ import { FaceEngine } from './engine/face-engine.ts';
 import { Calibrator } from './core/calibration.ts';
 import { FaceService } from './core/face-service.ts';
 import { ImageStore } from './core/image-store.ts';
+import { FileStore } from './core/file-store.ts';
+import { SqliteFileRepository } from './store/sqlite/file-repository.ts';
 import { openDatabase, type Db } from './store/sqlite/database.ts';
 import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
 import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
@@ -11,6 +13,7 @@ import type { Config } from './config.ts';
 export interface Services {
   service: FaceService;
   images: ImageStore;
+  files: FileStore;
   engine: FaceEngine;
   db: Db;
   /** Ends the inference threads and closes the database. */
@@ -31,10 +34,13 @@ export async function createServices(config: Config): Promise<Services> {
     throw new Error(`calibration ${config.calibrationFile} was built for ${table.templateModelId} v${table.templateVersion}, not ${info.templateModelId} v${info.templateVersion}`);
   }
   const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
-  const images = new ImageStore(new SqliteImageRepository(db), new FolderBlobStore(path.join(config.dataDir, 'blobs')), config.image);
+  const blobs = new FolderBlobStore(path.join(config.dataDir, 'blobs'));
+  const images = new ImageStore(new SqliteImageRepository(db), blobs, config.image);
+  const files = new FileStore(new SqliteFileRepository(db), blobs, { ...config.image, maxFrames: config.maxFrames });
   return {
     service: new FaceService(engine, calibrator, config.image, images),
     images,
+    files,
     engine,
     db,
     close: async () => {

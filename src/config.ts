@@ -24,6 +24,8 @@ export interface Config {
   calibrationFile: string;
   thresholds: ThresholdPolicy;
   shutdownTimeoutMs: number;
+  /** Most frames one POST /v1/files may carry. */
+  maxFrames: number;
   /** How often expired stored images are erased. */
   retentionSweepMs: number;
   /** Requests waiting for the engine beyond this many get 503 `service_unavailable` instead of queueing. */
@@ -60,6 +62,7 @@ export function loadConfig(env: Env = process.env): Config {
     calibrationFile: env.FACEPROOF_CALIBRATION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.json`),
     thresholds: parseThresholdPolicy(env.FACEPROOF_THRESHOLDS, fallback),
     shutdownTimeoutMs: int(env, 'FACEPROOF_SHUTDOWN_TIMEOUT_MS', 10_000),
+    maxFrames: int(env, 'FACEPROOF_MAX_FRAMES', 300),
     retentionSweepMs: Math.max(1000, int(env, 'FACEPROOF_RETENTION_SWEEP_MS', 60_000)),
     maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 64),
   };

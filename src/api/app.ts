@@ -12,6 +12,8 @@ import { detectRoute } from './v1/detect.ts';
 import { compareRoute } from './v1/compare.ts';
 import { systemRoutes } from './v1/system.ts';
 import { imageRoutes } from './v1/images.ts';
+import { fileRoutes } from './v1/files.ts';
+import type { FileStore } from '../core/file-store.ts';
 import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
 
@@ -26,6 +28,7 @@ export interface AppDeps {
   config: Config;
   service: FaceService;
   images: ImageStore;
+  files: FileStore;
   engine: EngineInfo;
   /** A pino logger, or false for none (tests). */
   logger?: boolean | object;
@@ -34,7 +37,7 @@ export interface AppDeps {
 }
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
-export async function buildApp({ config, service, images, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, service, images, files, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
@@ -82,7 +85,7 @@ export async function buildApp({ config, service, images, engine, logger, close 
         version: VERSION,
         description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
       },
-      tags: [{ name: 'faces' }, { name: 'images' }, { name: 'system' }],
+      tags: [{ name: 'faces' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -91,6 +94,7 @@ export async function buildApp({ config, service, images, engine, logger, close 
   detectRoute(app, service);
   compareRoute(app, service);
   imageRoutes(app, images);
+  fileRoutes(app, files);
   systemRoutes(app, { service, engine, config, version: VERSION });
   return app;
 }

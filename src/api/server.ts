@@ -8,8 +8,8 @@ import { buildApp } from './app.ts';
 export async function startServer(config: Config): Promise<FastifyInstance> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const services = await createServices(config);
-  const { service, images, engine } = services;
-  const app = await buildApp({ config, service, images, engine: engine.info(), close: () => services.close() });
+  const { service, images, files, engine } = services;
+  const app = await buildApp({ config, service, images, files, engine: engine.info(), close: () => services.close() });
   // Retention: expired images are erased in the background, a batch at a time.
   const sweeper = setInterval(() => {
     images.sweepExpired().then(

@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   invalid_parameter: 400,
   base64_decode_failed: 400,
   invalid_image_format: 400,
+  invalid_file_format: 400,
   image_dimensions_invalid: 400,
   template_invalid: 400,
   not_found: 404,

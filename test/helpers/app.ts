@@ -10,8 +10,8 @@ import { buildApp } from '../../src/api/app.ts';
 export async function createTestApp(env: Record<string, string> = {}): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
   const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), ...env });
   const services = await createServices(config);
-  const { service, images, engine } = services;
-  const app = await buildApp({ config, service, images, engine: engine.info(), logger: false, close: () => services.close() });
+  const { service, images, files, engine } = services;
+  const app = await buildApp({ config, service, images, files, engine: engine.info(), logger: false, close: () => services.close() });
   await app.ready();
   return { app, config, services };
 }

@@ -19,7 +19,7 @@ function describe(r: StoredImageRecord) {
 }
 
 /** Multipart metadata arrives as text; it must be a JSON object. */
-function parseMetadata(value: unknown): Record<string, unknown> | undefined {
+export function parseMetadata(value: unknown): Record<string, unknown> | undefined {
   if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return value as Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(String(value)) as unknown;

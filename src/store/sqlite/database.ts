@@ -27,6 +27,32 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (tenant_id, id)
    );
    CREATE INDEX images_expiry ON images (expires_at) WHERE expires_at IS NOT NULL;`,
+  `CREATE TABLE files (
+     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+     id TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('video', 'audio', 'frames')),
+     media_type TEXT,
+     label TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     bytes INTEGER NOT NULL,
+     sha256 TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, id)
+   );
+   CREATE TABLE file_frames (
+     tenant_id TEXT NOT NULL,
+     file_id TEXT NOT NULL,
+     frame_index INTEGER NOT NULL,
+     label TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     format TEXT NOT NULL,
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, file_id, frame_index),
+     FOREIGN KEY (tenant_id, file_id) REFERENCES files (tenant_id, id) ON DELETE CASCADE
+   );`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */
