@@ -4,16 +4,21 @@
  * return a row of another tenant.
  */
 
-export interface StoredImageRecord {
-  id: string;
-  tenantId: string;
+/** What is recorded of every stored picture, whole image or video frame. */
+export interface PictureFacts {
   label: string | null;
   metadata: Record<string, unknown>;
   format: 'jpeg' | 'png' | 'webp';
   width: number;
   height: number;
   bytes: number;
+  /** SHA-256 of the stored bytes, hex. */
   sha256: string;
+}
+
+export interface StoredImageRecord extends PictureFacts {
+  id: string;
+  tenantId: string;
   createdAt: string;
   /** ISO time after which the image is deleted; null keeps it until deleted. */
   expiresAt: string | null;
@@ -28,15 +33,8 @@ export interface ImageRepository {
   expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
 }
 
-export interface StoredFrame {
+export interface StoredFrame extends PictureFacts {
   index: number;
-  label: string | null;
-  metadata: Record<string, unknown>;
-  format: 'jpeg' | 'png' | 'webp';
-  width: number;
-  height: number;
-  bytes: number;
-  sha256: string;
 }
 
 /** A video or audio file, or a list of video frames (TrustVision's /v1/files). */
