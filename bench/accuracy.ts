@@ -13,7 +13,7 @@ import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
 import { FaceEngine } from '../src/engine/face-engine.ts';
 import { Calibrator } from '../src/core/calibration.ts';
 import { loadLfw } from './lib/lfw.ts';
-import { embedImages, impostorSimilarities } from './lib/embed-set.ts';
+import { embedImages, impostorSimilarities, pairSimilarity } from './lib/embed-set.ts';
 import { auc, crossValidatedAccuracy, shareAtOrAbove, thresholdAtFar, type ScoredPair } from './lib/metrics.ts';
 import { calibrationPoints } from './lib/calibration-builder.ts';
 import { detCurveSvg, histogramSvg } from './lib/svg.ts';
@@ -31,11 +31,9 @@ const started = Date.now();
 const embedded = await embedImages(engine, config.image, imageDir, protocol.images);
 const byFile = new Map(embedded.map((e) => [e.file, e]));
 
-const dot = (a: Float32Array, b: Float32Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 // A pair with an undetected face counts as a non-match at the lowest possible similarity.
 const pairs: ScoredPair[] = protocol.pairs.map((p) => {
-  const a = byFile.get(p.a)!.vector, b = byFile.get(p.b)!.vector;
-  return { fold: p.fold, same: p.same, similarity: a && b ? dot(a, b) : -1 };
+  return { fold: p.fold, same: p.same, similarity: pairSimilarity(byFile.get(p.a)!.vector, byFile.get(p.b)!.vector) };
 });
 const genuine = Float32Array.from(pairs.filter((p) => p.same).map((p) => p.similarity));
 const pairImpostors = pairs.filter((p) => !p.same).map((p) => p.similarity);

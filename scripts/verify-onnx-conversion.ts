@@ -33,16 +33,10 @@ interface TfTensor {
 }
 
 interface TfModule {
-  Tensor: { prototype: Record<string, unknown> };
   tensor3d(values: Float32Array | Int32Array, shape: [number, number, number], dtype?: string): TfTensor;
   setBackend(name: string): Promise<boolean>;
   ready(): Promise<void>;
   getBackend(): string;
-  reshape(x: unknown, shape: number[]): unknown;
-  cast(x: unknown, dtype: string): unknown;
-  concat(xs: unknown[], axis?: number): unknown;
-  stack(xs: unknown[], axis?: number): unknown;
-  image: { resizeBilinear(x: unknown, ...args: unknown[]): unknown };
 }
 
 interface FaceApiBox { x: number; y: number; width: number; height: number }
@@ -58,59 +52,6 @@ interface FaceApiModule {
   detectAllFaces(t: TfTensor, options: unknown): Promise<Array<{ box: FaceApiBox; score: number }>>;
 }
 
-/**
- * face-api's node-wasm bundle requires the full `@tensorflow/tfjs` package, which this
- * project does not install (we only need tfjs-core + the wasm backend). The bundle only uses
- * core ops, plus the tensor "chained op" methods (t.as3D(), t.mul(), …) that the full package
- * registers as a side effect. So we point that one require at tfjs-core and install the
- * chained methods face-api calls.
- */
-function requireFaceApi(): FaceApiModule {
-  const core = require('@tensorflow/tfjs-core') as TfModule;
-  installChainedOps(core);
-
-  const Module = require('node:module') as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-  const resolve = Module._resolveFilename;
-  Module._resolveFilename = (request, ...rest) =>
-    resolve.call(Module, request === '@tensorflow/tfjs' ? '@tensorflow/tfjs-core' : request, ...rest);
-  try {
-    return require(FACEAPI_DIST) as FaceApiModule;
-  } finally {
-    Module._resolveFilename = resolve;
-  }
-}
-
-/**
- * tfjs chained-op names that occur as method calls in face-api's bundle (a superset of what it
- * calls on tensors); each one just forwards to the op of the same name.
- */
-const FORWARDED_TENSOR_METHODS = [
-  'abs', 'add', 'all', 'asin', 'atan', 'avgPool', 'batchNorm', 'cast', 'clipByValue', 'conv2d',
-  'depthwiseConv2d', 'div', 'exp', 'expandDims', 'floor', 'isNaN', 'log', 'matMul', 'max', 'maxPool',
-  'mean', 'min', 'mul', 'pad', 'relu', 'reshape', 'reverse', 'round',
-  'separableConv2d', 'sigmoid', 'slice', 'softmax', 'split', 'sqrt', 'squeeze', 'sub', 'sum', 'tile',
-  'transpose', 'unstack',
-];
-
-function installChainedOps(tf: TfModule): void {
-  const proto = tf.Tensor.prototype;
-  const ops = tf as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of FORWARDED_TENSOR_METHODS) {
-    const op = ops[name];
-    if (typeof op !== 'function') throw new Error(`tfjs-core has no op ${name}`);
-    proto[name] ??= function (this: unknown, ...args: unknown[]) { return op(this, ...args); };
-  }
-  const reshapeTo = function (this: unknown, ...shape: number[]) { return tf.reshape(this, shape); };
-  proto.as1D ??= function (this: { size: number }) { return tf.reshape(this, [this.size]); };
-  for (const name of ['as2D', 'as3D', 'as4D', 'as5D']) proto[name] ??= reshapeTo;
-  proto.resizeBilinear ??= function (this: unknown, ...args: unknown[]) { return tf.image.resizeBilinear(this, ...args); };
-  proto.toFloat ??= function (this: unknown) { return tf.cast(this, 'float32'); };
-  proto.toInt ??= function (this: unknown) { return tf.cast(this, 'int32'); };
-  const others = (x: unknown): unknown[] => (x instanceof (tf.Tensor as unknown as new () => unknown) ? [x] : (x as unknown[]));
-  proto.concat ??= function (this: unknown, x: unknown, axis?: number) { return tf.concat([this, ...others(x)], axis); };
-  proto.stack ??= function (this: unknown, x: unknown, axis?: number) { return tf.stack([this, ...others(x)], axis); };
-}
-
 export interface FaceApiReference {
   readonly backend: string;
   /** 128-D descriptor for one HWC RGB 0..255 crop of 150×150. */
@@ -122,7 +63,7 @@ export interface FaceApiReference {
 }
 
 export async function loadFaceApiReference(): Promise<FaceApiReference> {
-  const faceapi = requireFaceApi();
+  const faceapi = require(FACEAPI_DIST) as FaceApiModule;
   const { tf } = faceapi;
   await tf.setBackend('wasm');
   await tf.ready();

@@ -8,6 +8,7 @@ import type { FaceService } from '../src/core/face-service.ts';
 import { sharedDataDir } from './helpers/images.ts';
 import { loadLfw } from '../bench/lib/lfw.ts';
 import { auc } from '../bench/lib/metrics.ts';
+import { pairSimilarity } from '../bench/lib/embed-set.ts';
 
 const dataDir = sharedDataDir();
 if (!dataDir) {
@@ -40,7 +41,7 @@ describe.skipIf(!dataDir)('on the shared evaluation photos (FACEPROOF_TEST_DATA)
       expect(faces.length).toBeGreaterThan(0);
       vectors.set(file, await service.embed(image, faces[0]));
     }
-    const sim = (a: string, b: string) => vectors.get(a)!.reduce((s, v, i) => s + v * vectors.get(b)![i], 0);
+    const sim = (a: string, b: string) => pairSimilarity(vectors.get(a), vectors.get(b));
     const genuine = pairs.filter((p) => p.same).map((p) => sim(p.a, p.b));
     const impostor = pairs.filter((p) => !p.same).map((p) => sim(p.a, p.b));
     expect(auc(genuine, impostor)).toBeGreaterThan(0.99);

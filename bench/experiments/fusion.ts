@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { FaceEngine } from '../../src/engine/face-engine.ts';
 import type { PipelineConfig } from '../../src/engine/pipeline.ts';
 import { loadLfw } from '../lib/lfw.ts';
-import { embedImages, impostorSimilarities, type EmbeddedImage } from '../lib/embed-set.ts';
+import { embedImages, impostorSimilarities, pairSimilarity, type EmbeddedImage } from '../lib/embed-set.ts';
 import { auc, bestThreshold, accuracyAt, shareAtOrAbove, thresholdAtFar, type ScoredPair } from '../lib/metrics.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, second: { type: 'string' } } });
@@ -23,11 +23,7 @@ const second = await embedImages(await FaceEngine.load(secondPipeline, config.th
 
 const index = (set: EmbeddedImage[]) => new Map(set.map((e) => [e.file, e.vector]));
 const [v1, v2] = [index(first), index(second)];
-const dot = (a: Float32Array | null | undefined, b: Float32Array | null | undefined) => {
-  if (!a || !b) return -1;
-  let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s;
-};
-const pairs = protocol.pairs.map((p) => ({ fold: p.fold, same: p.same, s1: dot(v1.get(p.a), v1.get(p.b)), s2: dot(v2.get(p.a), v2.get(p.b)) }));
+const pairs = protocol.pairs.map((p) => ({ fold: p.fold, same: p.same, s1: pairSimilarity(v1.get(p.a), v1.get(p.b)), s2: pairSimilarity(v2.get(p.a), v2.get(p.b)) }));
 const weights = Array.from({ length: 41 }, (_, i) => i * 0.05);
 const fused = (w: number) => pairs.map((p): ScoredPair => ({ fold: p.fold, same: p.same, similarity: p.s1 + w * p.s2 }));
 

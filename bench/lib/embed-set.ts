@@ -46,6 +46,17 @@ export async function embedImages(
   return out;
 }
 
+/**
+ * Similarity of two embedded images: the dot product of their unit embeddings (the same value the
+ * impostor sweep below computes), or −1 when either has no face, which counts the pair as a miss.
+ */
+export function pairSimilarity(a: Float32Array | null | undefined, b: Float32Array | null | undefined): number {
+  if (!a || !b) return -1;
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
+  return dot;
+}
+
 /** Similarities of every cross-identity pair of embedded images (the impostor distribution). */
 export function impostorSimilarities(images: EmbeddedImage[]): Float32Array {
   const valid = images.filter((i) => i.vector);

@@ -23,9 +23,8 @@ export class ImageStore {
   ) {}
 
   async store(tenantId: string, source: InlineImageSource, options: StoreImageOptions, field = 'image'): Promise<StoredImageRecord> {
-    const bytes = source.kind === 'bytes' ? source.data : undefined;
     const decoded = await loadImage(source, this.limits, field);
-    const data = bytes ?? decoded.bytes;
+    const data = decoded.bytes;
     const created = this.now();
     const record: StoredImageRecord = {
       id: `img_${randomUUID().replace(/-/g, '')}`,

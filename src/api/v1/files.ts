@@ -5,10 +5,9 @@ import { DEFAULT_TENANT } from '../../core/image-store.ts';
 import type { StoredFileRecord } from '../../core/ports.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import { envelope } from '../envelope.ts';
-import { errorResponses } from './schemas.ts';
-import { parseMetadata } from './images.ts';
+import { Envelope, Metadata, errorResponses } from './schemas.ts';
+import { parseMetadata } from './inputs.ts';
 
-const Metadata = Type.Record(Type.String(), Type.Unknown());
 const FrameInput = Type.Object({
   base64: Type.String({ minLength: 1 }),
   index: Type.Optional(Type.Integer({ minimum: 0, description: 'Position of the frame in the video; defaults to its position in the list' })),
@@ -24,8 +23,7 @@ const MediaBody = Type.Object({
 const FileParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const FrameParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), index: Type.Integer({ minimum: 0 }) });
 const FileDescription = Type.Object({
-  request_id: Type.String(),
-  client_request_id: Type.Optional(Type.String()),
+  ...Envelope,
   file_id: Type.String(),
   kind: Type.Union([Type.Literal('video'), Type.Literal('audio'), Type.Literal('frames')]),
   media_type: Type.Union([Type.Null(), Type.String()]),
@@ -110,7 +108,7 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
       tags: ['files'],
       summary: 'Erase several files at once',
       body: Type.Object({ file_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 1000, uniqueItems: true }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ request_id: Type.String(), client_request_id: Type.Optional(Type.String()), deleted: Type.Array(Type.String()), not_found: Type.Array(Type.String()) }), ...errorResponses(400) },
+      response: { 200: Type.Object({ ...Envelope, deleted: Type.Array(Type.String()), not_found: Type.Array(Type.String()) }), ...errorResponses(400) },
     },
   }, async (request) => {
     const { deleted, notFound } = await files.delete(tenant, request.body.file_ids);

@@ -4,7 +4,7 @@ import { DEFAULT_TENANT } from '../../core/image-store.ts';
 import type { StoredImageRecord } from '../../core/ports.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import { envelope } from '../envelope.ts';
-import { imageSourceOf } from './inputs.ts';
+import { imageSourceOf, parseMetadata } from './inputs.ts';
 import {
   ImageIdParams, ImageReadQuery, StoreImageJsonBody, StoreImageMultipartBody, StoredImageResponse, UpdateImageBody, errorResponses,
 } from './schemas.ts';
@@ -16,16 +16,6 @@ function describe(r: StoredImageRecord) {
     image_id: r.id, label: r.label, metadata: r.metadata, format: r.format, width: r.width, height: r.height,
     bytes: r.bytes, sha256: r.sha256, created_at: r.createdAt, expires_at: r.expiresAt,
   };
-}
-
-/** Multipart metadata arrives as text; it must be a JSON object. */
-export function parseMetadata(value: unknown): Record<string, unknown> | undefined {
-  if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return value as Record<string, unknown> | undefined;
-  try {
-    const parsed = JSON.parse(String(value)) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch { /* reported below */ }
-  throw new FaceproofError('invalid_parameter', 'metadata must be a JSON object', 'metadata');
 }
 
 /** Stored images: the tenant's own copies of the photos it sends, usable as {"image_id"} anywhere an image is taken. */

@@ -20,3 +20,13 @@ export function faceInputOf(value: unknown, field: string): FaceInput {
   }
   return { kind: 'image', source: imageSourceOf(value, field) };
 }
+
+/** Multipart metadata arrives as text; it must be a JSON object. */
+export function parseMetadata(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return value as Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(String(value)) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch { /* reported below */ }
+  throw new FaceproofError('invalid_parameter', 'metadata must be a JSON object', 'metadata');
+}

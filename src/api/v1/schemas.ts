@@ -93,7 +93,7 @@ export const FaceSchema = Type.Object({
   face_image: Type.Optional(Type.String({ description: 'Aligned face chip, base64 JPEG' })),
 });
 
-const Envelope = { request_id: Type.String(), client_request_id: Type.Optional(Type.String()) };
+export const Envelope = { request_id: Type.String(), client_request_id: Type.Optional(Type.String()) };
 
 export const DetectResponse = Type.Object({
   ...Envelope,
@@ -154,7 +154,7 @@ export const CapabilitiesResponse = Type.Object({
   }),
 });
 
-const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object, kept as given' });
+export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object, kept as given' });
 const Label = Type.String({ maxLength: 256 });
 const TtlSeconds = Type.Integer({ minimum: 1, maximum: 10 * 365 * 24 * 3600, description: 'Delete the image this many seconds after storing it' });
 

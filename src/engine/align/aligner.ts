@@ -64,7 +64,7 @@ export class SimilarityAligner {
           forward[3] * k, forward[4] * k, forward[5] + forward[3] * ox + forward[4] * oy];
       }
     }
-    warpAffineToPlanar(source, invertAffine(m), this.config.size, this.config.size, out, offset, channelOrder, flip);
+    warpAffineToPlanar(source, invertAffine(m), this.config.size, this.config.size, out, { offset, channelOrder, flip });
   }
 }
 

@@ -1,4 +1,4 @@
-import type { RgbImage } from '../image/raster.ts';
+import { warpAffineToPlanar, type RgbImage } from '../image/raster.ts';
 import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 import { nonMaxSuppression, type DetectedBox, type FaceDetector } from './types.ts';
 
@@ -41,18 +41,19 @@ export class UltraFaceDetector implements FaceDetector {
   async detect(image: RgbImage): Promise<DetectedBox[]> {
     const { inputWidth: W, inputHeight: H, minInputFace, iouThreshold, maxFaces } = this.config;
     const found: DetectedBox[] = [];
+    let kept: DetectedBox[] = [];
     for (let level = 0; level <= this.config.maxTileLevels; level++) {
       const regions = tiles(image, 2 ** level, W, H);
       for (const region of regions) found.push(...(await this.detectRegion(image, region, level > 0)));
-      const kept = nonMaxSuppression(found, iouThreshold, maxFaces);
+      kept = nonMaxSuppression(found, iouThreshold, maxFaces);
       // The face size this level can still see; smaller faces need the next level.
       const region = regions[0];
       const limit = minInputFace * Math.max(region.width / W, region.height / H);
       const smallest = Math.min(...kept.map((b) => Math.min(b.width, b.height)));
       const native = region.width <= W && region.height <= H;
-      if (native || (kept.length > 0 && smallest > 3 * limit)) return kept;
+      if (native || (kept.length > 0 && smallest > 3 * limit)) break;
     }
-    return nonMaxSuppression(found, iouThreshold, maxFaces);
+    return kept;
   }
 
   private async detectRegion(image: RgbImage, region: Region, dropEdgeCut: boolean): Promise<DetectedBox[]> {
@@ -82,36 +83,17 @@ export class UltraFaceDetector implements FaceDetector {
     return candidates;
   }
 
-  /** Bilinear resize of one region of the image to the network's input, normalised, planar. */
+  /** One region of the image resized to the network's input (edges clamped, as a plain resize), normalised. */
   private preprocess(image: RgbImage, region: Region): Float32Array {
     const { inputWidth: W, inputHeight: H, mean, std } = this.config;
     const out = new Float32Array(3 * W * H);
-    const plane = W * H;
     const sx = region.width / W;
     const sy = region.height / H;
-    const src = image.data;
-    const maxX = region.x + region.width - 1;
-    const maxY = region.y + region.height - 1;
-    for (let v = 0; v < H; v++) {
-      const y = Math.max(region.y, region.y + (v + 0.5) * sy - 0.5);
-      const y0 = Math.min(maxY, Math.floor(y));
-      const y1 = Math.min(maxY, y0 + 1);
-      const fy = y - y0;
-      for (let u = 0; u < W; u++) {
-        const x = Math.max(region.x, region.x + (u + 0.5) * sx - 0.5);
-        const x0 = Math.min(maxX, Math.floor(x));
-        const x1 = Math.min(maxX, x0 + 1);
-        const fx = x - x0;
-        const p00 = (y0 * image.width + x0) * 3;
-        const p01 = (y0 * image.width + x1) * 3;
-        const p10 = (y1 * image.width + x0) * 3;
-        const p11 = (y1 * image.width + x1) * 3;
-        for (let c = 0; c < 3; c++) {
-          const top = src[p00 + c] * (1 - fx) + src[p01 + c] * fx;
-          const bottom = src[p10 + c] * (1 - fx) + src[p11 + c] * fx;
-          out[c * plane + v * W + u] = (top * (1 - fy) + bottom * fy - mean[c]) / std[c];
-        }
-      }
+    // Output pixel centres map onto the region's pixel centres: x = region.x + (u + 0.5)·sx − 0.5.
+    warpAffineToPlanar(image, [sx, 0, region.x + sx / 2 - 0.5, 0, sy, region.y + sy / 2 - 0.5], W, H, out, { border: 'clamp' });
+    const plane = W * H;
+    for (let c = 0; c < 3; c++) {
+      for (let i = c * plane, end = i + plane; i < end; i++) out[i] = (out[i] - mean[c]) / std[c];
     }
     return out;
   }

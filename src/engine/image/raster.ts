@@ -44,11 +44,20 @@ export function unrotatePoint(x: number, y: number, quarterTurns: 0 | 1 | 2 | 3,
   }
 }
 
+export interface WarpOptions {
+  /** Index in `out` where the first plane starts (several chips can share one batch buffer). */
+  offset?: number;
+  channelOrder?: 'rgb' | 'bgr';
+  /** Mirror the output horizontally (flip test-time augmentation). */
+  flip?: boolean;
+  /** Outside the source: black, as dlib's and OpenCV's chip extraction; or the nearest edge pixel, as a plain resize. */
+  border?: 'zero' | 'clamp';
+}
+
 /**
- * Fills `out` (planar CHW float, 3 × outW × outH) by sampling `image` through an affine map from
- * output pixel (u, v) to source (x, y) = (a·u + b·v + c, d·u + e·v + f), bilinearly. Pixels that fall
- * outside the source are black, as in dlib's and OpenCV's chip extraction.
- * `flip` mirrors the output horizontally (for flip test-time augmentation).
+ * Fills `out` (planar CHW float, 3 × outW × outH, values 0..255) by sampling `image` bilinearly
+ * through an affine map from output pixel (u, v) to source (x, y) = (a·u + b·v + c, d·u + e·v + f).
+ * The one resampler of the engine: detector inputs, landmark crops and aligned chips all use it.
  */
 export function warpAffineToPlanar(
   image: RgbImage,
@@ -56,14 +65,14 @@ export function warpAffineToPlanar(
   outW: number,
   outH: number,
   out: Float32Array,
-  offset = 0,
-  channelOrder: 'rgb' | 'bgr' = 'rgb',
-  flip = false,
+  { offset = 0, channelOrder = 'rgb', flip = false, border = 'zero' }: WarpOptions = {},
 ): void {
   const { width: w, height: h, data } = image;
   const [a, b, c, d, e, f] = inverse;
   const plane = outW * outH;
-  const [c0, c2] = channelOrder === 'rgb' ? [0, 2] : [2, 0];
+  const redPlane = channelOrder === 'rgb' ? 0 : 2 * plane;
+  const bluePlane = channelOrder === 'rgb' ? 2 * plane : 0;
+  const clamp = border === 'clamp';
   for (let v = 0; v < outH; v++) {
     for (let u = 0; u < outW; u++) {
       const su = flip ? outW - 1 - u : u;
@@ -76,19 +85,23 @@ export function warpAffineToPlanar(
       const fy = y - y0;
       let r = 0, g = 0, bl = 0;
       for (let k = 0; k < 4; k++) {
-        const xx = x0 + (k & 1);
-        const yy = y0 + (k >> 1);
-        if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+        let xx = x0 + (k & 1);
+        let yy = y0 + (k >> 1);
+        if (clamp) {
+          xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
+          yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
+        } else if (xx < 0 || yy < 0 || xx >= w || yy >= h) {
+          continue;
+        }
         const wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
         const p = (yy * w + xx) * 3;
         r += wgt * data[p];
         g += wgt * data[p + 1];
         bl += wgt * data[p + 2];
       }
-      const px = [r, g, bl];
-      out[idx] = px[c0];
-      out[plane + idx] = px[1];
-      out[2 * plane + idx] = px[c2];
+      out[redPlane + idx] = r;
+      out[plane + idx] = g;
+      out[bluePlane + idx] = bl;
     }
   }
 }
