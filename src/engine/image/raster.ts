@@ -84,7 +84,14 @@ export function warpAffineToPlanar(
       const fx = x - x0;
       const fy = y - y0;
       let r = 0, g = 0, bl = 0;
-      for (let k = 0; k < 4; k++) {
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+        // Inside the image (nearly every pixel): the four neighbours without bounds checks.
+        const p00 = (y0 * w + x0) * 3, p01 = p00 + 3, p10 = p00 + w * 3, p11 = p10 + 3;
+        const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        r = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11];
+        g = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1];
+        bl = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2];
+      } else for (let k = 0; k < 4; k++) {
         let xx = x0 + (k & 1);
         let yy = y0 + (k >> 1);
         if (clamp) {
