@@ -41,7 +41,7 @@ describe('POST /v1/detect', () => {
     const face = res.json().faces[0];
     expect(typeof face.template).toBe('string');
     const chip = await sharp(Buffer.from(face.face_image, 'base64')).metadata();
-    expect([chip.format, chip.width, chip.height]).toEqual(['jpeg', 150, 150]);
+    expect([chip.format, chip.width, chip.height]).toEqual(['jpeg', 112, 112]);
   });
 
   it('accepts a multipart file, a data: URL and URL-safe base64, and gives the same faces', async () => {

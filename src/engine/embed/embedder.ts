@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image/raster.ts';
 import type { FaceLandmarks, SimilarityAligner } from '../align/aligner.ts';
-import type { InferencePool, ModelRunner } from '../onnx/session.ts';
+import type { GraphOptimization, InferencePool, ModelRunner } from '../onnx/session.ts';
 import { buildFaceRecognitionOnnx } from '../onnx/faceapi-recognition.ts';
 
 /**
@@ -20,6 +20,8 @@ export interface EmbedderConfig {
   std: [number, number, number];
   /** Average the embeddings of the chip and its mirror image (flip test-time augmentation). */
   flip: boolean;
+  /** onnxruntime graph optimisation level; 'all' unless measured slower for this model. */
+  optimization?: GraphOptimization;
 }
 
 export class Embedder {
@@ -33,7 +35,7 @@ export class Embedder {
 
   static async load(config: EmbedderConfig, aligner: SimilarityAligner, pool: InferencePool): Promise<Embedder> {
     const model = config.model.startsWith('faceapi:') ? buildFaceRecognitionOnnx(config.model.slice('faceapi:'.length)) : config.model;
-    const session = await pool.load(model);
+    const session = await pool.load(model, config.optimization);
     const size = aligner.config.size;
     const probe = await session.run({ [session.inputNames[0]]: { data: new Float32Array(3 * size * size), dims: [1, 3, size, size] } });
     const dimension = probe[session.outputNames[0]].data.length;
@@ -57,12 +59,11 @@ export class Embedder {
       const data = out[this.session.outputNames[0]].data;
       for (let v = 0; v < views; v++) outputs.push(data.subarray(v * this.dimension, (v + 1) * this.dimension));
     } else {
-      for (let v = 0; v < views; v++) {
-        const out = await this.session.run({
-          [this.session.inputNames[0]]: { data: input.slice(v * plane, (v + 1) * plane), dims: [1, 3, size, size] },
-        });
-        outputs.push(out[this.session.outputNames[0]].data);
-      }
+      // Views run at once: on a pool of several threads they land on different ones.
+      const runs = Array.from({ length: views }, (_, v) => this.session.run({
+        [this.session.inputNames[0]]: { data: input.slice(v * plane, (v + 1) * plane), dims: [1, 3, size, size] },
+      }));
+      for (const out of await Promise.all(runs)) outputs.push(out[this.session.outputNames[0]].data);
     }
     const embedding = new Float32Array(this.dimension);
     for (const o of outputs) {

@@ -8,7 +8,6 @@ const sessions = new Map();
 const options = {
   intraOpNumThreads: workerData.intraOpThreads,
   interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
   executionMode: 'sequential',
 };
 
@@ -22,7 +21,7 @@ parentPort.on('message', async (msg) => {
       return;
     }
     if (msg.type === 'load') {
-      const session = await ort.InferenceSession.create(msg.model, options);
+      const session = await ort.InferenceSession.create(msg.model, { ...options, graphOptimizationLevel: msg.optimization });
       sessions.set(msg.modelId, session);
       const meta = session.inputMetadata?.[0];
       parentPort.postMessage({ id: msg.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames, inputShape: meta && 'shape' in meta ? meta.shape : [] });

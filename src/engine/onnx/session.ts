@@ -13,6 +13,8 @@ export interface TensorData {
   dims: readonly number[];
 }
 
+export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+
 /** A loaded model that runs on the pool's worker threads; the shape of onnxruntime's session that the engine uses. */
 export interface ModelRunner {
   readonly inputNames: readonly string[];
@@ -74,10 +76,14 @@ export class InferencePool {
     return this.workers.length;
   }
 
-  /** Loads a model (file path or ONNX bytes) into every worker. */
-  async load(model: string | Uint8Array): Promise<ModelRunner> {
+  /**
+   * Loads a model (file path or ONNX bytes) into every worker. `optimization` is onnxruntime's graph
+   * optimisation level: 'all' by default, but its layout transformation makes some graphs slower
+   * (faceplugin's fr_feature runs 3.4× slower with it here), so a model may ask for 'extended'.
+   */
+  async load(model: string | Uint8Array, optimization: GraphOptimization = 'all'): Promise<ModelRunner> {
     const modelId = this.nextModel++;
-    const replies = await Promise.all(this.workers.map((w) => this.send<{ inputNames: string[]; outputNames: string[]; inputShape: Array<number | string> }>(w, { type: 'load', modelId, model })));
+    const replies = await Promise.all(this.workers.map((w) => this.send<{ inputNames: string[]; outputNames: string[]; inputShape: Array<number | string> }>(w, { type: 'load', modelId, model, optimization })));
     const { inputNames, outputNames, inputShape } = replies[0];
     return {
       inputNames,
