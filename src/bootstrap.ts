@@ -9,11 +9,23 @@ import { openDatabase, type Db } from './store/sqlite/database.ts';
 import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
 import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
 import type { Config } from './config.ts';
+import { CollectionService } from './core/collections.ts';
+import { UserService } from './core/users.ts';
+import { SessionService } from './core/sessions.ts';
+import { ImageErasure } from './core/erasure.ts';
+import { SqliteCollectionRepository } from './store/sqlite/collection-repository.ts';
+import { SqliteUserRepository } from './store/sqlite/user-repository.ts';
+import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
+import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 
 export interface Services {
   service: FaceService;
   images: ImageStore;
   files: FileStore;
+  collections: CollectionService;
+  users: UserService;
+  sessions: SessionService;
+  erasure: ImageErasure;
   engine: FaceEngine;
   db: Db;
   /** Ends the inference threads and closes the database. */
@@ -37,14 +49,27 @@ export async function createServices(config: Config): Promise<Services> {
   const blobs = new FolderBlobStore(path.join(config.dataDir, 'blobs'));
   const images = new ImageStore(new SqliteImageRepository(db), blobs, config.image);
   const files = new FileStore(new SqliteFileRepository(db), blobs, { ...config.image, maxFrames: config.maxFrames });
+  const service = new FaceService(engine, calibrator, config.image, images);
+  const collectionRepository = new SqliteCollectionRepository(db);
+  const indexes = new UsearchIndexProvider(collectionRepository, {
+    dir: path.join(config.dataDir, 'indexes'), ...config.index, buildThreads: 0, log: (m) => process.emitWarning(m, 'FaceproofIndex'),
+  });
+  const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
+  const users = new UserService(new SqliteUserRepository(db), service, calibrator);
+  const sessions = new SessionService(new SqliteSessionRepository(db), service, images, calibrator, config.sessions);
   return {
-    service: new FaceService(engine, calibrator, config.image, images),
+    service,
     images,
     files,
+    collections,
+    users,
+    sessions,
+    erasure: new ImageErasure(images, collections, users, sessions),
     engine,
     db,
     close: async () => {
       await engine.close();
+      indexes.close();
       db.close();
     },
   };

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PIPELINE, type PipelineConfig } from './engine/pipeline.ts';
+import { BUILTIN_PIPELINES, DEFAULT_PIPELINE, type PipelineConfig } from './engine/pipeline.ts';
 import { parseThresholdPolicy, validateFars, type ThresholdPolicy } from './core/calibration.ts';
 import type { DecodeLimits } from './engine/image/decode.ts';
 import type { InferenceThreads } from './engine/onnx/session.ts';
+import type { Quantization } from './store/vector/usearch-indexes.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -30,6 +31,20 @@ export interface Config {
   retentionSweepMs: number;
   /** Requests waiting for the engine beyond this many get 503 `service_unavailable` instead of queueing. */
   maxPendingRequests: number;
+  search: {
+    /** Target false-positive identification rate of the default 1:N threshold. */
+    fpir: number;
+    candidates: number;
+    maxResults: number;
+  };
+  index: {
+    quantization: Quantization;
+    connectivity: number;
+    expansionAdd: number;
+    expansionSearch: number;
+    snapshotEvery: number;
+  };
+  sessions: { defaultTtlSeconds: number; maxTtlSeconds: number; maxFaces: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -38,7 +53,7 @@ export function loadConfig(env: Env = process.env): Config {
   const maxImageBytes = int(env, 'FACEPROOF_MAX_IMAGE_BYTES', 15 * 1024 * 1024);
   const pipeline = env.FACEPROOF_PIPELINE_FILE
     ? (JSON.parse(fs.readFileSync(env.FACEPROOF_PIPELINE_FILE, 'utf8')) as PipelineConfig)
-    : DEFAULT_PIPELINE;
+    : builtinPipeline(env.FACEPROOF_PIPELINE);
   const fallback = { matchFar: num(env, 'FACEPROOF_MATCH_FAR', 1e-4), uncertainFar: num(env, 'FACEPROOF_UNCERTAIN_FAR', 1e-2) };
   validateFars(fallback, 'FACEPROOF_MATCH_FAR / FACEPROOF_UNCERTAIN_FAR');
   return {
@@ -65,7 +80,44 @@ export function loadConfig(env: Env = process.env): Config {
     maxFrames: int(env, 'FACEPROOF_MAX_FRAMES', 300),
     retentionSweepMs: Math.max(1000, int(env, 'FACEPROOF_RETENTION_SWEEP_MS', 60_000)),
     maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 64),
+    search: {
+      fpir: fraction(env, 'FACEPROOF_SEARCH_FPIR', 0.01),
+      candidates: int(env, 'FACEPROOF_SEARCH_CANDIDATES', 50),
+      maxResults: 10,
+    },
+    index: {
+      quantization: oneOf(env, 'FACEPROOF_INDEX_QUANTIZATION', ['f16', 'f32', 'i8'] as const),
+      connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 16),
+      expansionAdd: int(env, 'FACEPROOF_INDEX_EXPANSION_ADD', 128),
+      expansionSearch: int(env, 'FACEPROOF_INDEX_EXPANSION_SEARCH', 64),
+      snapshotEvery: Math.max(1, int(env, 'FACEPROOF_INDEX_SNAPSHOT_EVERY', 10_000)),
+    },
+    sessions: {
+      defaultTtlSeconds: int(env, 'FACEPROOF_SESSION_TTL_SECONDS', 3600),
+      maxTtlSeconds: int(env, 'FACEPROOF_SESSION_MAX_TTL_SECONDS', 7 * 24 * 3600),
+      maxFaces: int(env, 'FACEPROOF_SESSION_MAX_FACES', 100),
+    },
   };
+}
+
+function builtinPipeline(name: string | undefined): PipelineConfig {
+  if (!name) return DEFAULT_PIPELINE;
+  const pipeline = BUILTIN_PIPELINES[name];
+  if (!pipeline) throw new Error(`FACEPROOF_PIPELINE must be one of ${Object.keys(BUILTIN_PIPELINES).join(', ')}, got "${name}"`);
+  return pipeline;
+}
+
+function fraction(env: Env, name: string, fallback: number): number {
+  const value = num(env, name, fallback);
+  if (!(value > 0 && value < 1)) throw new Error(`${name} must be between 0 and 1 (exclusive), got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return allowed[0];
+  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function int(env: Env, name: string, fallback: number): number {

@@ -16,6 +16,14 @@ import { fileRoutes } from './v1/files.ts';
 import type { FileStore } from '../core/file-store.ts';
 import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
+import { registerCaller, singleTenantCaller, type IdentifyCaller } from './caller.ts';
+import type { CollectionService } from '../core/collections.ts';
+import type { UserService } from '../core/users.ts';
+import type { SessionService } from '../core/sessions.ts';
+import type { ImageErasure } from '../core/erasure.ts';
+import { collectionRoutes } from './v1/collections.ts';
+import { userRoutes } from './v1/users.ts';
+import { sessionRoutes } from './v1/sessions.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -24,20 +32,31 @@ declare module 'fastify' {
   }
 }
 
-export interface AppDeps {
-  config: Config;
+/** The use cases the routes call. */
+export interface AppServices {
   service: FaceService;
   images: ImageStore;
   files: FileStore;
+  collections: CollectionService;
+  users: UserService;
+  sessions: SessionService;
+  erasure: ImageErasure;
+}
+
+export interface AppDeps {
+  config: Config;
+  services: AppServices;
   engine: EngineInfo;
   /** A pino logger, or false for none (tests). */
   logger?: boolean | object;
+  /** Which tenant and client a request acts for; the single default tenant unless given. */
+  identify?: IdentifyCaller;
   /** Releases what the dependencies hold (the inference threads) when the app closes. */
   close?: () => Promise<void>;
 }
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
-export async function buildApp({ config, service, images, files, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, services, engine, logger, identify, close }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
@@ -47,6 +66,7 @@ export async function buildApp({ config, service, images, files, engine, logger,
   });
 
   registerErrorHandling(app);
+  registerCaller(app, identify ?? singleTenantCaller);
   if (close) app.addHook('onClose', close);
   // Only JSON and multipart bodies are accepted; anything else is 415 unsupported_media_type.
   app.removeContentTypeParser('text/plain');
@@ -85,16 +105,20 @@ export async function buildApp({ config, service, images, files, engine, logger,
         version: VERSION,
         description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
       },
-      tags: [{ name: 'faces' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
+      tags: [{ name: 'faces' }, { name: 'collections' }, { name: 'users' }, { name: 'sessions' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  const { service } = services;
   detectRoute(app, service);
   compareRoute(app, service);
-  imageRoutes(app, images);
-  fileRoutes(app, files);
+  imageRoutes(app, services.images, services.erasure);
+  fileRoutes(app, services.files);
+  collectionRoutes(app, services.collections, config.search.maxResults);
+  userRoutes(app, services.users);
+  sessionRoutes(app, services.sessions);
   systemRoutes(app, { service, engine, config, version: VERSION });
   return app;
 }

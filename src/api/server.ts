@@ -8,12 +8,12 @@ import { buildApp } from './app.ts';
 export async function startServer(config: Config): Promise<FastifyInstance> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const services = await createServices(config);
-  const { service, images, files, engine } = services;
-  const app = await buildApp({ config, service, images, files, engine: engine.info(), close: () => services.close() });
-  // Retention: expired images are erased in the background, a batch at a time.
+  const { engine } = services;
+  const app = await buildApp({ config, services, engine: engine.info(), close: () => services.close() });
+  // Retention: expired images and sessions are erased in the background, a batch at a time.
   const sweeper = setInterval(() => {
-    images.sweepExpired().then(
-      (n) => { if (n > 0) app.log.info({ erased: n }, 'expired images erased'); },
+    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired()]).then(
+      ([images, sessions]) => { if (images + sessions > 0) app.log.info({ images, sessions }, 'expired data erased'); },
       (err: unknown) => app.log.error({ err }, 'retention sweep failed'),
     );
   }, config.retentionSweepMs);

@@ -105,6 +105,22 @@ export class Calibrator {
     return sims[i - 1] + t * (sims[i] - sims[i - 1]);
   }
 
+  /**
+   * Like `similarityAt`, but below the smallest measured FAR it continues the log-linear slope of
+   * the table's last decade: 1:N search at a million faces needs per-comparison FARs (1e-8) that no
+   * impostor set of a few million pairs can measure. `extrapolated` says when that happened.
+   */
+  similarityAtTail(far: number): { similarity: number; extrapolated: boolean } {
+    if (far >= this.farFloor) return { similarity: this.similarityAt(far), extrapolated: false };
+    const { sims, logFars } = this;
+    const last = logFars.length - 1;
+    let first = last;
+    while (first > 0 && logFars[first - 1] - logFars[last] < 1) first--;
+    const slope = (sims[last] - sims[first]) / (logFars[last] - logFars[first]); // similarity per decade, negative
+    const similarity = sims[last] + slope * (Math.log10(far) - logFars[last]);
+    return { similarity: Math.min(1, similarity), extrapolated: true };
+  }
+
   static score(far: number): number {
     return round4(Math.min(1, Math.max(0, -Math.log10(far) / SCORE_DECADES)));
   }

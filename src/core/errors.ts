@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   template_version_mismatch: 409,
+  already_exists: 409,
+  user_inactive: 409,
   image_too_large: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,

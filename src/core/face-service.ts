@@ -6,6 +6,7 @@ import { loadImage, decodeBase64, type ImageSource } from './image-input.ts';
 import { DEFAULT_TENANT, type ImageStore } from './image-store.ts';
 import { encodeTemplate, decodeTemplate, assertCompatible, cosineSimilarity, type FaceTemplate } from './template.ts';
 import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
+import type { TemplateModel } from './ports.ts';
 
 /** One side of a comparison: an image (largest face, or every face) or a stored template. */
 export type FaceInput = { kind: 'image'; source: ImageSource } | { kind: 'template'; template: string };
@@ -51,8 +52,22 @@ export interface CompareResult extends CalibratedScore {
   pairs?: ComparedPair[];
 }
 
+export interface EmbeddedFace {
+  /** Absent when the face came as a template. */
+  face?: FaceAnalysis;
+  vector: Float32Array;
+}
+
 interface EmbeddedSide {
-  faces: Array<{ face?: FaceAnalysis; vector: Float32Array }>;
+  faces: EmbeddedFace[];
+}
+
+export interface FacesOfOptions {
+  tenantId: string;
+  /** Where the input sits in the request, for error messages. */
+  field: string;
+  allFaces: boolean;
+  autoRotate: boolean;
 }
 
 /** The 1:1 use cases: find faces, and compare two faces with a calibrated decision. */
@@ -100,12 +115,30 @@ export class FaceService {
   }
 
   private async embedSide(input: FaceInput, field: string, { allFaces, autoRotate, tenantId }: CompareRequest): Promise<EmbeddedSide> {
-    if (input.kind === 'template') return { faces: [{ vector: this.parseTemplate(input.template, `${field}.template`).vector }] };
-    const image = await this.load(input.source, tenantId ?? DEFAULT_TENANT, field);
-    const faces = await this.engine.analyze(image, { autoRotate });
+    return { faces: await this.facesOf(input, { field, allFaces, autoRotate, tenantId: tenantId ?? DEFAULT_TENANT }) };
+  }
+
+  /**
+   * The faces of an input with their embeddings: the largest face of an image (or every face, largest
+   * first), or the one face of a template. An image without a face is `no_face_detected`.
+   */
+  async facesOf(input: FaceInput, options: FacesOfOptions): Promise<EmbeddedFace[]> {
+    const { field, tenantId } = options;
+    if (input.kind === 'template') return [{ vector: this.parseTemplate(input.template, `${field}.template`).vector }];
+    const image = await this.load(input.source, tenantId, field);
+    const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
     if (faces.length === 0) throw new FaceproofError('no_face_detected', `no face was found in the ${field} image`, field);
-    const chosen = allFaces ? faces : faces.slice(0, 1);
-    return { faces: await Promise.all(chosen.map(async (face) => ({ face, vector: await this.engine.embed(image, face) }))) };
+    const chosen = options.allFaces ? faces : faces.slice(0, 1);
+    return Promise.all(chosen.map(async (face) => ({ face, vector: await this.engine.embed(image, face) })));
+  }
+
+  /** The template model this service's engine produces. */
+  get templateModel(): TemplateModel {
+    return { modelId: this.engine.templateModelId, version: this.engine.templateVersion, dimension: this.engine.dimension };
+  }
+
+  encodeVector(vector: Float32Array): string {
+    return encodeTemplate(this.templateOf(vector));
   }
 
   parseTemplate(base64: string, field: string): FaceTemplate {

@@ -1,3 +1,5 @@
+import type { ImageType } from './calibration.ts';
+
 /**
  * What the use cases need from storage. Adapters live in src/store (SQLite and a blob folder now,
  * PostgreSQL later); the core never imports them. Every call names its tenant, and no adapter may
@@ -65,4 +67,178 @@ export interface BlobStore {
   put(key: string, bytes: Uint8Array): Promise<void>;
   get(key: string): Promise<Buffer | undefined>;
   delete(key: string): Promise<void>;
+}
+
+/** A face box in original-image pixels. */
+export interface FaceBox { x: number; y: number; width: number; height: number }
+
+export type CollectionKind = 'gallery' | 'watchlist';
+
+/** Which templates a stored face set holds; set when it is created, checked on every use. */
+export interface TemplateModel {
+  modelId: string;
+  version: number;
+  dimension: number;
+}
+
+export interface CollectionRecord {
+  /** Internal key; clients name collections by `name`, unique per tenant. */
+  id: number;
+  tenantId: string;
+  name: string;
+  kind: CollectionKind;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  model: TemplateModel;
+  createdAt: string;
+}
+
+export interface CollectionFace {
+  /** Vector-index key: assigned by the repository, never reused. */
+  key: number;
+  id: string;
+  externalId: string | null;
+  metadata: Record<string, unknown>;
+  imageId: string | null;
+  box: FaceBox | null;
+  createdAt: string;
+}
+
+export type NewCollectionFace = Omit<CollectionFace, 'key'> & { vector: Float32Array };
+
+/** Which faces of a collection a deletion names. */
+export type FaceSelector = { faceIds: string[] } | { externalIds: string[] } | { all: true };
+
+export interface FaceQuery {
+  externalId?: string;
+  /** Exact match on top-level metadata fields. */
+  metadata?: Record<string, string | number | boolean | null>;
+  /** Faces with a key above this one (pagination cursor). */
+  afterKey?: number;
+  limit: number;
+}
+
+/** Inquiries that matched one watch-list face within a window of days. */
+export interface InquiryWindow { days: number; inquiries: number; clients: number }
+
+export interface CollectionRepository {
+  /** Throws `already_exists` when the tenant has a collection of that name. */
+  create(record: Omit<CollectionRecord, 'id'>): CollectionRecord;
+  get(tenantId: string, name: string): CollectionRecord | undefined;
+  list(tenantId: string): CollectionRecord[];
+  /** Deletes the collection, its faces and their inquiry history. */
+  delete(tenantId: string, id: number): boolean;
+  count(collectionId: number): number;
+  /** Inserts the faces in one transaction and returns them with their keys. */
+  addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[];
+  getFace(collectionId: number, faceId: string): CollectionFace | undefined;
+  findFaces(collectionId: number, query: FaceQuery): CollectionFace[];
+  /** Deletes the named faces, logging each removal for the vector index in the same transaction; returns their keys. */
+  removeFaces(collectionId: number, selector: FaceSelector): number[];
+  /** The faces with these keys and their stored vectors (for exact re-ranking). */
+  facesWithVectors(collectionId: number, keys: number[]): Array<CollectionFace & { vector: Float32Array }>;
+  /** Every face of the tenant indexed from a stored image, by collection (right to erasure). */
+  facesFromImage(tenantId: string, imageId: string): Array<{ collectionId: number; faceId: string }>;
+  recordInquiries(tenantId: string, clientId: string, keys: number[], at: string): void;
+  inquiryHistory(keys: number[], now: Date, windows: number[]): Map<number, InquiryWindow[]>;
+}
+
+/** What a vector index needs to bring itself up to date with the repository after a restart. */
+export interface IndexJournal {
+  /** Faces with a key above `afterKey`, ascending, at most `limit`. */
+  vectorsAfter(collectionId: number, afterKey: number, limit: number): Array<{ key: number; vector: Float32Array }>;
+  /** Keys removed after the removal numbered `afterSeq`, and the newest removal number. */
+  removalsAfter(collectionId: number, afterSeq: number): { keys: number[]; lastSeq: number };
+  lastRemovalSeq(collectionId: number): number;
+  maxKey(collectionId: number): number;
+  count(collectionId: number): number;
+}
+
+export interface VectorMatch { key: number; distance: number }
+
+/** Approximate nearest neighbours by cosine distance over one collection's vectors. */
+export interface VectorIndex {
+  add(keys: number[], vectors: Float32Array[]): void;
+  remove(keys: number[]): void;
+  search(vector: Float32Array, k: number): VectorMatch[];
+  readonly size: number;
+}
+
+export interface VectorIndexProvider {
+  /** The collection's index, loaded and brought up to date with the repository on first use. */
+  open(collection: CollectionRecord): VectorIndex;
+  /** Forgets the collection's index and deletes its files. */
+  drop(collectionId: number): void;
+  /** Writes snapshots of the indexes that changed; called on shutdown. */
+  close(): void;
+}
+
+/** A face kept for 1:1 or 1:few matching (a user's enrolment, a session's faces). */
+export interface KeptFace {
+  id: string;
+  imageType: ImageType;
+  imageId: string | null;
+  box: FaceBox | null;
+  createdAt: string;
+}
+
+export type KeptFaceWithVector = KeptFace & { vector: Float32Array };
+
+export interface UserRecord {
+  tenantId: string;
+  userId: string;
+  status: 'active' | 'inactive';
+  metadata: Record<string, unknown>;
+  model: Omit<TemplateModel, 'dimension'>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UserEvent {
+  seq: number;
+  action: 'register' | 'authenticate' | 'add_faces' | 'remove_face' | 'deactivate' | 'activate';
+  result: string;
+  detail: Record<string, unknown>;
+  requestId: string | null;
+  at: string;
+}
+
+export interface UserRepository {
+  /** Throws `already_exists` when the tenant has that user. */
+  create(user: UserRecord, faces: KeptFaceWithVector[]): void;
+  get(tenantId: string, userId: string): UserRecord | undefined;
+  faces(tenantId: string, userId: string): KeptFaceWithVector[];
+  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string): void;
+  removeFace(tenantId: string, userId: string, faceId: string, at: string): boolean;
+  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string): void;
+  /** Deletes the user, their faces and their history. */
+  delete(tenantId: string, userId: string): boolean;
+  recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): void;
+  /** Newest first; `beforeSeq` continues a previous page. */
+  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): UserEvent[];
+  facesFromImage(tenantId: string, imageId: string): Array<{ userId: string; faceId: string }>;
+}
+
+export interface SessionRecord {
+  tenantId: string;
+  id: string;
+  imageStorageEnabled: boolean;
+  metadata: Record<string, unknown>;
+  model: Omit<TemplateModel, 'dimension'>;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export type SessionFace = KeptFace & { imageOwned: boolean };
+
+export interface SessionRepository {
+  create(session: SessionRecord): void;
+  get(tenantId: string, id: string): SessionRecord | undefined;
+  /** Deletes the session and its faces; returns the images it stored, for the caller to erase. */
+  delete(tenantId: string, id: string): { deleted: boolean; ownedImages: string[] };
+  addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): void;
+  faces(tenantId: string, sessionId: string): Array<SessionFace & { vector: Float32Array }>;
+  removeFace(tenantId: string, sessionId: string, faceId: string): { deleted: boolean; ownedImage: string | null };
+  expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
+  facesFromImage(tenantId: string, imageId: string): Array<{ sessionId: string; faceId: string }>;
 }

@@ -23,6 +23,7 @@ export function compareRoute(app: FastifyInstance, service: FaceService): void {
   }, async (request) => {
     const body = request.body;
     const result = await service.compare({
+      tenantId: request.caller.tenantId,
       source: faceInputOf(body.source, 'source'),
       target: faceInputOf(body.target, 'target'),
       sourceType: body.source_type ?? 'SELFIE',

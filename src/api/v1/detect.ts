@@ -23,6 +23,7 @@ export function detectRoute(app: FastifyInstance, service: FaceService): void {
   }, async (request) => {
     const body = request.body;
     const result = await service.detect(imageSourceOf(body.image, 'image'), {
+      tenantId: request.caller.tenantId,
       autoRotate: body.auto_rotate ?? false,
       returnTemplates: body.return_templates ?? false,
       returnFaceImages: body.return_face_images ?? false,

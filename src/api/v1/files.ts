@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { FileStore } from '../../core/file-store.ts';
-import { DEFAULT_TENANT } from '../../core/image-store.ts';
 import type { StoredFileRecord } from '../../core/ports.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import { envelope } from '../envelope.ts';
@@ -44,7 +43,6 @@ function describe(r: StoredFileRecord) {
 
 /** Uploaded videos, audio and frame lists (TrustVision's /v1/files), for the video checks that build on them. */
 export function fileRoutes(app: FastifyInstance, files: FileStore): void {
-  const tenant = DEFAULT_TENANT;
 
   app.post<{ Body: { file?: unknown; label?: 'video' | 'audio'; metadata?: unknown; frames?: Array<{ base64: string; index?: number; label?: string; metadata?: Record<string, unknown> }> } }>('/v1/files', {
     schema: {
@@ -58,10 +56,10 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
     const body = request.body;
     let record: StoredFileRecord;
     if (body.frames) {
-      record = await files.storeFrames(tenant, body.frames.map((f) => ({ source: { kind: 'base64', data: f.base64 }, index: f.index, label: f.label, metadata: f.metadata })), parseMetadata(body.metadata));
+      record = await files.storeFrames(request.caller.tenantId, body.frames.map((f) => ({ source: { kind: 'base64', data: f.base64 }, index: f.index, label: f.label, metadata: f.metadata })), parseMetadata(body.metadata));
     } else {
       if (!Buffer.isBuffer(body.file)) throw new FaceproofError('invalid_parameter', 'file must be a file field', 'file');
-      record = await files.storeMedia(tenant, body.file, body.label!, parseMetadata(body.metadata));
+      record = await files.storeMedia(request.caller.tenantId, body.file, body.label!, parseMetadata(body.metadata));
     }
     return reply.code(201).send({ ...envelope(request), ...describe(record) });
   });
@@ -76,9 +74,9 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
       response: { 200: { description: 'The file, or JSON', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } }, 'application/json': { schema: FileDescription } } }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    const record = files.describe(tenant, request.params.id);
+    const record = files.describe(request.caller.tenantId, request.params.id);
     if (record.kind === 'frames') return { ...envelope(request), ...describe(record) };
-    const { bytes } = await files.readMedia(tenant, record.id);
+    const { bytes } = await files.readMedia(request.caller.tenantId, record.id);
     if (request.query.format === 'base64') return { ...envelope(request), ...describe(record), base64: bytes.toString('base64') };
     return reply.type(record.mediaType ?? 'application/octet-stream').header('X-Content-SHA256', record.sha256 ?? '').send(bytes);
   });
@@ -91,14 +89,14 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
       response: { 200: { description: 'The frame image', content: { 'image/*': { schema: { type: 'string', format: 'binary' } } } }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    const { frame, bytes } = await files.readFrame(tenant, request.params.id, request.params.index);
+    const { frame, bytes } = await files.readFrame(request.caller.tenantId, request.params.id, request.params.index);
     return reply.type(`image/${frame.format}`).header('X-Content-SHA256', frame.sha256).send(bytes);
   });
 
   app.delete<{ Params: { id: string } }>('/v1/files/:id', {
     schema: { tags: ['files'], summary: 'Erase a file', params: FileParams, response: { 204: { type: 'null', description: 'Erased' }, ...errorResponses(400, 404) } },
   }, async (request, reply) => {
-    const { notFound } = await files.delete(tenant, [request.params.id]);
+    const { notFound } = await files.delete(request.caller.tenantId, [request.params.id]);
     if (notFound.length > 0) throw new FaceproofError('not_found', `no file ${request.params.id}`, 'file_id');
     return reply.code(204).send();
   });
@@ -111,7 +109,7 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
       response: { 200: Type.Object({ ...Envelope, deleted: Type.Array(Type.String()), not_found: Type.Array(Type.String()) }), ...errorResponses(400) },
     },
   }, async (request) => {
-    const { deleted, notFound } = await files.delete(tenant, request.body.file_ids);
+    const { deleted, notFound } = await files.delete(request.caller.tenantId, request.body.file_ids);
     return { ...envelope(request), deleted, not_found: notFound };
   });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ImageStore } from '../../core/image-store.ts';
-import { DEFAULT_TENANT } from '../../core/image-store.ts';
+import type { ImageErasure } from '../../core/erasure.ts';
 import type { StoredImageRecord } from '../../core/ports.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import { envelope } from '../envelope.ts';
@@ -19,8 +19,7 @@ function describe(r: StoredImageRecord) {
 }
 
 /** Stored images: the tenant's own copies of the photos it sends, usable as {"image_id"} anywhere an image is taken. */
-export function imageRoutes(app: FastifyInstance, images: ImageStore): void {
-  const tenant = DEFAULT_TENANT; // one tenant until API clients exist
+export function imageRoutes(app: FastifyInstance, images: ImageStore, erasure: ImageErasure): void {
 
   app.post<{ Body: { image: unknown; label?: string; metadata?: unknown; ttl_seconds?: number } }>('/v1/images', {
     schema: {
@@ -34,7 +33,7 @@ export function imageRoutes(app: FastifyInstance, images: ImageStore): void {
     const body = request.body;
     const source = imageSourceOf(body.image, 'image');
     if (source.kind === 'stored') throw new FaceproofError('invalid_parameter', 'store the image itself, not an image_id', 'image');
-    const record = await images.store(tenant, source, { label: body.label, metadata: parseMetadata(body.metadata), ttlSeconds: body.ttl_seconds });
+    const record = await images.store(request.caller.tenantId, source, { label: body.label, metadata: parseMetadata(body.metadata), ttlSeconds: body.ttl_seconds });
     return reply.code(201).send({ ...envelope(request), ...describe(record) });
   });
 
@@ -48,7 +47,7 @@ export function imageRoutes(app: FastifyInstance, images: ImageStore): void {
       response: { 200: { description: 'The image file, or JSON with ?format=base64', content: { 'image/*': { schema: { type: 'string', format: 'binary' } }, 'application/json': { schema: StoredImageResponse } } }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    const { record, bytes } = await images.read(tenant, request.params.id);
+    const { record, bytes } = await images.read(request.caller.tenantId, request.params.id);
     if (request.query.format === 'base64') return { ...envelope(request), ...describe(record), base64: bytes.toString('base64') };
     return reply.type(MIME[record.format]).header('X-Content-SHA256', record.sha256).send(bytes);
   });
@@ -61,18 +60,18 @@ export function imageRoutes(app: FastifyInstance, images: ImageStore): void {
       body: UpdateImageBody,
       response: { 200: StoredImageResponse, ...errorResponses(400, 404) },
     },
-  }, async (request) => ({ ...envelope(request), ...describe(images.update(tenant, request.params.id, request.body)) }));
+  }, async (request) => ({ ...envelope(request), ...describe(images.update(request.caller.tenantId, request.params.id, request.body)) }));
 
   app.delete<{ Params: { id: string } }>('/v1/images/:id', {
     schema: {
       tags: ['images'],
       summary: 'Erase a stored image',
-      description: 'Removes the description and the bytes.',
+      description: 'Removes the description, the bytes, and every template made from the image (collection faces, user faces, session faces).',
       params: ImageIdParams,
       response: { 204: { type: 'null', description: 'Erased' }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    await images.delete(tenant, request.params.id);
+    await erasure.erase(request.caller.tenantId, request.params.id);
     return reply.code(204).send();
   });
 }

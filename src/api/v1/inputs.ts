@@ -30,3 +30,11 @@ export function parseMetadata(value: unknown): Record<string, unknown> | undefin
   } catch { /* reported below */ }
   throw new FaceproofError('invalid_parameter', 'metadata must be a JSON object', 'metadata');
 }
+
+/** A body that names its face by exactly one of `image` (file, base64 or image_id) or `template`. */
+export function imageOrTemplateOf(body: { image?: unknown; template?: unknown }): FaceInput {
+  if (body.image !== undefined && body.template !== undefined) throw new FaceproofError('invalid_parameter', 'give image or template, not both', 'template');
+  if (typeof body.template === 'string') return { kind: 'template', template: body.template };
+  if (body.image === undefined) throw new FaceproofError('invalid_parameter', 'image or template is required', 'image');
+  return { kind: 'image', source: imageSourceOf(body.image, 'image') };
+}

@@ -53,6 +53,110 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (tenant_id, file_id, frame_index),
      FOREIGN KEY (tenant_id, file_id) REFERENCES files (tenant_id, id) ON DELETE CASCADE
    );`,
+  // Collections and their faces. `faces.key` is the vector-index key: AUTOINCREMENT so a key is never
+  // reused, which lets an index snapshot be brought up to date by "faces with a larger key" plus
+  // the removals logged after it.
+  `CREATE TABLE collections (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('gallery', 'watchlist')),
+     description TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     template_model TEXT NOT NULL,
+     template_version INTEGER NOT NULL,
+     dimension INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     UNIQUE (tenant_id, name)
+   );
+   CREATE TABLE faces (
+     key INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     tenant_id TEXT NOT NULL,
+     collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+     external_id TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     image_id TEXT,
+     box TEXT,
+     template BLOB NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX faces_by_collection ON faces (collection_id, key);
+   CREATE INDEX faces_by_external_id ON faces (collection_id, external_id) WHERE external_id IS NOT NULL;
+   CREATE INDEX faces_by_image ON faces (tenant_id, image_id) WHERE image_id IS NOT NULL;
+   CREATE TABLE face_removals (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     collection_id INTEGER NOT NULL,
+     face_key INTEGER NOT NULL
+   );
+   CREATE INDEX face_removals_by_collection ON face_removals (collection_id, seq);
+   CREATE TABLE watchlist_inquiries (
+     face_key INTEGER NOT NULL REFERENCES faces(key) ON DELETE CASCADE,
+     tenant_id TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX watchlist_inquiries_by_face ON watchlist_inquiries (face_key, at);
+   CREATE TABLE users (
+     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+     user_id TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+     metadata TEXT NOT NULL DEFAULT '{}',
+     template_model TEXT NOT NULL,
+     template_version INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, user_id)
+   );
+   CREATE TABLE user_faces (
+     id TEXT NOT NULL PRIMARY KEY,
+     tenant_id TEXT NOT NULL,
+     user_id TEXT NOT NULL,
+     image_type TEXT NOT NULL,
+     image_id TEXT,
+     box TEXT,
+     template BLOB NOT NULL,
+     created_at TEXT NOT NULL,
+     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+   );
+   CREATE INDEX user_faces_by_user ON user_faces (tenant_id, user_id);
+   CREATE INDEX user_faces_by_image ON user_faces (tenant_id, image_id) WHERE image_id IS NOT NULL;
+   CREATE TABLE user_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant_id TEXT NOT NULL,
+     user_id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     result TEXT NOT NULL,
+     detail TEXT NOT NULL DEFAULT '{}',
+     request_id TEXT,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX user_events_by_user ON user_events (tenant_id, user_id, seq);
+   CREATE TABLE sessions (
+     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+     id TEXT NOT NULL,
+     image_storage_enabled INTEGER NOT NULL,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     template_model TEXT NOT NULL,
+     template_version INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, id)
+   );
+   CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+   CREATE TABLE session_faces (
+     tenant_id TEXT NOT NULL,
+     session_id TEXT NOT NULL,
+     id TEXT NOT NULL,
+     image_type TEXT NOT NULL,
+     image_id TEXT,
+     image_owned INTEGER NOT NULL DEFAULT 0,
+     box TEXT,
+     template BLOB NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, session_id, id),
+     FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id) ON DELETE CASCADE
+   );`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { FaceproofError } from './errors.ts';
+import type { FaceInput, FaceService } from './face-service.ts';
+import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
+import { cosineSimilarity } from './template.ts';
+import { assertSameModel, boxOf, storedImageIdOf } from './face-records.ts';
+import type { ImageStore } from './image-store.ts';
+import type { SessionFace, SessionRecord, SessionRepository } from './ports.ts';
+
+export interface SessionSettings {
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  /** Most faces one session may hold. */
+  maxFaces: number;
+}
+
+export interface RankedFace extends CalibratedScore {
+  face: SessionFace;
+}
+
+/**
+ * One-to-few matching (IDEMIA's bio-sessions): a short-lived set of faces, each ranked against a
+ * reference. With image storage enabled the session keeps a copy of each image, erased with it.
+ */
+export class SessionService {
+  constructor(
+    private readonly repository: SessionRepository,
+    private readonly faces: FaceService,
+    private readonly images: ImageStore,
+    private readonly calibrator: Calibrator,
+    private readonly settings: SessionSettings,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  create(tenantId: string, spec: { ttlSeconds?: number; imageStorageEnabled: boolean; metadata?: Record<string, unknown> }): SessionRecord {
+    const ttl = spec.ttlSeconds ?? this.settings.defaultTtlSeconds;
+    if (ttl > this.settings.maxTtlSeconds) throw new FaceproofError('invalid_parameter', `ttl_seconds is at most ${this.settings.maxTtlSeconds}`, 'ttl_seconds');
+    const now = this.now();
+    const { modelId, version } = this.faces.templateModel;
+    const session: SessionRecord = {
+      tenantId, id: `ses_${randomUUID().replace(/-/g, '')}`, imageStorageEnabled: spec.imageStorageEnabled, metadata: spec.metadata ?? {},
+      model: { modelId, version }, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
+    };
+    this.repository.create(session);
+    return session;
+  }
+
+  get(tenantId: string, id: string): SessionRecord {
+    const session = this.repository.get(tenantId, id);
+    if (!session || session.expiresAt <= this.now().toISOString()) throw new FaceproofError('not_found', `no session ${id} (or it expired)`, 'session_id');
+    return session;
+  }
+
+  async addFaces(tenantId: string, id: string, input: FaceInput, options: { imageType: ImageType; allFaces: boolean }): Promise<SessionFace[]> {
+    const session = this.get(tenantId, id);
+    assertSameModel({ ...session.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'session');
+    const held = this.repository.faces(tenantId, id).length;
+    const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: false });
+    if (held + found.length > this.settings.maxFaces) {
+      throw new FaceproofError('invalid_parameter', `a session holds at most ${this.settings.maxFaces} faces (has ${held})`, 'image');
+    }
+    let imageId = storedImageIdOf(input);
+    let imageOwned = false;
+    if (session.imageStorageEnabled && input.kind === 'image' && input.source.kind !== 'stored') {
+      const remaining = Math.max(1, Math.ceil((Date.parse(session.expiresAt) - this.now().getTime()) / 1000));
+      imageId = (await this.images.store(tenantId, input.source, { label: `session ${id}`, ttlSeconds: remaining })).id;
+      imageOwned = true;
+    }
+    const at = this.now().toISOString();
+    const faces = found.map((f) => ({
+      id: `sface_${randomUUID().replace(/-/g, '')}`, imageType: options.imageType, imageId, imageOwned, box: boxOf(f.face), createdAt: at, vector: f.vector,
+    }));
+    this.repository.addFaces(tenantId, id, faces);
+    return faces.map(({ vector: _v, ...face }) => face);
+  }
+
+  listFaces(tenantId: string, id: string): SessionFace[] {
+    this.get(tenantId, id);
+    return this.repository.faces(tenantId, id).map(({ vector: _v, ...face }) => face);
+  }
+
+  getFace(tenantId: string, id: string, faceId: string): SessionFace {
+    const face = this.listFaces(tenantId, id).find((f) => f.id === faceId);
+    if (!face) throw new FaceproofError('not_found', `no face ${faceId} in session ${id}`, 'face_id');
+    return face;
+  }
+
+  async deleteFace(tenantId: string, id: string, faceId: string): Promise<void> {
+    this.get(tenantId, id);
+    const { deleted, ownedImage } = this.repository.removeFace(tenantId, id, faceId);
+    if (!deleted) throw new FaceproofError('not_found', `no face ${faceId} in session ${id}`, 'face_id');
+    if (ownedImage) await this.eraseOwnedImages(tenantId, [ownedImage]);
+  }
+
+  /**
+   * Ranks every face of the session against a reference: one of its faces (by id, itself excluded),
+   * or a new image or template. Best first, each with its calibrated score, FAR and decision.
+   */
+  async match(tenantId: string, id: string, reference: { faceId: string } | { input: FaceInput; imageType: ImageType }): Promise<RankedFace[]> {
+    this.get(tenantId, id);
+    const stored = this.repository.faces(tenantId, id);
+    let vector: Float32Array;
+    let referenceType: ImageType;
+    let candidates = stored;
+    if ('faceId' in reference) {
+      const ref = stored.find((f) => f.id === reference.faceId);
+      if (!ref) throw new FaceproofError('not_found', `no face ${reference.faceId} in session ${id}`, 'reference_face_id');
+      ({ vector } = ref);
+      referenceType = ref.imageType;
+      candidates = stored.filter((f) => f.id !== ref.id);
+    } else {
+      [{ vector }] = await this.faces.facesOf(reference.input, { tenantId, field: 'image', allFaces: false, autoRotate: false });
+      referenceType = reference.imageType;
+    }
+    return candidates
+      .map(({ vector: v, ...face }) => ({ face, ...this.calibrator.assess(cosineSimilarity(vector, v), referenceType, face.imageType) }))
+      .sort((a, b) => b.similarity - a.similarity);
+  }
+
+  /** Ends the session now: its faces, templates and the images it stored. */
+  async delete(tenantId: string, id: string): Promise<void> {
+    const { deleted, ownedImages } = this.repository.delete(tenantId, id);
+    if (!deleted) throw new FaceproofError('not_found', `no session ${id}`, 'session_id');
+    await this.eraseOwnedImages(tenantId, ownedImages);
+  }
+
+  /** Erases sessions past their expiry with their data; returns how many. */
+  async sweepExpired(batch = 500): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const due = this.repository.expired(this.now().toISOString(), batch);
+      for (const { tenantId, id } of due) {
+        const { deleted, ownedImages } = this.repository.delete(tenantId, id);
+        if (deleted) removed++;
+        await this.eraseOwnedImages(tenantId, ownedImages);
+      }
+      if (due.length < batch) return removed;
+    }
+  }
+
+  /** Right to erasure: removes session faces taken from a stored image. */
+  eraseImage(tenantId: string, imageId: string): number {
+    const hits = this.repository.facesFromImage(tenantId, imageId);
+    for (const { sessionId, faceId } of hits) this.repository.removeFace(tenantId, sessionId, faceId);
+    return hits.length;
+  }
+
+  private async eraseOwnedImages(tenantId: string, imageIds: string[]): Promise<void> {
+    for (const imageId of new Set(imageIds)) {
+      try {
+        await this.images.delete(tenantId, imageId);
+      } catch (err) {
+        // Already gone (its own retention, or erased by the client): nothing left to erase.
+        if (!(err instanceof FaceproofError && err.code === 'not_found')) throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { FaceproofError } from './errors.ts';
+import type { FaceInput, FaceService } from './face-service.ts';
+import { Calibrator, type ImageType } from './calibration.ts';
+import { fpirOf } from './identification.ts';
+import { cosineSimilarity } from './template.ts';
+import { assertSameModel, boxOf, storedImageIdOf } from './face-records.ts';
+import type { KeptFace, KeptFaceWithVector, UserEvent, UserRecord, UserRepository } from './ports.ts';
+
+export interface EnrolInput {
+  input: FaceInput;
+  imageType: ImageType;
+}
+
+export interface UserView extends UserRecord {
+  faces: KeptFace[];
+}
+
+export interface Authentication {
+  decision: 'match' | 'no_match';
+  /** Calibrated score of the fused decision. */
+  score: number;
+  /** False-accept rate of the fused decision: the best of N comparisons, so 1 − (1 − far_best)^N. */
+  far: number;
+  similarity: number;
+  /** The enrolled face that matched best, and how many were compared. */
+  bestFaceId: string;
+  comparedFaces: number;
+  threshold: { far: number; score: number };
+}
+
+/** Most faces one user may have enrolled. */
+export const MAX_USER_FACES = 20;
+
+/** Face authentication: users enrolled with selfies and/or an ID photo, who later prove who they are with a new image. */
+export class UserService {
+  constructor(
+    private readonly repository: UserRepository,
+    private readonly faces: FaceService,
+    private readonly calibrator: Calibrator,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async register(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string): Promise<UserView> {
+    if (this.repository.get(tenantId, userId)) throw new FaceproofError('already_exists', `user "${userId}" is already registered`, 'user_id');
+    const at = this.now().toISOString();
+    let faces: KeptFaceWithVector[];
+    try {
+      faces = await this.embedAll(tenantId, inputs, 'faces');
+    } catch (err) {
+      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'register', 'failed', { error: err.code, field: err.field }, requestId);
+      throw err;
+    }
+    const { modelId, version } = this.faces.templateModel;
+    const user: UserRecord = { tenantId, userId, status: 'active', metadata, model: { modelId, version }, createdAt: at, updatedAt: at };
+    this.repository.create(user, faces);
+    this.record(tenantId, userId, 'register', 'registered', { faces: faces.length }, requestId);
+    return { ...user, faces: faces.map(strip) };
+  }
+
+  get(tenantId: string, userId: string): UserView {
+    const user = this.user(tenantId, userId);
+    return { ...user, faces: this.repository.faces(tenantId, userId).map(strip) };
+  }
+
+  async authenticate(tenantId: string, userId: string, probe: EnrolInput, requestId: string): Promise<Authentication> {
+    const user = this.user(tenantId, userId);
+    if (user.status !== 'active') {
+      this.record(tenantId, userId, 'authenticate', 'rejected', { reason: 'user_inactive' }, requestId);
+      throw new FaceproofError('user_inactive', `user "${userId}" is deactivated`, 'user_id');
+    }
+    assertSameModel({ ...user.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'user');
+    const enrolled = this.repository.faces(tenantId, userId);
+    let vector: Float32Array;
+    try {
+      [{ vector }] = await this.faces.facesOf(probe.input, { tenantId, field: 'image', allFaces: false, autoRotate: false });
+    } catch (err) {
+      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { error: err.code }, requestId);
+      throw err;
+    }
+    let best = enrolled[0];
+    let bestSimilarity = -Infinity;
+    for (const face of enrolled) {
+      const s = cosineSimilarity(vector, face.vector);
+      if (s > bestSimilarity) { bestSimilarity = s; best = face; }
+    }
+    // Taking the best of N comparisons multiplies the chances of a false accept by about N.
+    const far = Number(fpirOf(this.calibrator.far(bestSimilarity), enrolled.length).toPrecision(3));
+    const matchFar = this.calibrator.fars(probe.imageType, best.imageType).matchFar;
+    const result: Authentication = {
+      decision: far <= matchFar ? 'match' : 'no_match',
+      score: Calibrator.score(far),
+      far,
+      similarity: Math.round(bestSimilarity * 1e4) / 1e4,
+      bestFaceId: best.id,
+      comparedFaces: enrolled.length,
+      threshold: { far: matchFar, score: Calibrator.score(matchFar) },
+    };
+    this.record(tenantId, userId, 'authenticate', result.decision, { score: result.score, far: result.far, best_face_id: best.id, image_type: probe.imageType }, requestId);
+    return result;
+  }
+
+  async addFaces(tenantId: string, userId: string, inputs: EnrolInput[], requestId: string): Promise<KeptFace[]> {
+    this.user(tenantId, userId);
+    const existing = this.repository.faces(tenantId, userId).length;
+    if (existing + inputs.length > MAX_USER_FACES) {
+      throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces (has ${existing})`, 'faces');
+    }
+    const faces = await this.embedAll(tenantId, inputs, 'faces');
+    this.repository.addFaces(tenantId, userId, faces, this.now().toISOString());
+    this.record(tenantId, userId, 'add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId);
+    return faces.map(strip);
+  }
+
+  removeFace(tenantId: string, userId: string, faceId: string, requestId: string): void {
+    this.user(tenantId, userId);
+    const remaining = this.repository.faces(tenantId, userId);
+    if (!remaining.some((f) => f.id === faceId)) throw new FaceproofError('not_found', `user "${userId}" has no face ${faceId}`, 'face_id');
+    if (remaining.length === 1) throw new FaceproofError('invalid_parameter', 'a user keeps at least one face: unregister the user instead', 'face_id');
+    this.repository.removeFace(tenantId, userId, faceId, this.now().toISOString());
+    this.record(tenantId, userId, 'remove_face', 'removed', { face_id: faceId }, requestId);
+  }
+
+  setActive(tenantId: string, userId: string, active: boolean, requestId: string): UserView {
+    this.user(tenantId, userId);
+    this.repository.setStatus(tenantId, userId, active ? 'active' : 'inactive', this.now().toISOString());
+    this.record(tenantId, userId, active ? 'activate' : 'deactivate', active ? 'active' : 'inactive', {}, requestId);
+    return this.get(tenantId, userId);
+  }
+
+  /** Unregisters: erases the user, their templates and their history. */
+  unregister(tenantId: string, userId: string): void {
+    if (!this.repository.delete(tenantId, userId)) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+  }
+
+  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): UserEvent[] {
+    this.user(tenantId, userId);
+    return this.repository.history(tenantId, userId, page);
+  }
+
+  /** Right to erasure: removes the user faces enrolled from a stored image (a user's last face takes the user with it). */
+  eraseImage(tenantId: string, imageId: string): number {
+    const hits = this.repository.facesFromImage(tenantId, imageId);
+    const at = this.now().toISOString();
+    for (const { userId, faceId } of hits) {
+      if (this.repository.faces(tenantId, userId).length <= 1) this.repository.delete(tenantId, userId);
+      else this.repository.removeFace(tenantId, userId, faceId, at);
+    }
+    return hits.length;
+  }
+
+  private async embedAll(tenantId: string, inputs: EnrolInput[], field: string): Promise<KeptFaceWithVector[]> {
+    const at = this.now().toISOString();
+    return Promise.all(inputs.map(async ({ input, imageType }, i) => {
+      const [found] = await this.faces.facesOf(input, { tenantId, field: `${field}[${i}].image`, allFaces: false, autoRotate: false });
+      return { id: `uface_${randomUUID().replace(/-/g, '')}`, imageType, imageId: storedImageIdOf(input), box: boxOf(found.face), createdAt: at, vector: found.vector };
+    }));
+  }
+
+  private user(tenantId: string, userId: string): UserRecord {
+    const user = this.repository.get(tenantId, userId);
+    if (!user) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+    return user;
+  }
+
+  private record(tenantId: string, userId: string, action: UserEvent['action'], result: string, detail: Record<string, unknown>, requestId: string): void {
+    this.repository.recordEvent(tenantId, userId, { action, result, detail, requestId, at: this.now().toISOString() });
+  }
+}
+
+const strip = ({ vector: _vector, ...face }: KeptFaceWithVector): KeptFace => face;

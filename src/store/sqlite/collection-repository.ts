@@ -1,0 +1,183 @@
+import type {
+  CollectionFace, CollectionRecord, CollectionRepository, FaceBox, FaceQuery, FaceSelector, IndexJournal, InquiryWindow, NewCollectionFace,
+} from '../../core/ports.ts';
+import { FaceproofError } from '../../core/errors.ts';
+import type { Db } from './database.ts';
+import { blobToVector, jsonOrNull, parseOrNull, vectorToBlob } from './vectors.ts';
+
+interface CollectionRow {
+  id: number; tenant_id: string; name: string; kind: CollectionRecord['kind']; description: string | null; metadata: string;
+  template_model: string; template_version: number; dimension: number; created_at: string;
+}
+
+interface FaceRow {
+  key: number; id: string; external_id: string | null; metadata: string; image_id: string | null; box: string | null; created_at: string; template?: Buffer;
+}
+
+const toCollection = (r: CollectionRow): CollectionRecord => ({
+  id: r.id, tenantId: r.tenant_id, name: r.name, kind: r.kind, description: r.description,
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  model: { modelId: r.template_model, version: r.template_version, dimension: r.dimension }, createdAt: r.created_at,
+});
+
+const toFace = (r: FaceRow): CollectionFace => ({
+  key: r.key, id: r.id, externalId: r.external_id, metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at,
+});
+
+const FACE_COLUMNS = 'key, id, external_id, metadata, image_id, box, created_at';
+const DAY_MS = 86_400_000;
+
+/** Collections, their faces and the removal journal in SQLite; collection ids are only reachable through their tenant. */
+export class SqliteCollectionRepository implements CollectionRepository, IndexJournal {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      create: db.prepare(`INSERT INTO collections (tenant_id, name, kind, description, metadata, template_model, template_version, dimension, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      get: db.prepare('SELECT * FROM collections WHERE tenant_id = ? AND name = ?'),
+      list: db.prepare('SELECT * FROM collections WHERE tenant_id = ? ORDER BY name'),
+      delete: db.prepare('DELETE FROM collections WHERE tenant_id = ? AND id = ?'),
+      deleteRemovals: db.prepare('DELETE FROM face_removals WHERE collection_id = ?'),
+      count: db.prepare('SELECT COUNT(*) FROM faces WHERE collection_id = ?').pluck(),
+      insertFace: db.prepare(`INSERT INTO faces (id, tenant_id, collection_id, external_id, metadata, image_id, box, template, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      getFace: db.prepare(`SELECT ${FACE_COLUMNS} FROM faces WHERE collection_id = ? AND id = ?`),
+      logRemoval: db.prepare('INSERT INTO face_removals (collection_id, face_key) VALUES (?, ?)'),
+      deleteFace: db.prepare('DELETE FROM faces WHERE key = ?'),
+      keysById: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND id = ?').pluck(),
+      keysByExternalId: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND external_id = ?').pluck(),
+      allKeys: db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck(),
+      withVectors: db.prepare(`SELECT ${FACE_COLUMNS}, template FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))`),
+      fromImage: db.prepare('SELECT collection_id, id FROM faces WHERE tenant_id = ? AND image_id = ?'),
+      inquiry: db.prepare('INSERT INTO watchlist_inquiries (face_key, tenant_id, client_id, at) VALUES (?, ?, ?, ?)'),
+      history: db.prepare('SELECT COUNT(*) AS inquiries, COUNT(DISTINCT client_id) AS clients FROM watchlist_inquiries WHERE face_key = ? AND at >= ?'),
+      vectorsAfter: db.prepare('SELECT key, template FROM faces WHERE collection_id = ? AND key > ? ORDER BY key LIMIT ?'),
+      removalsAfter: db.prepare('SELECT seq, face_key FROM face_removals WHERE collection_id = ? AND seq > ? ORDER BY seq'),
+      lastRemoval: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM face_removals WHERE collection_id = ?').pluck(),
+      pruneRemovals: db.prepare('DELETE FROM face_removals WHERE collection_id = ? AND seq <= ?'),
+      maxKey: db.prepare('SELECT COALESCE(MAX(key), 0) FROM faces WHERE collection_id = ?').pluck(),
+    };
+  }
+
+  create(record: Omit<CollectionRecord, 'id'>): CollectionRecord {
+    try {
+      const { lastInsertRowid } = this.s.create.run(record.tenantId, record.name, record.kind, record.description, JSON.stringify(record.metadata),
+        record.model.modelId, record.model.version, record.model.dimension, record.createdAt);
+      return { ...record, id: Number(lastInsertRowid) };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new FaceproofError('already_exists', `a collection named "${record.name}" already exists`, 'name');
+      throw err;
+    }
+  }
+
+  get(tenantId: string, name: string): CollectionRecord | undefined {
+    const row = this.s.get.get(tenantId, name) as CollectionRow | undefined;
+    return row && toCollection(row);
+  }
+
+  list(tenantId: string): CollectionRecord[] {
+    return (this.s.list.all(tenantId) as CollectionRow[]).map(toCollection);
+  }
+
+  delete(tenantId: string, id: number): boolean {
+    return this.db.transaction(() => {
+      const deleted = this.s.delete.run(tenantId, id).changes > 0;
+      if (deleted) this.s.deleteRemovals.run(id);
+      return deleted;
+    })();
+  }
+
+  count(collectionId: number): number {
+    return this.s.count.get(collectionId) as number;
+  }
+
+  addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[] {
+    return this.db.transaction(() => faces.map((f): CollectionFace => {
+      const { lastInsertRowid } = this.s.insertFace.run(f.id, tenantId, collectionId, f.externalId, JSON.stringify(f.metadata), f.imageId,
+        jsonOrNull(f.box), vectorToBlob(f.vector), f.createdAt);
+      const { vector: _vector, ...face } = f;
+      return { ...face, key: Number(lastInsertRowid) };
+    }))();
+  }
+
+  getFace(collectionId: number, faceId: string): CollectionFace | undefined {
+    const row = this.s.getFace.get(collectionId, faceId) as FaceRow | undefined;
+    return row && toFace(row);
+  }
+
+  findFaces(collectionId: number, query: FaceQuery): CollectionFace[] {
+    const where = ['collection_id = ?', 'key > ?'];
+    const params: unknown[] = [collectionId, query.afterKey ?? 0];
+    if (query.externalId !== undefined) { where.push('external_id = ?'); params.push(query.externalId); }
+    for (const [field, value] of Object.entries(query.metadata ?? {})) {
+      // `->` yields JSON text (true stays true, not 1), compared with the value serialised the same way.
+      where.push('(metadata -> ?) IS ?');
+      params.push(`$."${field.replace(/"/g, '""')}"`, JSON.stringify(value));
+    }
+    params.push(query.limit);
+    const rows = this.db.prepare(`SELECT ${FACE_COLUMNS} FROM faces WHERE ${where.join(' AND ')} ORDER BY key LIMIT ?`).all(...params) as FaceRow[];
+    return rows.map(toFace);
+  }
+
+  removeFaces(collectionId: number, selector: FaceSelector): number[] {
+    return this.db.transaction(() => {
+      const keys = 'all' in selector ? (this.s.allKeys.all(collectionId) as number[])
+        : 'faceIds' in selector ? selector.faceIds.flatMap((id) => this.s.keysById.all(collectionId, id) as number[])
+          : selector.externalIds.flatMap((id) => this.s.keysByExternalId.all(collectionId, id) as number[]);
+      for (const key of keys) {
+        this.s.deleteFace.run(key);
+        this.s.logRemoval.run(collectionId, key);
+      }
+      return keys;
+    })();
+  }
+
+  facesWithVectors(collectionId: number, keys: number[]): Array<CollectionFace & { vector: Float32Array }> {
+    if (keys.length === 0) return [];
+    return (this.s.withVectors.all(collectionId, JSON.stringify(keys)) as FaceRow[]).map((r) => ({ ...toFace(r), vector: blobToVector(r.template!) }));
+  }
+
+  facesFromImage(tenantId: string, imageId: string): Array<{ collectionId: number; faceId: string }> {
+    return (this.s.fromImage.all(tenantId, imageId) as Array<{ collection_id: number; id: string }>).map((r) => ({ collectionId: r.collection_id, faceId: r.id }));
+  }
+
+  recordInquiries(tenantId: string, clientId: string, keys: number[], at: string): void {
+    this.db.transaction(() => { for (const key of keys) this.s.inquiry.run(key, tenantId, clientId, at); })();
+  }
+
+  inquiryHistory(keys: number[], now: Date, windows: number[]): Map<number, InquiryWindow[]> {
+    const out = new Map<number, InquiryWindow[]>();
+    for (const key of new Set(keys)) {
+      out.set(key, windows.map((days) => {
+        const since = new Date(now.getTime() - days * DAY_MS).toISOString();
+        const row = this.s.history.get(key, since) as { inquiries: number; clients: number };
+        return { days, inquiries: row.inquiries, clients: row.clients };
+      }));
+    }
+    return out;
+  }
+
+  vectorsAfter(collectionId: number, afterKey: number, limit: number): Array<{ key: number; vector: Float32Array }> {
+    return (this.s.vectorsAfter.all(collectionId, afterKey, limit) as Array<{ key: number; template: Buffer }>)
+      .map((r) => ({ key: r.key, vector: blobToVector(r.template) }));
+  }
+
+  removalsAfter(collectionId: number, afterSeq: number): { keys: number[]; lastSeq: number } {
+    const rows = this.s.removalsAfter.all(collectionId, afterSeq) as Array<{ seq: number; face_key: number }>;
+    return { keys: rows.map((r) => r.face_key), lastSeq: rows.length ? rows[rows.length - 1].seq : afterSeq };
+  }
+
+  lastRemovalSeq(collectionId: number): number {
+    return this.s.lastRemoval.get(collectionId) as number;
+  }
+
+  maxKey(collectionId: number): number {
+    return this.s.maxKey.get(collectionId) as number;
+  }
+
+  pruneRemovals(collectionId: number, uptoSeq: number): void {
+    this.s.pruneRemovals.run(collectionId, uptoSeq);
+  }
+}

@@ -1,0 +1,204 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Index, MetricKind, ScalarKind } from 'usearch';
+import type { CollectionRecord, IndexJournal, VectorIndex, VectorIndexProvider, VectorMatch } from '../../core/ports.ts';
+
+export type Quantization = 'f32' | 'f16' | 'i8';
+
+export interface UsearchOptions {
+  /** Folder of the snapshot files. */
+  dir: string;
+  /** How the index stores vectors; search results are re-ranked against the exact stored vectors anyway. */
+  quantization: Quantization;
+  /** HNSW graph degree and beam widths (usearch's connectivity, expansion_add, expansion_search). */
+  connectivity: number;
+  expansionAdd: number;
+  expansionSearch: number;
+  /** A snapshot is written once this many faces were added or removed since the last one. */
+  snapshotEvery: number;
+  /** Threads for bulk insertion when an index is rebuilt or caught up (0: all cores). */
+  buildThreads: number;
+  log?: (message: string) => void;
+}
+
+const SCALAR: Record<Quantization, ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
+const REPLAY_BATCH = 10_000;
+
+interface Snapshot { file: string; maxKey: number; removalSeq: number }
+
+/**
+ * One usearch HNSW index per collection. The database is the source of truth: a snapshot file is
+ * named after what it contains (the highest face key and the last removal it applied), written to a
+ * temporary file and renamed into place, so it is always whole. Opening an index loads the newest
+ * snapshot, adds the faces inserted after it and applies the removals logged after it: after any
+ * crash the index holds exactly the faces the database holds. If the counts still disagree, the
+ * index is rebuilt from the database.
+ */
+export class UsearchIndexProvider implements VectorIndexProvider {
+  private readonly open_ = new Map<number, CollectionIndex>();
+
+  constructor(private readonly journal: IndexJournal & { pruneRemovals(collectionId: number, uptoSeq: number): void }, private readonly options: UsearchOptions) {
+    fs.mkdirSync(options.dir, { recursive: true });
+  }
+
+  open(collection: CollectionRecord): VectorIndex {
+    let index = this.open_.get(collection.id);
+    if (!index) {
+      index = this.load(collection);
+      this.open_.set(collection.id, index);
+    }
+    return index;
+  }
+
+  drop(collectionId: number): void {
+    this.open_.delete(collectionId);
+    for (const file of this.snapshotFiles(collectionId)) fs.rmSync(path.join(this.options.dir, file), { force: true });
+  }
+
+  close(): void {
+    for (const index of this.open_.values()) if (index.changes > 0) this.snapshot(index);
+    this.open_.clear();
+  }
+
+  /** Writes a snapshot of the index as it is now, then forgets the removals it already contains. */
+  snapshot(index: CollectionIndex): void {
+    const removalSeq = this.journal.lastRemovalSeq(index.collectionId);
+    const name = `c${index.collectionId}.k${index.maxKey}.r${removalSeq}.usearch`;
+    const tmp = path.join(this.options.dir, `${name}.tmp`);
+    index.native.save(tmp);
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, path.join(this.options.dir, name));
+    syncDir(this.options.dir);
+    for (const file of this.snapshotFiles(index.collectionId)) if (file !== name) fs.rmSync(path.join(this.options.dir, file), { force: true });
+    this.journal.pruneRemovals(index.collectionId, removalSeq);
+    index.changes = 0;
+  }
+
+  private snapshotFiles(collectionId: number): string[] {
+    const prefix = `c${collectionId}.`;
+    return fs.readdirSync(this.options.dir).filter((f) => f.startsWith(prefix));
+  }
+
+  private latestSnapshot(collectionId: number): Snapshot | undefined {
+    const pattern = new RegExp(`^c${collectionId}\\.k(\\d+)\\.r(\\d+)\\.usearch$`);
+    let best: Snapshot | undefined;
+    for (const file of this.snapshotFiles(collectionId)) {
+      const m = pattern.exec(file);
+      if (!m) { fs.rmSync(path.join(this.options.dir, file), { force: true }); continue; } // an interrupted write
+      const snap = { file, maxKey: Number(m[1]), removalSeq: Number(m[2]) };
+      if (!best || snap.maxKey > best.maxKey || (snap.maxKey === best.maxKey && snap.removalSeq > best.removalSeq)) best = snap;
+    }
+    return best;
+  }
+
+  private createNative(dimension: number): Index {
+    const o = this.options;
+    return new Index({
+      dimensions: dimension, metric: MetricKind.Cos, quantization: SCALAR[o.quantization],
+      connectivity: o.connectivity, expansion_add: o.expansionAdd, expansion_search: o.expansionSearch, multi: false,
+    });
+  }
+
+  private load(collection: CollectionRecord): CollectionIndex {
+    const snap = this.latestSnapshot(collection.id);
+    let index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+    if (snap) {
+      try {
+        index.native.load(path.join(this.options.dir, snap.file));
+        index.maxKey = snap.maxKey;
+        index.removalSeq = snap.removalSeq;
+      } catch (err) {
+        this.options.log?.(`collection ${collection.id}: snapshot ${snap.file} unreadable (${(err as Error).message}); rebuilding from the database`);
+        index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+      }
+    }
+    this.catchUp(index);
+    if (index.native.size() !== this.journal.count(collection.id)) {
+      this.options.log?.(`collection ${collection.id}: index holds ${index.native.size()} faces, database ${this.journal.count(collection.id)}; rebuilding from the database`);
+      index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+      this.catchUp(index);
+    }
+    if (index.changes > 0) this.snapshot(index);
+    return index;
+  }
+
+  /** Adds the faces stored after the snapshot and applies the removals logged after it. */
+  private catchUp(index: CollectionIndex): void {
+    for (;;) {
+      const batch = this.journal.vectorsAfter(index.collectionId, index.maxKey, REPLAY_BATCH);
+      if (batch.length === 0) break;
+      const fresh = batch.filter((b) => !index.native.contains(BigInt(b.key)));
+      index.addNow(fresh.map((b) => b.key), fresh.map((b) => b.vector), this.options.buildThreads);
+      index.maxKey = batch[batch.length - 1].key;
+    }
+    const { keys, lastSeq } = this.journal.removalsAfter(index.collectionId, index.removalSeq);
+    if (keys.length) index.native.remove(BigUint64Array.from(keys, BigInt));
+    index.changes += keys.length;
+    index.removalSeq = lastSeq;
+  }
+
+  /** Called after every change: writes a snapshot once enough changes have gathered, off the request's path. */
+  changed(index: CollectionIndex): void {
+    if (index.changes < this.options.snapshotEvery || index.snapshotPending) return;
+    index.snapshotPending = true;
+    setImmediate(() => {
+      index.snapshotPending = false;
+      if (this.open_.get(index.collectionId) === index) this.snapshot(index);
+    });
+  }
+}
+
+class CollectionIndex implements VectorIndex {
+  maxKey = 0;
+  removalSeq = 0;
+  changes = 0;
+  snapshotPending = false;
+
+  constructor(readonly collectionId: number, readonly native: Index, private readonly provider: UsearchIndexProvider) {}
+
+  get size(): number {
+    return this.native.size();
+  }
+
+  addNow(keys: number[], vectors: Float32Array[], threads: number): void {
+    if (keys.length === 0) return;
+    const dim = vectors[0].length;
+    const flat = new Float32Array(keys.length * dim);
+    vectors.forEach((v, i) => flat.set(v, i * dim));
+    this.native.add(BigUint64Array.from(keys, BigInt), flat, threads);
+    for (const k of keys) if (k > this.maxKey) this.maxKey = k;
+    this.changes += keys.length;
+  }
+
+  add(keys: number[], vectors: Float32Array[]): void {
+    this.addNow(keys, vectors, keys.length > 256 ? 0 : 1);
+    this.provider.changed(this);
+  }
+
+  remove(keys: number[]): void {
+    if (keys.length === 0) return;
+    this.native.remove(BigUint64Array.from(keys, BigInt));
+    this.changes += keys.length;
+    this.provider.changed(this);
+  }
+
+  search(vector: Float32Array, k: number): VectorMatch[] {
+    const size = this.native.size();
+    if (size === 0) return [];
+    const found = this.native.search(vector, Math.min(k, size), 1);
+    const out: VectorMatch[] = [];
+    for (let i = 0; i < found.keys.length; i++) {
+      // usearch pads with sentinel keys when fewer than k are reachable.
+      if (!Number.isFinite(found.distances[i])) continue;
+      out.push({ key: Number(found.keys[i]), distance: found.distances[i] });
+    }
+    return out;
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}

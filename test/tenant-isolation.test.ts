@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createTestApp } from './helpers/app.ts';
+import { b64, selfieCrop } from './helpers/images.ts';
+import { createTenant } from '../src/store/sqlite/database.ts';
+import type { Services } from '../src/bootstrap.ts';
+
+// Until API clients exist (issue 5), the test names the tenant in a header through the app's caller seam.
+const identify = (request: { headers: Record<string, unknown> }) => ({ tenantId: String(request.headers['x-test-tenant'] ?? 'default'), clientId: 'test' });
+
+let app: FastifyInstance;
+let services: Services;
+let photo: string;
+let other: string;
+const b = { 'x-test-tenant': 'bank-b' };
+const ids: Record<string, string> = {};
+
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object, headers: Record<string, string> = {}) =>
+  app.inject({ method, url, payload, headers });
+
+beforeAll(async () => {
+  ({ app, services } = await createTestApp({}, identify as never));
+  createTenant(services.db, 'bank-b');
+  photo = b64(await selfieCrop(3, 830, 100));
+  other = b64(await selfieCrop(1, 1250, 0));
+  // Everything tenant B owns.
+  ids.image = (await call('POST', '/v1/images', { image: { base64: photo } }, b)).json().image_id;
+  ids.file = (await call('POST', '/v1/files', { frames: [{ base64: photo }] }, b)).json().file_id;
+  await call('POST', '/v1/collections', { name: 'vip' }, b);
+  ids.face = (await call('POST', '/v1/collections/vip/faces', { image: { image_id: ids.image }, external_id: 'b-person', metadata: { k: 'v' } }, b)).json().faces[0].face_id;
+  ids.template = (await call('POST', '/v1/detect', { image: { base64: photo }, return_templates: true }, b)).json().faces[0].template;
+  const user = await call('POST', '/v1/users', { user_id: 'bob', faces: [{ image: { base64: photo } }] }, b);
+  ids.userFace = user.json().faces[0].face_id;
+  ids.session = (await call('POST', '/v1/sessions', { image_storage_enabled: true }, b)).json().session_id;
+  ids.sessionFace = (await call('POST', `/v1/sessions/${ids.session}/faces`, { image: { base64: photo } }, b)).json().faces[0].face_id;
+});
+afterAll(async () => { await app.close(); });
+
+describe('tenant isolation: the default tenant cannot reach anything of bank-b', () => {
+  const attempts: Array<[string, 'GET' | 'POST' | 'PATCH' | 'DELETE', () => string, () => object | undefined]> = [
+    ['read an image', 'GET', () => `/v1/images/${ids.image}`, () => undefined],
+    ['change an image', 'PATCH', () => `/v1/images/${ids.image}`, () => ({ label: 'x' })],
+    ['delete an image', 'DELETE', () => `/v1/images/${ids.image}`, () => undefined],
+    ['detect on an image_id', 'POST', () => '/v1/detect', () => ({ image: { image_id: ids.image } })],
+    ['compare with an image_id', 'POST', () => '/v1/compare', () => ({ source: { image_id: ids.image }, target: { base64: other } })],
+    ['read a file', 'GET', () => `/v1/files/${ids.file}`, () => undefined],
+    ['read a frame', 'GET', () => `/v1/files/${ids.file}/frames/0`, () => undefined],
+    ['delete a file', 'DELETE', () => `/v1/files/${ids.file}`, () => undefined],
+    ['describe a collection', 'GET', () => '/v1/collections/vip', () => undefined],
+    ['index into a collection', 'POST', () => '/v1/collections/vip/faces', () => ({ image: { base64: other } })],
+    ['index templates into a collection', 'POST', () => '/v1/collections/vip/faces/batch', () => ({ faces: [{ template: ids.template }] })],
+    ['search a collection', 'POST', () => '/v1/collections/vip/search', () => ({ template: ids.template })],
+    ['search several collections', 'POST', () => '/v1/search', () => ({ collections: ['vip'], template: ids.template })],
+    ['list faces', 'GET', () => '/v1/collections/vip/faces', () => undefined],
+    ['find faces by metadata', 'POST', () => '/v1/collections/vip/faces/find', () => ({ metadata: { k: 'v' } })],
+    ['read a face', 'GET', () => `/v1/collections/vip/faces/${ids.face}`, () => undefined],
+    ['delete a face', 'DELETE', () => `/v1/collections/vip/faces/${ids.face}`, () => undefined],
+    ['delete faces in bulk', 'POST', () => '/v1/collections/vip/faces/delete', () => ({ all: true })],
+    ['delete a collection', 'DELETE', () => '/v1/collections/vip', () => undefined],
+    ['read a user', 'GET', () => '/v1/users/bob', () => undefined],
+    ['authenticate a user', 'POST', () => '/v1/users/bob/authenticate', () => ({ image: { base64: photo } })],
+    ['add faces to a user', 'POST', () => '/v1/users/bob/faces', () => ({ faces: [{ image: { base64: photo } }] })],
+    ['remove a user face', 'DELETE', () => `/v1/users/bob/faces/${ids.userFace}`, () => undefined],
+    ['deactivate a user', 'POST', () => '/v1/users/bob/deactivate', () => ({})],
+    ['reactivate a user', 'POST', () => '/v1/users/bob/activate', () => ({})],
+    ['read a user history', 'GET', () => '/v1/users/bob/history', () => undefined],
+    ['unregister a user', 'DELETE', () => '/v1/users/bob', () => undefined],
+    ['read a session', 'GET', () => `/v1/sessions/${ids.session}`, () => undefined],
+    ['add a face to a session', 'POST', () => `/v1/sessions/${ids.session}/faces`, () => ({ image: { base64: photo } })],
+    ['list session faces', 'GET', () => `/v1/sessions/${ids.session}/faces`, () => undefined],
+    ['read a session face', 'GET', () => `/v1/sessions/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
+    ['delete a session face', 'DELETE', () => `/v1/sessions/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
+    ['rank a session', 'POST', () => `/v1/sessions/${ids.session}/match`, () => ({ image: { base64: photo } })],
+    ['delete a session', 'DELETE', () => `/v1/sessions/${ids.session}`, () => undefined],
+  ];
+
+  for (const [what, method, url, payload] of attempts) {
+    it(`cannot ${what}`, async () => {
+      const res = await call(method, url(), payload());
+      expect(res.statusCode).toBe(404);
+      expect(res.json().error.code).toBe('not_found');
+    });
+  }
+
+  it('sees none of bank-b’s collections, and a collection of the same name is its own', async () => {
+    expect((await call('GET', '/v1/collections')).json().collections).toEqual([]);
+    expect((await call('POST', '/v1/collections', { name: 'vip' })).statusCode).toBe(201);
+    const search = (await call('POST', '/v1/collections/vip/search', { template: ids.template, max_far: 1 })).json();
+    expect(search.results).toEqual([[]]);
+    expect(search.threshold.gallery_faces).toBe(0);
+    expect((await call('POST', '/v1/users', { user_id: 'bob', faces: [{ image: { base64: other } }] })).statusCode).toBe(201);
+  });
+
+  it('left every object of bank-b as it was', async () => {
+    expect((await call('GET', `/v1/images/${ids.image}`, undefined, b)).statusCode).toBe(200);
+    expect((await call('GET', `/v1/files/${ids.file}`, undefined, b)).statusCode).toBe(200);
+    const coll = (await call('GET', '/v1/collections/vip', undefined, b)).json();
+    expect(coll.face_count).toBe(1);
+    const hit = (await call('POST', '/v1/collections/vip/search', { template: ids.template }, b)).json().results[0][0];
+    expect(hit.external_id).toBe('b-person');
+    const user = (await call('GET', '/v1/users/bob', undefined, b)).json();
+    expect(user).toMatchObject({ status: 'active' });
+    expect(user.faces).toHaveLength(1);
+    expect((await call('GET', `/v1/sessions/${ids.session}/faces`, undefined, b)).json().faces).toHaveLength(1);
+  });
+});
