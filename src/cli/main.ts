@@ -55,20 +55,44 @@ program.command('compare')
     print({ score: r.score, similarity: r.similarity, far: r.far, decision: r.decision, threshold: r.threshold });
   });
 
+program.command('index')
+  .description('bulk-index a folder of images into a collection (one identity per sub-folder, or file names as external ids); run it while the server is stopped')
+  .argument('<dir>', 'folder of JPEG, PNG or WebP images')
+  .requiredOption('--collection <name>', 'collection to index into (created if missing)')
+  .option('--watchlist', 'create the collection as a watch-list')
+  .option('--all-faces', 'index every face of each image, not only the largest')
+  .option('--concurrency <n>', 'images in flight', '2')
+  .action(async (dir: string, opts: { collection: string; watchlist?: boolean; allFaces?: boolean; concurrency: string }) => {
+    if (!fs.statSync(dir).isDirectory()) throw new FaceproofError('invalid_parameter', `${dir} is not a folder`);
+    const services = await loadServices();
+    const { indexFolder } = await import('./index-folder.ts');
+    try {
+      print(await indexFolder(services.collections, dir, {
+        collection: opts.collection, kind: opts.watchlist ? 'watchlist' : 'gallery', allFaces: !!opts.allFaces, concurrency: Number(opts.concurrency) || 2,
+      }));
+    } finally {
+      await services.close();
+    }
+  });
+
 program.command('bench')
-  .description('run a benchmark: accuracy (LFW, needs --data DIR) or speed (latency and throughput)')
-  .argument('<which>', 'accuracy | speed')
+  .description('run a benchmark: accuracy (LFW, needs --data DIR), speed (latency and throughput) or search (1:N index, open set)')
+  .argument('<which>', 'accuracy | speed | search')
   .allowUnknownOption()
   .argument('[args...]', 'arguments passed to the benchmark, e.g. --data ../shared/data')
   .action((which: string, args: string[]) => {
-    if (which !== 'accuracy' && which !== 'speed') throw new FaceproofError('invalid_parameter', 'bench takes accuracy or speed');
+    if (!['accuracy', 'speed', 'search'].includes(which)) throw new FaceproofError('invalid_parameter', 'bench takes accuracy, speed or search');
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', `${which}.ts`), ...args], { stdio: 'inherit' });
     child.on('exit', (code) => process.exit(code ?? 1));
   });
 
-async function loadService() {
+async function loadServices() {
   const { createServices } = await import('../bootstrap.ts');
-  return (await createServices({ ...loadConfig(), logLevel: 'silent' })).service;
+  return createServices({ ...loadConfig(), logLevel: 'silent' });
+}
+
+async function loadService() {
+  return (await loadServices()).service;
 }
 
 function print(value: unknown) {

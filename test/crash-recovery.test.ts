@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { encodeTemplate } from '../src/core/template.ts';
+import { DEFAULT_PIPELINE } from '../src/engine/pipeline.ts';
+import { openDatabase } from '../src/store/sqlite/database.ts';
+import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
+import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
+import { loadConfig } from '../src/config.ts';
+
+/**
+ * kill -9 in the middle of a bulk index: after a restart, every acknowledged face is in the
+ * database and in the index, no deleted one is, and the index holds exactly the database's faces.
+ */
+const TOTAL = 24_000;
+const BATCH = 200;
+const KILL_AFTER = 12_000;
+const DIM = 512;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-crash-'));
+const env = { FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
+let server: ChildProcess | undefined;
+
+async function start(): Promise<string> {
+  const port = await freePort();
+  server = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'serve'], {
+    env: { ...process.env, ...env, FACEPROOF_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHealth(base);
+  return base;
+}
+
+afterAll(() => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
+
+/** Deterministic unit vectors (xorshift), so every template is distinct. */
+function templates(n: number): string[] {
+  let s = 0x9e3779b9;
+  const rand = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return ((s >>> 0) / 2 ** 32) - 0.5; };
+  return Array.from({ length: n }, () => {
+    const v = new Float32Array(DIM);
+    let norm = 0;
+    for (let i = 0; i < DIM; i++) { v[i] = rand(); norm += v[i] * v[i]; }
+    for (let i = 0; i < DIM; i++) v[i] /= Math.sqrt(norm);
+    return encodeTemplate({ modelId: DEFAULT_PIPELINE.embedder.templateModelId, version: DEFAULT_PIPELINE.embedder.templateVersion, vector: v });
+  });
+}
+
+const postJson = (base: string, url: string, body: object) =>
+  fetch(`${base}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+describe('crash consistency of the vector index', () => {
+  it('after kill -9 during a bulk index of 24,000 faces, the index equals the database and nothing acknowledged is lost', async () => {
+    const all = templates(TOTAL);
+    let base = await start();
+    expect((await postJson(base, '/v1/collections', { name: 'bulk' })).status).toBe(201);
+
+    const acked = new Map<string, number>(); // face_id → template index
+    const deleted = new Set<string>();
+    let next = 0;
+    let killed = false;
+    const sender = async () => {
+      while (!killed && next < TOTAL) {
+        const from = next;
+        next += BATCH;
+        const faces = all.slice(from, from + BATCH).map((template, i) => ({ template, external_id: `p${from + i}` }));
+        try {
+          const res = await postJson(base, '/v1/collections/bulk/faces/batch', { faces });
+          if (res.status !== 201) continue;
+          const body = await res.json() as { faces: Array<{ face_id: string }> };
+          body.faces.forEach((f, i) => acked.set(f.face_id, from + i));
+        } catch { return; } // the connection died with the server
+        if (!killed && deleted.size === 0 && acked.size >= KILL_AFTER / 2) {
+          const victims = [...acked.keys()].slice(0, 300);
+          const res = await postJson(base, '/v1/collections/bulk/faces/delete', { face_ids: victims });
+          if (res.status === 200) victims.forEach((id) => deleted.add(id));
+        }
+        if (acked.size >= KILL_AFTER && !killed) {
+          killed = true;
+          server!.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all([sender(), sender(), sender(), sender()]);
+    expect(killed).toBe(true);
+    await new Promise((r) => server!.once('exit', r));
+    expect(deleted.size).toBe(300);
+
+    base = await start();
+    const collection = await (await fetch(`${base}/v1/collections/bulk`)).json() as { face_count: number };
+    const inDb = new Set<string>();
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const page = await (await fetch(`${base}/v1/collections/bulk/faces?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json() as { faces: Array<{ face_id: string }>; next_cursor: string | null };
+      page.faces.forEach((f) => inDb.add(f.face_id));
+      cursor = page.next_cursor;
+    }
+    expect(inDb.size).toBe(collection.face_count);
+    for (const id of acked.keys()) expect(deleted.has(id) || inDb.has(id)).toBe(true);
+    for (const id of deleted) expect(inDb.has(id)).toBe(false);
+
+    // The index the server searches holds as many faces as the database…
+    const probe = await (await postJson(base, '/v1/collections/bulk/search', { template: all[0], max_far: 1, max_results: 1 })).json() as { threshold: { gallery_faces: number } };
+    expect(probe.threshold.gallery_faces).toBe(collection.face_count);
+    // …and finds acknowledged faces (the last ones acknowledged came after the last snapshot) but not deleted ones.
+    const ackedIds = [...acked.keys()].filter((id) => !deleted.has(id));
+    for (const id of [...ackedIds.slice(-300), ...ackedIds.filter((_, i) => i % 97 === 0)]) {
+      const res = await (await postJson(base, '/v1/collections/bulk/search', { template: all[acked.get(id)!], max_far: 1, max_results: 1 })).json() as { results: Array<Array<{ face_id: string }>> };
+      expect(res.results[0][0].face_id).toBe(id);
+    }
+    for (const id of [...deleted].slice(0, 100)) {
+      const res = await (await postJson(base, '/v1/collections/bulk/search', { template: all[acked.get(id)!], max_far: 1, max_results: 1 })).json() as { results: Array<Array<{ face_id: string }>> };
+      expect(res.results[0][0]?.face_id).not.toBe(id);
+    }
+    server!.kill('SIGKILL');
+    await new Promise((r) => server!.once('exit', r));
+
+    // Key by key: reopen the store as the server does and compare the index with every database row.
+    const db = openDatabase(path.join(dataDir, 'faceproof.db'));
+    const repository = new SqliteCollectionRepository(db);
+    const record = repository.get('default', 'bulk')!;
+    const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...loadConfig(env).index, buildThreads: 0 });
+    const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number } };
+    const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
+    expect(index.native.size()).toBe(keys.length);
+    expect(keys.every((k) => index.native.contains(BigInt(k)))).toBe(true);
+    const deletedKeys = db.prepare('SELECT COUNT(*) FROM faces WHERE id IN (SELECT value FROM json_each(?))').pluck().get(JSON.stringify([...deleted]));
+    expect(deletedKeys).toBe(0);
+    db.close();
+  }, 240_000);
+});
