@@ -50,6 +50,9 @@ export interface CalibratedScore {
   thresholds: { match: Threshold; uncertain: Threshold };
 }
 
+/** Fewest impostor pairs at or above a similarity for its FAR to count as measured. */
+const TAIL_MIN_PAIRS = 100;
+
 /** Decades of FAR spanned by the 0..1 score: score = −log10(FAR) / SCORE_DECADES. */
 const SCORE_DECADES = 6;
 
@@ -106,19 +109,31 @@ export class Calibrator {
   }
 
   /**
-   * Like `similarityAt`, but below the smallest measured FAR it continues the log-linear slope of
-   * the table's last decade: 1:N search at a million faces needs per-comparison FARs (1e-8) that no
-   * impostor set of a few million pairs can measure. `extrapolated` says when that happened.
+   * Like `similarityAt`, but where fewer than TAIL_MIN_PAIRS impostor pairs back the estimate it
+   * follows a straight line fitted to log10(FAR) against similarity between FAR 1e-3 and that
+   * point. 1:N search at a million faces needs per-comparison FARs (1e-8) that no impostor set of a
+   * few million pairs can measure; the measured impostor tail is log-linear down to there, and a
+   * straight line overestimates a tail that bends down, so the threshold errs on the safe side.
    */
   similarityAtTail(far: number): { similarity: number; extrapolated: boolean } {
-    if (far >= this.farFloor) return { similarity: this.similarityAt(far), extrapolated: false };
-    const { sims, logFars } = this;
-    const last = logFars.length - 1;
-    let first = last;
-    while (first > 0 && logFars[first - 1] - logFars[last] < 1) first--;
-    const slope = (sims[last] - sims[first]) / (logFars[last] - logFars[first]); // similarity per decade, negative
-    const similarity = sims[last] + slope * (Math.log10(far) - logFars[last]);
-    return { similarity: Math.min(1, similarity), extrapolated: true };
+    const measuredDownTo = TAIL_MIN_PAIRS / this.table.dataset.impostorPairs;
+    if (far >= measuredDownTo) return { similarity: this.similarityAt(far), extrapolated: false };
+    const { intercept, slope } = this.tailLine ??= this.fitTail(measuredDownTo);
+    return { similarity: Math.min(1, intercept + slope * Math.log10(far)), extrapolated: true };
+  }
+
+  private tailLine?: { intercept: number; slope: number };
+
+  private fitTail(measuredDownTo: number): { intercept: number; slope: number } {
+    const xs: number[] = [], ys: number[] = [];
+    this.logFars.forEach((lf, i) => { if (lf <= -3 && lf >= Math.log10(measuredDownTo)) { xs.push(lf); ys.push(this.sims[i]); } });
+    if (xs.length < 2) throw new Error('calibration table has too few points below FAR 1e-3 to extrapolate its tail');
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+    let sxy = 0, sxx = 0;
+    xs.forEach((x, i) => { sxy += (x - mx) * (ys[i] - my); sxx += (x - mx) ** 2; });
+    const slope = sxy / sxx;
+    return { intercept: my - slope * mx, slope };
   }
 
   static score(far: number): number {

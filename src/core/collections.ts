@@ -139,19 +139,26 @@ export class CollectionService {
     const threshold = searchThreshold(this.calibrator, galleryFaces, options, this.settings.fpir);
     const candidates = Math.max(options.maxResults, this.settings.candidates);
     const queries = probes.map((probe) => {
-      const hits: SearchHit[] = [];
+      const scored: Array<{ collection: CollectionRecord; key: number; similarity: number }> = [];
       collections.forEach((collection, i) => {
         const keys = indexes[i].search(probe.vector, candidates).map((m) => m.key);
-        for (const face of this.repository.facesWithVectors(collection.id, keys)) {
-          const { vector, ...stored } = face;
+        // Exact re-ranking against the stored vectors: the index may hold them quantised.
+        for (const { key, vector } of this.repository.vectorsOf(collection.id, keys)) {
           const similarity = cosineSimilarity(probe.vector, vector);
-          if (similarity < threshold.similarity) continue;
-          const far = this.calibrator.far(similarity);
-          hits.push({ collection: collection.name, face: stored, similarity, far: Number(far.toPrecision(3)), score: Cal.score(far) });
+          if (similarity >= threshold.similarity) scored.push({ collection, key, similarity });
         }
       });
-      hits.sort((a, b) => b.similarity - a.similarity);
-      return { box: boxOf(probe.face) ?? undefined, hits: hits.slice(0, options.maxResults) };
+      scored.sort((a, b) => b.similarity - a.similarity);
+      const best = scored.slice(0, options.maxResults);
+      const faces = new Map<number, CollectionFace>(); // face keys are unique across collections
+      for (const c of new Set(best.map((s) => s.collection))) {
+        for (const face of this.repository.facesByKeys(c.id, best.filter((s) => s.collection === c).map((s) => s.key))) faces.set(face.key, face);
+      }
+      const hits = best.map((s): SearchHit => {
+        const far = this.calibrator.far(s.similarity);
+        return { collection: s.collection.name, face: faces.get(s.key)!, similarity: s.similarity, far: Number(far.toPrecision(3)), score: Cal.score(far) };
+      });
+      return { box: boxOf(probe.face) ?? undefined, hits };
     });
     this.attachWatchlistHistory(tenantId, collections, queries.flatMap((q) => q.hits), options.clientId);
     return { threshold, queries };

@@ -135,8 +135,10 @@ export interface CollectionRepository {
   findFaces(collectionId: number, query: FaceQuery): CollectionFace[];
   /** Deletes the named faces, logging each removal for the vector index in the same transaction; returns their keys. */
   removeFaces(collectionId: number, selector: FaceSelector): number[];
-  /** The faces with these keys and their stored vectors (for exact re-ranking). */
-  facesWithVectors(collectionId: number, keys: number[]): Array<CollectionFace & { vector: Float32Array }>;
+  /** The stored vectors of these keys (for exact re-ranking); keys not in the collection are left out. */
+  vectorsOf(collectionId: number, keys: number[]): Array<{ key: number; vector: Float32Array }>;
+  /** The faces with these keys, in no particular order. */
+  facesByKeys(collectionId: number, keys: number[]): CollectionFace[];
   /** Every face of the tenant indexed from a stored image, by collection (right to erasure). */
   facesFromImage(tenantId: string, imageId: string): Array<{ collectionId: number; faceId: string }>;
   recordInquiries(tenantId: string, clientId: string, keys: number[], at: string): void;

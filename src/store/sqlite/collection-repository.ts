@@ -11,7 +11,7 @@ interface CollectionRow {
 }
 
 interface FaceRow {
-  key: number; id: string; external_id: string | null; metadata: string; image_id: string | null; box: string | null; created_at: string; template?: Buffer;
+  key: number; id: string; external_id: string | null; metadata: string; image_id: string | null; box: string | null; created_at: string;
 }
 
 const toCollection = (r: CollectionRow): CollectionRecord => ({
@@ -49,7 +49,8 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
       keysById: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND id = ?').pluck(),
       keysByExternalId: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND external_id = ?').pluck(),
       allKeys: db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck(),
-      withVectors: db.prepare(`SELECT ${FACE_COLUMNS}, template FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))`),
+      vectorsOf: db.prepare('SELECT key, template FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))'),
+      byKeys: db.prepare(`SELECT ${FACE_COLUMNS} FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))`),
       fromImage: db.prepare('SELECT collection_id, id FROM faces WHERE tenant_id = ? AND image_id = ?'),
       inquiry: db.prepare('INSERT INTO watchlist_inquiries (face_key, tenant_id, client_id, at) VALUES (?, ?, ?, ?)'),
       history: db.prepare('SELECT COUNT(*) AS inquiries, COUNT(DISTINCT client_id) AS clients FROM watchlist_inquiries WHERE face_key = ? AND at >= ?'),
@@ -134,9 +135,14 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
     })();
   }
 
-  facesWithVectors(collectionId: number, keys: number[]): Array<CollectionFace & { vector: Float32Array }> {
+  vectorsOf(collectionId: number, keys: number[]): Array<{ key: number; vector: Float32Array }> {
     if (keys.length === 0) return [];
-    return (this.s.withVectors.all(collectionId, JSON.stringify(keys)) as FaceRow[]).map((r) => ({ ...toFace(r), vector: blobToVector(r.template!) }));
+    return (this.s.vectorsOf.all(collectionId, JSON.stringify(keys)) as Array<{ key: number; template: Buffer }>).map((r) => ({ key: r.key, vector: blobToVector(r.template) }));
+  }
+
+  facesByKeys(collectionId: number, keys: number[]): CollectionFace[] {
+    if (keys.length === 0) return [];
+    return (this.s.byKeys.all(collectionId, JSON.stringify(keys)) as FaceRow[]).map(toFace);
   }
 
   facesFromImage(tenantId: string, imageId: string): Array<{ collectionId: number; faceId: string }> {

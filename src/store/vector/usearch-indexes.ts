@@ -129,8 +129,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     for (;;) {
       const batch = this.journal.vectorsAfter(index.collectionId, index.maxKey, REPLAY_BATCH);
       if (batch.length === 0) break;
-      const fresh = batch.filter((b) => !index.native.contains(BigInt(b.key)));
-      index.addNow(fresh.map((b) => b.key), fresh.map((b) => b.vector), this.options.buildThreads);
+      index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), this.options.buildThreads);
       index.maxKey = batch[batch.length - 1].key;
     }
     const { keys, lastSeq } = this.journal.removalsAfter(index.collectionId, index.removalSeq);
@@ -162,14 +161,16 @@ class CollectionIndex implements VectorIndex {
     return this.native.size();
   }
 
+  /** Adds the faces the index does not hold yet (an index opened after their insert already caught them up). */
   addNow(keys: number[], vectors: Float32Array[], threads: number): void {
-    if (keys.length === 0) return;
+    const fresh = keys.flatMap((k, i) => (this.native.contains(BigInt(k)) ? [] : [i]));
+    if (fresh.length === 0) return;
     const dim = vectors[0].length;
-    const flat = new Float32Array(keys.length * dim);
-    vectors.forEach((v, i) => flat.set(v, i * dim));
-    this.native.add(BigUint64Array.from(keys, BigInt), flat, threads);
+    const flat = new Float32Array(fresh.length * dim);
+    fresh.forEach((i, j) => flat.set(vectors[i], j * dim));
+    this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
-    this.changes += keys.length;
+    this.changes += fresh.length;
   }
 
   add(keys: number[], vectors: Float32Array[]): void {
