@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exactSearch, MetricKind } from 'usearch';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { createServices } from '../src/bootstrap.ts';
+import { createServices, loadProjection } from '../src/bootstrap.ts';
 import * as collectionsModule from '../src/core/collections.ts';
 import type { CollectionService } from '../src/core/collections.ts';
 import type { FaceService } from '../src/core/face-service.ts';
@@ -36,6 +36,7 @@ const config = loadConfig({ ...process.env, FACEPROOF_DATA_DIR: workDir, FACEPRO
 const services = await createServices(config);
 const { collections, service } = services;
 const repository = new SqliteCollectionRepository(services.db);
+const projection = loadProjection(config, services.engine.info());
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
 
@@ -93,7 +94,7 @@ const report: Record<string, unknown> = {
   node: process.version,
   date: new Date().toISOString().slice(0, 10),
   template: service.templateModel,
-  index: config.index,
+  index: { ...config.index, projection: projection ? { dimensions: projection.outDim, id: projection.id } : null },
   candidates_reranked: config.search.candidates,
 };
 
@@ -130,7 +131,7 @@ async function atScale(size: number) {
   gallery.forEach((g, i) => dataset.set(g.vector, i * dim));
   dataset.set(synthetic.subarray(0, (rows - gallery.length) * dim), gallery.length * dim);
   const faceIds: string[] = new Array(rows);
-  const provider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, buildThreads: 0 });
+  const provider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
   const rssBefore = process.memoryUsage().rss;
   const index = provider.open(record);
   let dbMs = 0, indexMs = 0;
@@ -160,7 +161,7 @@ async function atScale(size: number) {
   // Reload from the snapshot as a restarted server does, and measure what it holds.
   const rssBeforeLoad = process.memoryUsage().rss;
   t = performance.now();
-  const reloadedProvider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, buildThreads: 0 });
+  const reloadedProvider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
   const reloaded = reloadedProvider.open(record);
   const loadMs = performance.now() - t;
   const rssLoaded = process.memoryUsage().rss;

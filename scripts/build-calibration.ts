@@ -11,6 +11,10 @@ import type { CalibrationTable } from '../src/core/calibration.ts';
 import { loadLfw } from '../bench/lib/lfw.ts';
 import { embedImages, impostorSimilarities } from '../bench/lib/embed-set.ts';
 import { calibrationPoints } from '../bench/lib/calibration-builder.ts';
+import { principalComponents } from '../bench/lib/pca.ts';
+import { VectorProjection } from '../src/store/vector/projection.ts';
+
+const PROJECTION_COMPONENTS = 192;
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' } } });
 const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
@@ -45,3 +49,12 @@ fs.mkdirSync(path.dirname(out), { recursive: true });
 const json = JSON.stringify({ ...table, points: [] }, null, 2).replace('"points": []', `"points": [\n${table.points.map((p) => `    [${p[0]}, ${p[1]}]`).join(',\n')}\n  ]`);
 fs.writeFileSync(out, json + '\n');
 console.log(`wrote ${out}: ${table.points.length} points from ${impostors.length} impostor pairs of ${table.dataset.images} images`);
+
+// The principal components of the same templates, for the vector index (src/store/vector/projection.ts).
+const vectors = embedded.flatMap((e) => (e.vector ? [e.vector] : []));
+const count = Math.min(PROJECTION_COMPONENTS, info.dimension);
+const { mean, components, explained } = principalComponents(vectors, count);
+const projectionFile = out.replace(/\.json$/, '.projection.bin');
+VectorProjection.write(projectionFile, { modelId: info.templateModelId, modelVersion: info.templateVersion, mean, components });
+const share = (k: number) => explained.slice(0, k).reduce((a, b) => a + b, 0);
+console.log(`wrote ${projectionFile}: ${count} components; variance explained by 64/128/${count}: ${[64, 128, count].map((k) => share(k).toFixed(3)).join(' / ')}`);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { FaceEngine } from './engine/face-engine.ts';
 import { Calibrator } from './core/calibration.ts';
@@ -17,6 +18,17 @@ import { SqliteCollectionRepository } from './store/sqlite/collection-repository
 import { SqliteUserRepository } from './store/sqlite/user-repository.ts';
 import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
+import { VectorProjection } from './store/vector/projection.ts';
+
+/** The template model's principal components, when a matching file exists (see VectorProjection). */
+export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
+  if (!fs.existsSync(config.index.projectionFile)) return undefined;
+  const projection = VectorProjection.read(config.index.projectionFile);
+  if (projection.modelId !== info.templateModelId || projection.modelVersion !== info.templateVersion || projection.inDim !== info.dimension) {
+    throw new Error(`projection ${config.index.projectionFile} was built for ${projection.modelId} v${projection.modelVersion}, not ${info.templateModelId} v${info.templateVersion}`);
+  }
+  return config.index.dimensions > 0 ? projection.truncated(config.index.dimensions) : undefined;
+}
 
 export interface Services {
   service: FaceService;
@@ -52,7 +64,8 @@ export async function createServices(config: Config): Promise<Services> {
   const service = new FaceService(engine, calibrator, config.image, images);
   const collectionRepository = new SqliteCollectionRepository(db);
   const indexes = new UsearchIndexProvider(collectionRepository, {
-    dir: path.join(config.dataDir, 'indexes'), ...config.index, buildThreads: 0, log: (m) => process.emitWarning(m, 'FaceproofIndex'),
+    dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
+    log: (m) => process.emitWarning(m, 'FaceproofIndex'),
   });
   const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
   const users = new UserService(new SqliteUserRepository(db), service, calibrator);

@@ -38,6 +38,10 @@ export interface Config {
     maxResults: number;
   };
   index: {
+    /** Principal components of the templates (written by `npm run calibrate`); absent: full templates are indexed. */
+    projectionFile: string;
+    /** How many of those components the index keeps. */
+    dimensions: number;
     quantization: Quantization;
     connectivity: number;
     expansionAdd: number;
@@ -86,6 +90,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxResults: 10,
     },
     index: {
+      projectionFile: env.FACEPROOF_PROJECTION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.projection.bin`),
+      dimensions: int(env, 'FACEPROOF_INDEX_DIMENSIONS', 128),
       quantization: oneOf(env, 'FACEPROOF_INDEX_QUANTIZATION', ['f16', 'f32', 'i8'] as const),
       connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 16),
       expansionAdd: int(env, 'FACEPROOF_INDEX_EXPANSION_ADD', 128),

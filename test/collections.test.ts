@@ -28,7 +28,7 @@ describe('collections and 1:N search', () => {
   it('creates, lists, describes and refuses a duplicate name', async () => {
     const res = await post('/v1/collections', { name: 'customers', description: 'onboarded customers' });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ name: 'customers', kind: 'gallery', face_count: 0, template: { dimension: 512 } });
+    expect(res.json()).toMatchObject({ name: 'customers', kind: 'gallery', face_count: 0, template: { model_id: 'fused-fr512-resnet128', dimension: 640 } });
     const dup = await post('/v1/collections', { name: 'customers' });
     expect(dup.statusCode).toBe(409);
     expect(dup.json().error.code).toBe('already_exists');

@@ -100,7 +100,7 @@ describe('POST /v1/compare', () => {
 describe('GET /v1/capabilities, /v1/health, /openapi.json', () => {
   it('describes models, template version, limits and the FAR table', async () => {
     const body = (await app.inject('/v1/capabilities')).json();
-    expect(body.template).toEqual({ model_id: 'faceplugin-fr512-arcface112', version: 1, dimension: 512 });
+    expect(body.template).toEqual({ model_id: 'fused-fr512-resnet128', version: 1, dimension: 640 });
     expect(body.models.every((m: { bytes: number }) => m.bytes > 100_000)).toBe(true);
     expect(body.limits.max_image_bytes).toBe(15 * 1024 * 1024);
     const fars = body.calibration.table.map((r: { far: number }) => r.far);

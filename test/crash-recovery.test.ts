@@ -10,6 +10,7 @@ import { openDatabase } from '../src/store/sqlite/database.ts';
 import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
 import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
 import { loadConfig } from '../src/config.ts';
+import { loadProjection } from '../src/bootstrap.ts';
 
 /**
  * kill -9 in the middle of a bulk index: after a restart, every acknowledged face is in the
@@ -120,7 +121,12 @@ describe('crash consistency of the vector index', () => {
     const db = openDatabase(path.join(dataDir, 'faceproof.db'));
     const repository = new SqliteCollectionRepository(db);
     const record = repository.get('default', 'bulk')!;
-    const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...loadConfig(env).index, buildThreads: 0 });
+    const config = loadConfig(env);
+    const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
+    expect(projection).toBeDefined();
+    const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection, buildThreads: 0 });
+    const snapshots = fs.readdirSync(path.join(dataDir, 'indexes'));
+    expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}\\.k\\d+\\.r\\d+\\.usearch$`))]);
     const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number } };
     const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
     expect(index.native.size()).toBe(keys.length);

@@ -6,6 +6,7 @@ import type { Box, DetectedBox } from './detect/types.ts';
 import { Landmarker68 } from './landmarks/landmarker.ts';
 import { SimilarityAligner, points5From68, type FaceLandmarks } from './align/aligner.ts';
 import { Embedder } from './embed/embedder.ts';
+import { FusedEmbedder, type FaceEmbedder } from './embed/fused-embedder.ts';
 import { estimateHeadPose, type HeadPose } from './pose/head-pose.ts';
 import { distance, type Point } from './geometry.ts';
 import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
@@ -57,7 +58,7 @@ export class FaceEngine {
     private readonly detector: UltraFaceDetector,
     private readonly landmarker: Landmarker68,
     private readonly aligner: SimilarityAligner,
-    private readonly embedder: Embedder,
+    private readonly embedder: FaceEmbedder,
   ) {}
 
   /** Loads every model into a pool of inference threads; `close()` ends them. */
@@ -66,12 +67,17 @@ export class FaceEngine {
     const pool = InferencePool.start(threads);
     try {
       const aligner = new SimilarityAligner(config.aligner);
-      const [detector, landmarker, embedder] = await Promise.all([
+      const [detector, landmarker, embedder, ...fused] = await Promise.all([
         UltraFaceDetector.load('detector', config.detector, pool),
         Landmarker68.load('landmarks', config.landmarks, pool),
         Embedder.load(config.embedder, aligner, pool),
+        ...(config.fusion?.with ?? []).map((part) => Embedder.load(part.embedder, new SimilarityAligner(part.aligner), pool)),
       ]);
-      return new FaceEngine(config, pool, detector, landmarker, aligner, embedder);
+      const fusion = config.fusion;
+      const recogniser: FaceEmbedder = fusion
+        ? new FusedEmbedder([{ embedder, weight: fusion.weight }, ...fused.map((e, i) => ({ embedder: e, weight: fusion.with[i].weight }))], fusion.template.modelId, fusion.template.version)
+        : embedder;
+      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser);
     } catch (err) {
       await pool.close();
       throw err;
@@ -97,6 +103,7 @@ export class FaceEngine {
         model('detector', this.config.detector.model, ''),
         model('landmarks', this.config.landmarks.model, 'face_landmark_68_model.bin'),
         model('embedder', this.config.embedder.model, 'face_recognition_model.bin'),
+        ...(this.config.fusion?.with ?? []).map((part) => model('embedder', part.embedder.model, 'face_recognition_model.bin')),
       ],
     };
   }

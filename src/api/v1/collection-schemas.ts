@@ -48,8 +48,10 @@ export const IndexFacesBody = Type.Object({
   auto_rotate: Type.Optional(AutoRotate),
 }, { additionalProperties: false });
 
+export const FileField = Type.Unsafe<Buffer>({ format: 'binary', description: 'The image file' });
+
 export const IndexFacesMultipartBody = Type.Object({
-  image: Type.Unsafe<Buffer>({ format: 'binary', description: 'The image file' }),
+  image: FileField,
   external_id: Type.Optional(ExternalId),
   metadata: Type.Optional(Type.String({ description: 'A JSON object, as text' })),
   all_faces: Type.Optional(Type.Boolean()),
@@ -109,6 +111,15 @@ const SearchOptions = {
   auto_rotate: Type.Optional(AutoRotate),
 };
 export const SearchBody = Type.Object(SearchOptions, { additionalProperties: false });
+export const SearchMultipartBody = Type.Object({
+  image: FileField,
+  max_results: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  max_far: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  min_score: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  all_faces: Type.Optional(Type.Boolean()),
+  auto_rotate: Type.Optional(Type.Boolean()),
+});
+
 export const MultiSearchBody = Type.Object({
   collections: Type.Array(Name, { minItems: 1, maxItems: 32, description: 'Collections searched together, as one gallery' }),
   ...SearchOptions,

@@ -8,7 +8,7 @@ import { imageOrTemplateOf, parseMetadata } from './inputs.ts';
 import {
   CollectionFaceParams, CollectionListResponse, CollectionParams, CollectionResponse, CreateCollectionBody, DeleteFacesBody, DeletedResponse,
   FaceListResponse, FaceResponse, FindFacesBody, IndexFacesBody, IndexFacesMultipartBody, IndexFacesResponse, IndexTemplatesBody, ListFacesQuery,
-  MultiSearchBody, SearchBody, SearchResponse, type MultiSearchJson, type SearchJson,
+  MultiSearchBody, SearchBody, SearchMultipartBody, SearchResponse, type MultiSearchJson, type SearchJson,
 } from './collection-schemas.ts';
 
 const describeCollection = (c: CollectionSummary) => ({
@@ -159,7 +159,9 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
     schema: {
       tags, summary: 'Search a collection with a face (1:N)',
       description: 'Top candidates for every face of the query image (or the template), best first. Without max_far or min_score the threshold follows the collection size so that someone enrolled nowhere gets a candidate at most FACEPROOF_SEARCH_FPIR of the time (default 1 %); `threshold` says what was used.',
-      params: CollectionParams, body: SearchBody, response: { 200: SearchResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
+      params: CollectionParams,
+      body: { content: { 'application/json': { schema: SearchBody }, 'multipart/form-data': { schema: SearchMultipartBody } } },
+      response: { 200: SearchResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request) => {
     const result = await collections.search(request.caller.tenantId, [request.params.name], imageOrTemplateOf(request.body), searchOptions(request, request.body, defaultMaxResults));

@@ -8,7 +8,7 @@ import { errorResponses } from './schemas.ts';
 import { imageOrTemplateOf } from './inputs.ts';
 import { describeKeptFace } from './users.ts';
 import {
-  AddSessionFacesBody, CreateSessionBody, KeptFacesResponse, MatchSessionBody, MatchSessionResponse, SessionFaceParams, SessionFaceResponse, SessionParams, SessionResponse,
+  AddSessionFacesBody, AddSessionFacesMultipartBody, CreateSessionBody, KeptFacesResponse, MatchSessionBody, MatchSessionMultipartBody, MatchSessionResponse, SessionFaceParams, SessionFaceResponse, SessionParams, SessionResponse,
 } from './user-schemas.ts';
 
 const describeSession = (s: SessionRecord, faceCount: number) => ({
@@ -47,7 +47,9 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
 
   app.post<{ Params: { session_id: string }; Body: { image?: unknown; template?: string; image_type?: ImageType; all_faces?: boolean } }>('/v1/sessions/:session_id/faces', {
     config: { usesEngine: true },
-    schema: { tags, summary: 'Add the faces of an image or a template', params: SessionParams, body: AddSessionFacesBody, response: { 201: KeptFacesResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) } },
+    schema: { tags, summary: 'Add the faces of an image or a template', params: SessionParams,
+      body: { content: { 'application/json': { schema: AddSessionFacesBody }, 'multipart/form-data': { schema: AddSessionFacesMultipartBody } } },
+      response: { 201: KeptFacesResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) } },
   }, async (request, reply) => {
     const b = request.body;
     const faces = await sessions.addFaces(request.caller.tenantId, request.params.session_id, imageOrTemplateOf(b), { imageType: b.image_type ?? 'SELFIE', allFaces: b.all_faces ?? false });
@@ -74,7 +76,9 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
     schema: {
       tags, summary: 'Rank every face of the session against a reference',
       description: 'The reference is one of the session’s faces (reference_face_id) or a new image or template. Best first, each with score, FAR and decision.',
-      params: SessionParams, body: MatchSessionBody, response: { 200: MatchSessionResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
+      params: SessionParams,
+      body: { content: { 'application/json': { schema: MatchSessionBody }, 'multipart/form-data': { schema: MatchSessionMultipartBody } } },
+      response: { 200: MatchSessionResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request) => {
     const b = request.body;

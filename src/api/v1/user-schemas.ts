@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { Envelope, ImageInput, ImageTypeSchema, Metadata } from './schemas.ts';
-import { BoxSchema, Cursor, Template } from './collection-schemas.ts';
+import { BoxSchema, Cursor, FileField, Template } from './collection-schemas.ts';
 
 /** Schemas of users (face authentication) and sessions (one-to-few). */
 
@@ -45,6 +45,8 @@ export const AuthenticateBody = Type.Object({
   template: Type.Optional(Template),
   image_type: Type.Optional(ImageTypeSchema),
 }, { additionalProperties: false });
+
+export const AuthenticateMultipartBody = Type.Object({ image: FileField, image_type: Type.Optional(ImageTypeSchema) });
 
 export const AuthenticateResponse = Type.Object({
   ...Envelope,
@@ -99,6 +101,8 @@ export const AddSessionFacesBody = Type.Object({
   all_faces: Type.Optional(Type.Boolean({ default: false, description: 'Add every face of the image, not only the largest' })),
 }, { additionalProperties: false });
 
+export const AddSessionFacesMultipartBody = Type.Object({ image: FileField, image_type: Type.Optional(ImageTypeSchema), all_faces: Type.Optional(Type.Boolean()) });
+
 export const SessionFaceResponse = Type.Object({ ...Envelope, ...KeptFaceSchema.properties });
 
 export const MatchSessionBody = Type.Object({
@@ -107,6 +111,8 @@ export const MatchSessionBody = Type.Object({
   template: Type.Optional(Template),
   image_type: Type.Optional(ImageTypeSchema),
 }, { additionalProperties: false });
+
+export const MatchSessionMultipartBody = Type.Object({ image: FileField, image_type: Type.Optional(ImageTypeSchema) });
 
 export const MatchSessionResponse = Type.Object({
   ...Envelope,

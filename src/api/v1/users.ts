@@ -6,7 +6,7 @@ import { envelope } from '../envelope.ts';
 import { errorResponses } from './schemas.ts';
 import { imageOrTemplateOf } from './inputs.ts';
 import {
-  AddUserFacesBody, AuthenticateBody, AuthenticateResponse, HistoryQuery, HistoryResponse, KeptFacesResponse, RegisterUserBody, UserFaceParams, UserParams, UserResponse,
+  AddUserFacesBody, AuthenticateBody, AuthenticateMultipartBody, AuthenticateResponse, HistoryQuery, HistoryResponse, KeptFacesResponse, RegisterUserBody, UserFaceParams, UserParams, UserResponse,
 } from './user-schemas.ts';
 
 type FaceBody = { image?: unknown; template?: string; image_type?: ImageType };
@@ -42,7 +42,9 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
     schema: {
       tags, summary: 'Authenticate a user with a new image',
       description: 'Compares the largest face with every enrolled face and decides on the best, with its false-accept rate corrected for the number of faces compared. A deactivated user gets 409 user_inactive. Every attempt is kept in the user’s history.',
-      params: UserParams, body: AuthenticateBody, response: { 200: AuthenticateResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
+      params: UserParams,
+      body: { content: { 'application/json': { schema: AuthenticateBody }, 'multipart/form-data': { schema: AuthenticateMultipartBody } } },
+      response: { 200: AuthenticateResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request) => {
     const result = await users.authenticate(request.caller.tenantId, request.params.user_id,

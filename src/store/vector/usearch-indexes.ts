@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { CollectionRecord, IndexJournal, VectorIndex, VectorIndexProvider, VectorMatch } from '../../core/ports.ts';
+import type { VectorProjection } from './projection.ts';
 
 export type Quantization = 'f32' | 'f16' | 'i8';
 
@@ -18,6 +19,8 @@ export interface UsearchOptions {
   snapshotEvery: number;
   /** Threads for bulk insertion when an index is rebuilt or caught up (0: all cores). */
   buildThreads: number;
+  /** Principal components of the template model: collections of that model index projected vectors. */
+  projection?: VectorProjection;
   log?: (message: string) => void;
 }
 
@@ -25,6 +28,9 @@ const SCALAR: Record<Quantization, ScalarKind> = { f32: ScalarKind.F32, f16: Sca
 const REPLAY_BATCH = 10_000;
 
 interface Snapshot { file: string; maxKey: number; removalSeq: number }
+
+/** How a collection's vectors are indexed: which projection (if any), hence which dimensions and metric. */
+interface Layout { projection: VectorProjection | null; tag: string }
 
 /**
  * One usearch HNSW index per collection. The database is the source of truth: a snapshot file is
@@ -63,7 +69,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
   /** Writes a snapshot of the index as it is now, then forgets the removals it already contains. */
   snapshot(index: CollectionIndex): void {
     const removalSeq = this.journal.lastRemovalSeq(index.collectionId);
-    const name = `c${index.collectionId}.k${index.maxKey}.r${removalSeq}.usearch`;
+    const name = `c${index.collectionId}.${index.layout.tag}.k${index.maxKey}.r${removalSeq}.usearch`;
     const tmp = path.join(this.options.dir, `${name}.tmp`);
     index.native.save(tmp);
     const fd = fs.openSync(tmp, 'r');
@@ -81,29 +87,41 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     return fs.readdirSync(this.options.dir).filter((f) => f.startsWith(prefix));
   }
 
-  private latestSnapshot(collectionId: number): Snapshot | undefined {
-    const pattern = new RegExp(`^c${collectionId}\\.k(\\d+)\\.r(\\d+)\\.usearch$`);
+  private latestSnapshot(collectionId: number, layout: Layout): Snapshot | undefined {
+    // A snapshot of another layout (before a recalibration) or an interrupted write is deleted.
+    const pattern = new RegExp(`^c${collectionId}\\.${layout.tag}\\.k(\\d+)\\.r(\\d+)\\.usearch$`);
     let best: Snapshot | undefined;
     for (const file of this.snapshotFiles(collectionId)) {
       const m = pattern.exec(file);
-      if (!m) { fs.rmSync(path.join(this.options.dir, file), { force: true }); continue; } // an interrupted write
+      if (!m) { fs.rmSync(path.join(this.options.dir, file), { force: true }); continue; }
       const snap = { file, maxKey: Number(m[1]), removalSeq: Number(m[2]) };
       if (!best || snap.maxKey > best.maxKey || (snap.maxKey === best.maxKey && snap.removalSeq > best.removalSeq)) best = snap;
     }
     return best;
   }
 
-  private createNative(dimension: number): Index {
+  private layoutOf(collection: CollectionRecord): Layout {
+    const p = this.options.projection;
+    const fits = p && p.modelId === collection.model.modelId && p.modelVersion === collection.model.version && p.inDim === collection.model.dimension;
+    return fits ? { projection: p, tag: `p${p.id}` } : { projection: null, tag: 'full' };
+  }
+
+  private createIndex(collection: CollectionRecord, layout: Layout): CollectionIndex {
     const o = this.options;
-    return new Index({
-      dimensions: dimension, metric: MetricKind.Cos, quantization: SCALAR[o.quantization],
+    // Projected vectors are centred, so they are compared by inner product (the ranking of cosine on the templates).
+    const native = new Index({
+      dimensions: layout.projection ? layout.projection.outDim : collection.model.dimension,
+      metric: layout.projection ? MetricKind.IP : MetricKind.Cos,
+      quantization: SCALAR[o.quantization],
       connectivity: o.connectivity, expansion_add: o.expansionAdd, expansion_search: o.expansionSearch, multi: false,
     });
+    return new CollectionIndex(collection.id, native, layout, this);
   }
 
   private load(collection: CollectionRecord): CollectionIndex {
-    const snap = this.latestSnapshot(collection.id);
-    let index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+    const layout = this.layoutOf(collection);
+    const snap = this.latestSnapshot(collection.id, layout);
+    let index = this.createIndex(collection, layout);
     if (snap) {
       try {
         index.native.load(path.join(this.options.dir, snap.file));
@@ -111,13 +129,13 @@ export class UsearchIndexProvider implements VectorIndexProvider {
         index.removalSeq = snap.removalSeq;
       } catch (err) {
         this.options.log?.(`collection ${collection.id}: snapshot ${snap.file} unreadable (${(err as Error).message}); rebuilding from the database`);
-        index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+        index = this.createIndex(collection, layout);
       }
     }
     this.catchUp(index);
     if (index.native.size() !== this.journal.count(collection.id)) {
       this.options.log?.(`collection ${collection.id}: index holds ${index.native.size()} faces, database ${this.journal.count(collection.id)}; rebuilding from the database`);
-      index = new CollectionIndex(collection.id, this.createNative(collection.model.dimension), this);
+      index = this.createIndex(collection, layout);
       this.catchUp(index);
     }
     if (index.changes > 0) this.snapshot(index);
@@ -155,7 +173,7 @@ class CollectionIndex implements VectorIndex {
   changes = 0;
   snapshotPending = false;
 
-  constructor(readonly collectionId: number, readonly native: Index, private readonly provider: UsearchIndexProvider) {}
+  constructor(readonly collectionId: number, readonly native: Index, readonly layout: Layout, private readonly provider: UsearchIndexProvider) {}
 
   get size(): number {
     return this.native.size();
@@ -165,9 +183,10 @@ class CollectionIndex implements VectorIndex {
   addNow(keys: number[], vectors: Float32Array[], threads: number): void {
     const fresh = keys.flatMap((k, i) => (this.native.contains(BigInt(k)) ? [] : [i]));
     if (fresh.length === 0) return;
-    const dim = vectors[0].length;
+    const { projection } = this.layout;
+    const dim = projection ? projection.outDim : vectors[0].length;
     const flat = new Float32Array(fresh.length * dim);
-    fresh.forEach((i, j) => flat.set(vectors[i], j * dim));
+    fresh.forEach((i, j) => flat.set(projection ? projection.projectStored(vectors[i]) : vectors[i], j * dim));
     this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
@@ -188,7 +207,8 @@ class CollectionIndex implements VectorIndex {
   search(vector: Float32Array, k: number): VectorMatch[] {
     const size = this.native.size();
     if (size === 0) return [];
-    const found = this.native.search(vector, Math.min(k, size), 1);
+    const query = this.layout.projection ? this.layout.projection.projectQuery(vector) : vector;
+    const found = this.native.search(query, Math.min(k, size), 1);
     const out: VectorMatch[] = [];
     for (let i = 0; i < found.keys.length; i++) {
       // usearch pads with sentinel keys when fewer than k are reachable.

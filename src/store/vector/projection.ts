@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+
+/**
+ * A linear projection onto the principal components of a model's templates. The recognisers'
+ * templates live in a subspace (for the default fused 640-D template, 192 components carry 99.3 %
+ * of the variance): indexing their projections makes every distance the ANN graph computes several
+ * times cheaper at no cost in ranking, since the final results are re-ranked on the full templates.
+ *
+ * Inner products are preserved up to the discarded components: q · (x − mean) ≈ P q · P (x − mean),
+ * and q · mean is the same for every x, so ranking by P q · P (x − mean) ranks by q · x.
+ */
+export class VectorProjection {
+  private constructor(
+    readonly modelId: string,
+    readonly modelVersion: number,
+    readonly inDim: number,
+    readonly outDim: number,
+    private readonly mean: Float32Array,
+    private readonly components: Float32Array,
+    /** Short digest of the file: a snapshot made with another projection is not reused. */
+    readonly id: string,
+  ) {}
+
+  static read(file: string): VectorProjection {
+    const buf = fs.readFileSync(file);
+    if (buf.toString('ascii', 0, 4) !== MAGIC) throw new Error(`${file} is not a Faceproof projection`);
+    let o = 4;
+    const idLength = buf.readUInt8(o); o += 1;
+    const modelId = buf.toString('utf8', o, o + idLength); o += idLength;
+    const version = buf.readUInt16LE(o); o += 2;
+    const inDim = buf.readUInt16LE(o); o += 2;
+    const outDim = buf.readUInt16LE(o); o += 2;
+    if (buf.length !== o + 4 * (inDim + inDim * outDim)) throw new Error(`${file}: length does not match its dimensions`);
+    const floats = new Float32Array(inDim + inDim * outDim);
+    new Uint8Array(floats.buffer).set(buf.subarray(o));
+    return new VectorProjection(modelId, version, inDim, outDim, floats.subarray(0, inDim), floats.subarray(inDim),
+      createHash('sha256').update(buf).digest('hex').slice(0, 12));
+  }
+
+  static write(file: string, p: { modelId: string; modelVersion: number; mean: Float32Array; components: Float32Array[] }): void {
+    const id = Buffer.from(p.modelId, 'utf8');
+    const inDim = p.mean.length;
+    const header = Buffer.alloc(4 + 1 + id.length + 6);
+    let o = header.write(MAGIC, 0, 'ascii');
+    o = header.writeUInt8(id.length, o);
+    o += id.copy(header, o);
+    o = header.writeUInt16LE(p.modelVersion, o);
+    o = header.writeUInt16LE(inDim, o);
+    header.writeUInt16LE(p.components.length, o);
+    const body = new Float32Array(inDim * (1 + p.components.length));
+    body.set(p.mean);
+    p.components.forEach((c, k) => body.set(c, inDim * (1 + k)));
+    fs.writeFileSync(file, Buffer.concat([header, Buffer.from(body.buffer)]));
+  }
+
+  /** The same projection onto its first `dimensions` components only. */
+  truncated(dimensions: number): VectorProjection {
+    if (dimensions >= this.outDim) return this;
+    return new VectorProjection(this.modelId, this.modelVersion, this.inDim, dimensions, this.mean,
+      this.components.subarray(0, dimensions * this.inDim), `${this.id}d${dimensions}`);
+  }
+
+  /** Where a stored template goes in the index. */
+  projectStored(v: Float32Array): Float32Array {
+    return this.apply(v, true);
+  }
+
+  /** Where a query goes. */
+  projectQuery(v: Float32Array): Float32Array {
+    return this.apply(v, false);
+  }
+
+  private apply(v: Float32Array, centre: boolean): Float32Array {
+    const { inDim, outDim, mean, components } = this;
+    const out = new Float32Array(outDim);
+    for (let k = 0; k < outDim; k++) {
+      const row = k * inDim;
+      let s = 0;
+      if (centre) for (let i = 0; i < inDim; i++) s += components[row + i] * (v[i] - mean[i]);
+      else for (let i = 0; i < inDim; i++) s += components[row + i] * v[i];
+      out[k] = s;
+    }
+    return out;
+  }
+}
+
+const MAGIC = 'FPPJ';
