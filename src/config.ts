@@ -86,16 +86,16 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 64),
     search: {
       fpir: fraction(env, 'FACEPROOF_SEARCH_FPIR', 0.01),
-      candidates: int(env, 'FACEPROOF_SEARCH_CANDIDATES', 50),
+      candidates: int(env, 'FACEPROOF_SEARCH_CANDIDATES', 200),
       maxResults: 10,
     },
     index: {
       projectionFile: env.FACEPROOF_PROJECTION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.projection.bin`),
       dimensions: int(env, 'FACEPROOF_INDEX_DIMENSIONS', 128),
       quantization: oneOf(env, 'FACEPROOF_INDEX_QUANTIZATION', ['f16', 'f32', 'i8'] as const),
-      connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 16),
+      connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 32),
       expansionAdd: int(env, 'FACEPROOF_INDEX_EXPANSION_ADD', 128),
-      expansionSearch: int(env, 'FACEPROOF_INDEX_EXPANSION_SEARCH', 64),
+      expansionSearch: int(env, 'FACEPROOF_INDEX_EXPANSION_SEARCH', 512),
       snapshotEvery: Math.max(1, int(env, 'FACEPROOF_INDEX_SNAPSHOT_EVERY', 10_000)),
     },
     sessions: {
