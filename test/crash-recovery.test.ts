@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
 import { encodeTemplate } from '../src/core/template.ts';
-import { DEFAULT_PIPELINE } from '../src/engine/pipeline.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
 import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
 import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
@@ -19,7 +18,6 @@ import { loadProjection } from '../src/bootstrap.ts';
 const TOTAL = 24_000;
 const BATCH = 200;
 const KILL_AFTER = 12_000;
-const DIM = 512;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-crash-'));
 const env = { FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
 let server: ChildProcess | undefined;
@@ -36,8 +34,9 @@ async function start(): Promise<string> {
 
 afterAll(() => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
 
-/** Deterministic unit vectors (xorshift), so every template is distinct. */
-function templates(n: number): string[] {
+/** Deterministic unit vectors (xorshift) of the server's template model, so every template is distinct. */
+function templates(n: number, model: { model_id: string; version: number; dimension: number }): string[] {
+  const DIM = model.dimension;
   let s = 0x9e3779b9;
   const rand = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return ((s >>> 0) / 2 ** 32) - 0.5; };
   return Array.from({ length: n }, () => {
@@ -45,7 +44,7 @@ function templates(n: number): string[] {
     let norm = 0;
     for (let i = 0; i < DIM; i++) { v[i] = rand(); norm += v[i] * v[i]; }
     for (let i = 0; i < DIM; i++) v[i] /= Math.sqrt(norm);
-    return encodeTemplate({ modelId: DEFAULT_PIPELINE.embedder.templateModelId, version: DEFAULT_PIPELINE.embedder.templateVersion, vector: v });
+    return encodeTemplate({ modelId: model.model_id, version: model.version, vector: v });
   });
 }
 
@@ -54,9 +53,10 @@ const postJson = (base: string, url: string, body: object) =>
 
 describe('crash consistency of the vector index', () => {
   it('after kill -9 during a bulk index of 24,000 faces, the index equals the database and nothing acknowledged is lost', async () => {
-    const all = templates(TOTAL);
     let base = await start();
-    expect((await postJson(base, '/v1/collections', { name: 'bulk' })).status).toBe(201);
+    const created = await postJson(base, '/v1/collections', { name: 'bulk' });
+    expect(created.status).toBe(201);
+    const all = templates(TOTAL, ((await created.json()) as { template: { model_id: string; version: number; dimension: number } }).template);
 
     const acked = new Map<string, number>(); // face_id → template index
     const deleted = new Set<string>();

@@ -1,0 +1,77 @@
+/**
+ * Sweeps vector-index settings at scale, outside the product path, to choose its defaults:
+ *   npx tsx bench/experiments/index-sweep.ts --data ../shared/data --size 1000000 \
+ *     --configs '[["f16",32,128]]' --efs '[[256,200],[512,200],[768,200],[1024,300]]' [--dimensions 128]
+ * Gallery: 1,700 real LFW templates plus Gaussian distractors fitted to them (as bench:search);
+ * queries: 300 other real templates. Each config is [quantization, connectivity, expansion_add];
+ * each efs entry is [expansion_search, candidates re-ranked exactly]. Prints one JSON line per point:
+ * build rate, recall@10 against brute force, single-thread latency of index search + re-rank.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Index, exactSearch, MetricKind, ScalarKind } from 'usearch';
+import { loadConfig } from '../../src/config.ts';
+import { FaceEngine } from '../../src/engine/face-engine.ts';
+import { VectorProjection } from '../../src/store/vector/projection.ts';
+import { GaussianSampler } from '../lib/gaussian.ts';
+import { embedImages } from '../lib/embed-set.ts';
+
+const { values } = parseArgs({ options: { data: { type: 'string' }, size: { type: 'string' }, configs: { type: 'string' }, efs: { type: 'string' }, dimensions: { type: 'string' } } });
+const config = loadConfig();
+const imageDir = path.join(values.data ?? '../shared/data', 'verify/lfw_original150_pairs');
+const images = fs.readdirSync(imageDir).sort().flatMap((id) => fs.readdirSync(path.join(imageDir, id)).sort().map((f) => ({ file: `${id}/${f}`, identity: id })));
+const engine = await FaceEngine.load(config.pipeline, config.threads);
+const real = (await embedImages(engine, config.image, imageDir, images)).flatMap((e) => (e.vector ? [e.vector] : []));
+await engine.close();
+
+const dim = real[0].length, N = Number(values.size ?? 1_000_000), Q = 300;
+const dims = Number(values.dimensions ?? config.index.dimensions);
+const projection = dims > 0 ? VectorProjection.read(config.index.projectionFile).truncated(dims) : undefined;
+const data = new Float32Array(N * dim);
+real.slice(0, 1700).forEach((v, i) => data.set(v, i * dim));
+const sampler = GaussianSampler.fit(real);
+for (let done = 1700; done < N; done += 10_000) sampler.sample(data, done, Math.min(10_000, N - done));
+const queries = new Float32Array(Q * dim);
+real.slice(1700, 1700 + Q).forEach((v, i) => queries.set(v, i * dim));
+const exact = exactSearch(data, queries, dim, 10, MetricKind.Cos, 0) as unknown as { keys: BigUint64Array };
+const pd = projection ? projection.outDim : dim;
+const stored = projection ? new Float32Array(N * pd) : data;
+if (projection) for (let i = 0; i < N; i++) stored.set(projection.projectStored(data.subarray(i * dim, (i + 1) * dim)), i * pd);
+const keys = new BigUint64Array(N).map((_, i) => BigInt(i));
+const metric = projection ? MetricKind.IP : MetricKind.Cos;
+
+for (const [q, conn, efAdd] of JSON.parse(values.configs ?? '[["f16",32,128]]') as Array<[ScalarKind, number, number]>) {
+  const build = new Index({ dimensions: pd, metric, quantization: q, connectivity: conn, expansion_add: efAdd, expansion_search: 64, multi: false });
+  const t = performance.now();
+  build.add(keys, stored, 0);
+  const buildSeconds = (performance.now() - t) / 1000;
+  const file = path.join(fs.mkdtempSync('/tmp/faceproof-sweep-'), 'index.usearch');
+  build.save(file);
+  for (const [ef, candidates] of JSON.parse(values.efs ?? '[[256,200],[512,200],[1024,300]]') as Array<[number, number]>) {
+    const index = new Index({ dimensions: pd, metric, quantization: q, connectivity: conn, expansion_add: efAdd, expansion_search: ef, multi: false });
+    index.load(file);
+    const latency: number[] = [];
+    let found = 0;
+    for (let i = 0; i < Q; i++) {
+      const query = queries.subarray(i * dim, (i + 1) * dim);
+      const t0 = performance.now();
+      const r = index.search(projection ? projection.projectQuery(query) : query, candidates, 1);
+      const top = Array.from(r.keys, (k) => {
+        const o = Number(k) * dim;
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += query[j] * data[o + j];
+        return [Number(k), s] as const;
+      }).sort((a, b) => b[1] - a[1]).slice(0, 10);
+      latency.push(performance.now() - t0);
+      const truth = new Set(Array.from(exact.keys.subarray(i * 10, i * 10 + 10), Number));
+      found += top.filter(([k]) => truth.has(k)).length;
+    }
+    latency.sort((a, b) => a - b);
+    console.log(JSON.stringify({
+      quantization: q, connectivity: conn, expansion_add: efAdd, dimensions: pd, faces: N, inserts_per_second: Math.round(N / buildSeconds),
+      expansion_search: ef, candidates, recall_at_10: Number((found / Q / 10).toFixed(4)),
+      p50_ms: Number(latency[Q >> 1].toFixed(2)), p99_ms: Number(latency[Math.floor(Q * 0.99)].toFixed(2)),
+    }));
+  }
+}
