@@ -1,3 +1,5 @@
+import { covariance } from './pca.ts';
+
 /**
  * A multivariate normal fitted to real embeddings, for synthetic distractor faces that share the
  * model's statistics (mean, covariance, hence its impostor-similarity distribution) without being
@@ -8,19 +10,8 @@ export class GaussianSampler {
 
   static fit(vectors: Float32Array[], seed = 12345): GaussianSampler {
     const dim = vectors[0].length;
-    const n = vectors.length;
-    const mean = new Float64Array(dim);
-    for (const v of vectors) for (let i = 0; i < dim; i++) mean[i] += v[i] / n;
-    const cov = new Float64Array(dim * dim);
-    const centred = new Float64Array(dim);
-    for (const v of vectors) {
-      for (let i = 0; i < dim; i++) centred[i] = v[i] - mean[i];
-      for (let i = 0; i < dim; i++) {
-        const ci = centred[i] / (n - 1);
-        for (let j = 0; j <= i; j++) cov[i * dim + j] += ci * centred[j];
-      }
-    }
-    for (let i = 0; i < dim; i++) cov[i * dim + i] += 1e-6; // n ≈ 7 × dim: keep it positive definite
+    const { mean, cov } = covariance(vectors);
+    for (let i = 0; i < dim; i++) cov[i * dim + i] += 1e-6; // n ≈ 6 × dim: keep it positive definite
     return new GaussianSampler(mean, cholesky(cov, dim), dim, seed);
   }
 

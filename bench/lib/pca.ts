@@ -2,7 +2,8 @@
  * The top principal components of a set of vectors, by subspace iteration on their covariance
  * (enough for a few hundred dimensions; no linear-algebra dependency needed).
  */
-export function principalComponents(vectors: Float32Array[], count: number, iterations = 40): { mean: Float32Array; components: Float32Array[]; explained: number[] } {
+/** Mean and full (symmetric) covariance matrix, row-major, of a set of vectors. */
+export function covariance(vectors: Float32Array[]): { mean: Float64Array; cov: Float64Array } {
   const dim = vectors[0].length;
   const n = vectors.length;
   const mean = new Float64Array(dim);
@@ -17,6 +18,12 @@ export function principalComponents(vectors: Float32Array[], count: number, iter
     }
   }
   for (let i = 0; i < dim; i++) for (let j = 0; j < i; j++) cov[i * dim + j] = cov[j * dim + i];
+  return { mean, cov };
+}
+
+export function principalComponents(vectors: Float32Array[], count: number, iterations = 40): { mean: Float32Array; components: Float32Array[]; explained: number[] } {
+  const dim = vectors[0].length;
+  const { mean, cov } = covariance(vectors);
   let total = 0;
   for (let i = 0; i < dim; i++) total += cov[i * dim + i];
 
