@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FaceproofError } from './errors.ts';
 import type { FaceInput, FaceService } from './face-service.ts';
-import type { Calibrator } from './calibration.ts';
-import { Calibrator as Cal } from './calibration.ts';
+import { Calibrator } from './calibration.ts';
 import { cosineSimilarity } from './template.ts';
 import { searchThreshold, type SearchThreshold, type ThresholdRequest } from './identification.ts';
 import { assertSameModel, boxOf, storedImageIdOf } from './face-records.ts';
@@ -156,7 +155,7 @@ export class CollectionService {
       }
       const hits = best.map((s): SearchHit => {
         const far = this.calibrator.far(s.similarity);
-        return { collection: s.collection.name, face: faces.get(s.key)!, similarity: s.similarity, far: Number(far.toPrecision(3)), score: Cal.score(far) };
+        return { collection: s.collection.name, face: faces.get(s.key)!, similarity: s.similarity, far: Number(far.toPrecision(3)), score: Calibrator.score(far) };
       });
       return { box: boxOf(probe.face) ?? undefined, hits };
     });
