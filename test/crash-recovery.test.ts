@@ -34,6 +34,12 @@ async function start(): Promise<string> {
 
 afterAll(() => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
 
+/** Resolves once the process has exited, also when it already had before the call. */
+function exited(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => proc.once('exit', () => resolve()));
+}
+
 /** Deterministic unit vectors (xorshift) of the server's template model, so every template is distinct. */
 function templates(n: number, model: { model_id: string; version: number; dimension: number }): string[] {
   const DIM = model.dimension;
@@ -86,7 +92,7 @@ describe('crash consistency of the vector index', () => {
     };
     await Promise.all([sender(), sender(), sender(), sender()]);
     expect(killed).toBe(true);
-    await new Promise((r) => server!.once('exit', r));
+    await exited(server!);
     expect(deleted.size).toBe(300);
 
     base = await start();
@@ -115,7 +121,7 @@ describe('crash consistency of the vector index', () => {
       expect(res.results[0][0]?.face_id).not.toBe(id);
     }
     server!.kill('SIGKILL');
-    await new Promise((r) => server!.once('exit', r));
+    await exited(server!);
 
     // Key by key: reopen the store as the server does and compare the index with every database row.
     const db = openDatabase(path.join(dataDir, 'faceproof.db'));
