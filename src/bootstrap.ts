@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './store/sqlite/database.ts';
 import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
 import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
 import type { Config } from './config.ts';
+import type { AppServices } from './api/app.ts';
 import { CollectionService } from './core/collections.ts';
 import { UserService } from './core/users.ts';
 import { SessionService } from './core/sessions.ts';
@@ -30,14 +31,8 @@ export function loadProjection(config: Config, info: { templateModelId: string; 
   return config.index.dimensions > 0 ? projection.truncated(config.index.dimensions) : undefined;
 }
 
-export interface Services {
-  service: FaceService;
-  images: ImageStore;
-  files: FileStore;
-  collections: CollectionService;
-  users: UserService;
-  sessions: SessionService;
-  erasure: ImageErasure;
+/** The use cases the routes call, plus what only the composition root holds. */
+export interface Services extends AppServices {
   engine: FaceEngine;
   db: Db;
   /** Ends the inference threads and closes the database. */

@@ -116,7 +116,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   compareRoute(app, service);
   imageRoutes(app, services.images, services.erasure);
   fileRoutes(app, services.files);
-  collectionRoutes(app, services.collections, config.search.maxResults);
+  collectionRoutes(app, services.collections);
   userRoutes(app, services.users);
   sessionRoutes(app, services.sessions);
   systemRoutes(app, { service, engine, config, version: VERSION });

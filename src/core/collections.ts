@@ -22,7 +22,8 @@ export interface IndexOptions {
 }
 
 export interface SearchOptions extends ThresholdRequest {
-  maxResults: number;
+  /** Results per query face; the configured default when absent. */
+  maxResults?: number;
   /** Search with every face of the query image (default) or only the largest. */
   allFaces: boolean;
   autoRotate: boolean;
@@ -136,7 +137,8 @@ export class CollectionService {
     const indexes = collections.map((c) => this.indexes.open(c));
     const galleryFaces = indexes.reduce((n, i) => n + i.size, 0);
     const threshold = searchThreshold(this.calibrator, galleryFaces, options, this.settings.fpir);
-    const candidates = Math.max(options.maxResults, this.settings.candidates);
+    const maxResults = options.maxResults ?? this.settings.maxResults;
+    const candidates = Math.max(maxResults, this.settings.candidates);
     const queries = probes.map((probe) => {
       const scored: Array<{ collection: CollectionRecord; key: number; similarity: number }> = [];
       collections.forEach((collection, i) => {
@@ -148,7 +150,7 @@ export class CollectionService {
         }
       });
       scored.sort((a, b) => b.similarity - a.similarity);
-      const best = scored.slice(0, options.maxResults);
+      const best = scored.slice(0, maxResults);
       const faces = new Map<number, CollectionFace>(); // face keys are unique across collections
       for (const c of new Set(best.map((s) => s.collection))) {
         for (const face of this.repository.facesByKeys(c.id, best.filter((s) => s.collection === c).map((s) => s.key))) faces.set(face.key, face);

@@ -152,6 +152,8 @@ export interface IndexJournal {
   /** Keys removed after the removal numbered `afterSeq`, and the newest removal number. */
   removalsAfter(collectionId: number, afterSeq: number): { keys: number[]; lastSeq: number };
   lastRemovalSeq(collectionId: number): number;
+  /** Forgets removals up to `uptoSeq`, once a snapshot contains them. */
+  pruneRemovals(collectionId: number, uptoSeq: number): void;
   maxKey(collectionId: number): number;
   count(collectionId: number): number;
 }

@@ -41,15 +41,15 @@ function searchResponse(request: FastifyRequest, result: SearchResult) {
   };
 }
 
-function searchOptions(request: FastifyRequest, body: SearchJson | MultiSearchJson, defaultMax: number) {
+function searchOptions(request: FastifyRequest, body: SearchJson | MultiSearchJson) {
   return {
-    maxResults: body.max_results ?? defaultMax, maxFar: body.max_far, minScore: body.min_score,
+    maxResults: body.max_results, maxFar: body.max_far, minScore: body.min_score,
     allFaces: body.all_faces ?? true, autoRotate: body.auto_rotate ?? false, clientId: request.caller.clientId,
   };
 }
 
 /** Collections (galleries and watch-lists) and 1:N search. */
-export function collectionRoutes(app: FastifyInstance, collections: CollectionService, defaultMaxResults = 10): void {
+export function collectionRoutes(app: FastifyInstance, collections: CollectionService): void {
   const tags = ['collections'];
 
   app.post<{ Body: { name: string; kind?: 'gallery' | 'watchlist'; description?: string; metadata?: Record<string, unknown> } }>('/v1/collections', {
@@ -164,7 +164,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
       response: { 200: SearchResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request) => {
-    const result = await collections.search(request.caller.tenantId, [request.params.name], imageOrTemplateOf(request.body), searchOptions(request, request.body, defaultMaxResults));
+    const result = await collections.search(request.caller.tenantId, [request.params.name], imageOrTemplateOf(request.body), searchOptions(request, request.body));
     return searchResponse(request, result);
   });
 
@@ -176,7 +176,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
       body: MultiSearchBody, response: { 200: SearchResponse, ...errorResponses(400, 404, 409, 413, 415, 422, 429) },
     },
   }, async (request) => {
-    const result = await collections.search(request.caller.tenantId, request.body.collections, imageOrTemplateOf(request.body), searchOptions(request, request.body, defaultMaxResults));
+    const result = await collections.search(request.caller.tenantId, request.body.collections, imageOrTemplateOf(request.body), searchOptions(request, request.body));
     return searchResponse(request, result);
   });
 }

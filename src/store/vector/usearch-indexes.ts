@@ -43,7 +43,7 @@ interface Layout { projection: VectorProjection | null; tag: string }
 export class UsearchIndexProvider implements VectorIndexProvider {
   private readonly open_ = new Map<number, CollectionIndex>();
 
-  constructor(private readonly journal: IndexJournal & { pruneRemovals(collectionId: number, uptoSeq: number): void }, private readonly options: UsearchOptions) {
+  constructor(private readonly journal: IndexJournal, private readonly options: UsearchOptions) {
     fs.mkdirSync(options.dir, { recursive: true });
   }
 
