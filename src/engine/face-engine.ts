@@ -11,6 +11,11 @@ import { estimateHeadPose, type HeadPose } from './pose/head-pose.ts';
 import { distance, type Point } from './geometry.ts';
 import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
 import { InferencePool, type InferenceThreads } from './onnx/session.ts';
+import { AgeEstimator } from './attributes/age-estimator.ts';
+import { EyeStateClassifier, type EyeOpenness } from './attributes/eye-state.ts';
+import { DEFAULT_ATTRIBUTE_MODELS, resolveAttributeModels, type AttributeModelsConfig } from './attributes/models.ts';
+import { LivenessCueExtractor, type LivenessCues } from './liveness/liveness-cues.ts';
+import { measureFace, type PixelMeasures } from './quality/face-measures.ts';
 
 /** One face found in an image, in the original image's pixel coordinates (after EXIF orientation). */
 export interface FaceAnalysis {
@@ -59,14 +64,23 @@ export class FaceEngine {
     private readonly landmarker: Landmarker68,
     private readonly aligner: SimilarityAligner,
     private readonly embedder: FaceEmbedder,
+    private readonly ages: AgeEstimator,
+    private readonly eyes: EyeStateClassifier,
+    private readonly liveness: LivenessCueExtractor,
   ) {}
 
   /** Loads every model into a pool of inference threads; `close()` ends them. */
-  static async load(pipeline: PipelineConfig, threads: InferenceThreads): Promise<FaceEngine> {
+  static async load(pipeline: PipelineConfig, threads: InferenceThreads, attributeModels: AttributeModelsConfig = DEFAULT_ATTRIBUTE_MODELS): Promise<FaceEngine> {
     const config = resolvePipeline(pipeline);
+    const attributes = resolveAttributeModels(attributeModels);
     const pool = InferencePool.start(threads);
     try {
       const aligner = new SimilarityAligner(config.aligner);
+      const [ages, eyes, liveness] = await Promise.all([
+        AgeEstimator.load(attributes.age, pool),
+        EyeStateClassifier.load(attributes.eyes, pool),
+        LivenessCueExtractor.load(attributes.liveness, pool),
+      ]);
       const [detector, landmarker, embedder, ...fused] = await Promise.all([
         UltraFaceDetector.load('detector', config.detector, pool),
         Landmarker68.load('landmarks', config.landmarks, pool),
@@ -77,7 +91,7 @@ export class FaceEngine {
       const recogniser: FaceEmbedder = fusion
         ? new FusedEmbedder([{ embedder, weight: fusion.weight }, ...fused.map((e, i) => ({ embedder: e, weight: fusion.with[i].weight }))], fusion.template.modelId, fusion.template.version)
         : embedder;
-      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser);
+      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser, ages, eyes, liveness);
     } catch (err) {
       await pool.close();
       throw err;
@@ -163,6 +177,26 @@ export class FaceEngine {
     return this.embedder.embed(image.rgb, face.raster);
   }
 
+  /** Apparent age in years. */
+  estimateAge(image: DecodedImage, face: FaceAnalysis): Promise<number> {
+    return this.ages.estimate(image.rgb, rasterBox(image, face));
+  }
+
+  /** Probability that each eye is open. */
+  eyeOpenness(image: DecodedImage, face: FaceAnalysis): Promise<EyeOpenness> {
+    return this.eyes.openness(image.rgb, face.raster.landmarks68);
+  }
+
+  /** What a presentation-attack decision is made from (see LivenessCues). */
+  livenessCues(image: DecodedImage, face: FaceAnalysis): Promise<LivenessCues> {
+    return this.liveness.cues(image.rgb, rasterBox(image, face));
+  }
+
+  /** Pixel measures of the face and its image (sharpness, exposure, occlusion…). */
+  measure(image: DecodedImage, face: FaceAnalysis): PixelMeasures {
+    return measureFace(image.rgb, rasterBox(image, face), face.raster.landmarks68);
+  }
+
   /** The aligned face chip the embedder sees, as an RGB image. */
   alignedFace(image: DecodedImage, face: FaceAnalysis): RgbImage {
     const size = this.aligner.config.size;
@@ -175,6 +209,12 @@ export class FaceEngine {
     }
     return out;
   }
+}
+
+/** The face's box in the decoded raster (images over the decode limit are decoded downscaled). */
+function rasterBox(image: DecodedImage, face: FaceAnalysis): Box {
+  const s = image.scale;
+  return { x: face.box.x / s, y: face.box.y / s, width: face.box.width / s, height: face.box.height / s };
 }
 
 function displaySource(source: string): string {

@@ -46,6 +46,13 @@ export class UltraFaceDetector implements FaceDetector {
       const regions = tiles(image, 2 ** level, W, H);
       for (const region of regions) found.push(...(await this.detectRegion(image, region, level > 0)));
       kept = nonMaxSuppression(found, iouThreshold, maxFaces);
+      if (level === 0 && kept.length === 0) {
+        // A face that fills the frame (a tight crop, a close selfie) is larger than the model's biggest
+        // anchors: look again with the image shrunk to half the input, framed in black.
+        const zoomedOut = { x: -image.width / 2, y: -image.height / 2, width: image.width * 2, height: image.height * 2 };
+        kept = nonMaxSuppression((await this.detectRegion(image, zoomedOut, false)).flatMap((b) => clipToImage(b, image)), iouThreshold, maxFaces);
+        if (kept.length > 0) break;
+      }
       // The face size this level can still see; smaller faces need the next level.
       const region = regions[0];
       const limit = minInputFace * Math.max(region.width / W, region.height / H);
@@ -85,12 +92,14 @@ export class UltraFaceDetector implements FaceDetector {
 
   /** One region of the image resized to the network's input (edges clamped, as a plain resize), normalised. */
   private preprocess(image: RgbImage, region: Region): Float32Array {
+    // Inside the image, edges are clamped as a plain resize would; a zoomed-out region is framed in black.
+    const inside = region.x >= 0 && region.y >= 0;
     const { inputWidth: W, inputHeight: H, mean, std } = this.config;
     const out = new Float32Array(3 * W * H);
     const sx = region.width / W;
     const sy = region.height / H;
     // Output pixel centres map onto the region's pixel centres: x = region.x + (u + 0.5)·sx − 0.5.
-    warpAffineToPlanar(image, [sx, 0, region.x + sx / 2 - 0.5, 0, sy, region.y + sy / 2 - 0.5], W, H, out, { border: 'clamp' });
+    warpAffineToPlanar(image, [sx, 0, region.x + sx / 2 - 0.5, 0, sy, region.y + sy / 2 - 0.5], W, H, out, { border: inside ? 'clamp' : 'zero' });
     const plane = W * H;
     for (let c = 0; c < 3; c++) {
       for (let i = c * plane, end = i + plane; i < end; i++) out[i] = (out[i] - mean[c]) / std[c];
@@ -115,6 +124,14 @@ function tiles(image: RgbImage, n: number, W: number, H: number): Region[] {
     }
   }
   return out;
+}
+
+/** The part of a box inside the image; nothing when less than half of it is. */
+function clipToImage(box: DetectedBox, image: RgbImage): DetectedBox[] {
+  const x1 = Math.max(0, box.x), y1 = Math.max(0, box.y);
+  const x2 = Math.min(image.width, box.x + box.width), y2 = Math.min(image.height, box.y + box.height);
+  if ((x2 - x1) * (y2 - y1) < 0.5 * box.width * box.height) return [];
+  return [{ x: x1, y: y1, width: x2 - x1, height: y2 - y1, confidence: box.confidence }];
 }
 
 function clamp(v: number, lo: number, hi: number): number {

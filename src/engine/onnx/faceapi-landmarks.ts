@@ -11,26 +11,12 @@
  * shifts/rescales for padded non-square inputs, which is the identity here.
  */
 import { attr, OnnxGraphBuilder } from './onnx-writer.ts';
-import {
-  addFaceApiNormalization,
-  depthwiseToOnnx,
-  hwioToOihw,
-  loadFaceApiWeights,
-  tfSamePadding,
-  validOutputSize,
-  WeightReader,
-  type WeightTensor,
-} from './faceapi-weights.ts';
+import { addFaceApiNormalization, loadFaceApiWeights, validOutputSize, WeightReader } from './faceapi-weights.ts';
+import { FaceApiLayers, type Feature } from './faceapi-layers.ts';
 
 const MODEL_NAME = 'face_landmark_68_model';
 const INPUT_SIZE = 112;
 const LANDMARK_VALUES = 136;
-
-interface Feature {
-  readonly name: string;
-  readonly channels: number;
-  readonly size: number; // square spatial size
-}
 
 export function buildFaceLandmark68Onnx(modelDir: string): Uint8Array {
   const weights = new WeightReader(loadFaceApiWeights(modelDir, MODEL_NAME), MODEL_NAME);
@@ -61,63 +47,22 @@ export function buildFaceLandmark68Onnx(modelDir: string): Uint8Array {
 }
 
 class LandmarkGraph {
-  constructor(private readonly b: OnnxGraphBuilder, private readonly weights: WeightReader) {}
+  private readonly layers: FaceApiLayers;
+
+  constructor(b: OnnxGraphBuilder, weights: WeightReader) {
+    this.layers = new FaceApiLayers(b, weights);
+  }
 
   /**
    * face-api denseBlock4: a stride-2 entry conv (plain conv in the first block, separable
    * otherwise), then three separable convs, each fed the relu of the sum of all earlier outputs.
    */
   denseBlock4(x: Feature, prefix: string, isFirst: boolean): Feature {
-    const entry = isFirst ? this.plainConv(x, `${prefix}/conv0`, 2) : this.separableConv(x, `${prefix}/conv0`, 2);
-    const c0 = this.relu(entry);
-    const c1 = this.separableConv(c0, `${prefix}/conv1`, 1);
-    const c2 = this.separableConv(this.reluSum([c0, c1]), `${prefix}/conv2`, 1);
-    const c3 = this.separableConv(this.reluSum([c0, c1, c2]), `${prefix}/conv3`, 1);
-    return this.reluSum([c0, c1, c2, c3]);
-  }
-
-  private plainConv(x: Feature, prefix: string, stride: number): Feature {
-    const filters = this.weights.take(`${prefix}/filters`);
-    const w = hwioToOihw(filters);
-    const [cout] = w.shape;
-    const bias = this.weights.take(`${prefix}/bias`, [cout]);
-    return this.conv(x, prefix, w, bias, stride, 1);
-  }
-
-  /** tf.separableConv2d(..., 'same') + bias = depthwise conv (no bias) then 1×1 conv with bias. */
-  private separableConv(x: Feature, prefix: string, stride: number): Feature {
-    const depthwise = depthwiseToOnnx(this.weights.take(`${prefix}/depthwise_filter`, [3, 3, x.channels, 1]));
-    const pointwise = hwioToOihw(this.weights.take(`${prefix}/pointwise_filter`));
-    const [cout] = pointwise.shape;
-    const bias = this.weights.take(`${prefix}/bias`, [cout]);
-    const dw = this.conv(x, `${prefix}/depthwise`, depthwise, undefined, stride, x.channels);
-    return this.conv(dw, `${prefix}/pointwise`, pointwise, bias, 1, 1);
-  }
-
-  /** Conv with TF 'same' padding, written as explicit pads (extra padding goes at the end, as in TF). */
-  private conv(x: Feature, prefix: string, w: WeightTensor, bias: WeightTensor | undefined, stride: number, group: number): Feature {
-    const [cout, cinPerGroup, kh, kw] = w.shape;
-    if (cinPerGroup * group !== x.channels) {
-      throw new Error(`${prefix}: weight [${w.shape.join(',')}] does not fit a ${x.channels}-channel input`);
-    }
-    const p = tfSamePadding(x.size, kh, stride);
-    const inputs = [x.name, this.b.addInitializer(`${prefix}/weight`, w.shape, w.data)];
-    if (bias !== undefined) inputs.push(this.b.addInitializer(`${prefix}/bias`, bias.shape, bias.data));
-    const name = this.b.op('Conv', inputs, {
-      kernel_shape: attr.ints([kh, kw]),
-      strides: attr.ints([stride, stride]),
-      pads: attr.ints([p.begin, p.begin, p.end, p.end]),
-      group: attr.int(group),
-    }, `${prefix}/conv`);
-    return { name, channels: cout, size: p.outputSize };
-  }
-
-  private relu(x: Feature): Feature {
-    return { ...x, name: this.b.op('Relu', [x.name]) };
-  }
-
-  private reluSum(xs: readonly Feature[]): Feature {
-    const sum = this.b.op('Sum', xs.map((f) => f.name));
-    return this.relu({ ...xs[0], name: sum });
+    const l = this.layers;
+    const c0 = l.relu(isFirst ? l.plainConv(x, `${prefix}/conv0`, 2) : l.separableConv(x, `${prefix}/conv0`, 2));
+    const c1 = l.separableConv(c0, `${prefix}/conv1`, 1);
+    const c2 = l.separableConv(l.relu(l.sum([c0, c1])), `${prefix}/conv2`, 1);
+    const c3 = l.separableConv(l.relu(l.sum([c0, c1, c2])), `${prefix}/conv3`, 1);
+    return l.relu(l.sum([c0, c1, c2, c3]));
   }
 }

@@ -9,6 +9,8 @@ const options = {
   intraOpNumThreads: workerData.intraOpThreads,
   interOpNumThreads: 1,
   executionMode: 'sequential',
+  // Some packaged models keep their weights as graph inputs; onnxruntime warns about each one at load.
+  logSeverityLevel: 3,
 };
 
 parentPort.on('message', async (msg) => {

@@ -110,9 +110,11 @@ export class InferencePool {
     }
     this.closed = true;
     await Promise.all(this.workers.map(({ worker }) => new Promise<void>((resolve) => {
+      // Both stay referenced until one fires: with nothing referenced, the process could end before
+      // `close()` resolves (an unsettled await).
       const timer = setTimeout(() => { worker.unref(); resolve(); }, Math.max(0, deadline - Date.now()));
-      timer.unref();
       worker.once('exit', () => { clearTimeout(timer); resolve(); });
+      worker.ref();
       worker.postMessage({ type: 'close' });
     })));
   }

@@ -1,0 +1,184 @@
+import type { Box } from '../detect/types.ts';
+import type { RgbImage } from '../image/raster.ts';
+import type { Point } from '../geometry.ts';
+import { contextRegion, cropToPlanar } from '../crop/box-crop.ts';
+
+/**
+ * Pixel measures of one face and its image, in the spirit of ISO/IEC 29794-5 (OFIQ): each is a plain
+ * number with a documented unit, so profiles can threshold them and clients can log them.
+ */
+export interface PixelMeasures {
+  /** Laplacian standard deviation over luminance standard deviation in the face box resized to 128². */
+  sharpness: number;
+  /** Mean luminance of the whole image, 0..255. */
+  imageBrightness: number;
+  /** Fractions of the image's pixels below 16 and above 240. */
+  imageDarkFraction: number;
+  imageBrightFraction: number;
+  /** Mean luminance of the inner face (eyes to mouth), 0..255. */
+  faceBrightness: number;
+  /** Luminance standard deviation of the inner face. */
+  faceContrast: number;
+  /** JPEG blockiness: luminance steps across 8-pixel block edges over steps inside blocks (1 = none). */
+  blockiness: number;
+  /** Share of each region's pixels whose colour is not the face's own skin (0..1). */
+  occlusion: { leftEye: number; rightEye: number; nose: number; mouth: number };
+  /** Eye-region luminance over skin luminance (sunglasses make it small). */
+  eyeDarkness: { left: number; right: number };
+}
+
+const SIZE = 128;
+
+export function measureFace(image: RgbImage, box: Box, landmarks68: readonly Point[]): PixelMeasures {
+  const whole = imageExposure(image);
+  return {
+    sharpness: sharpness(image, box),
+    imageBrightness: whole.mean,
+    imageDarkFraction: whole.dark,
+    imageBrightFraction: whole.bright,
+    ...faceExposure(image, landmarks68),
+    blockiness: blockiness(image, box),
+    ...regionOcclusion(image, landmarks68),
+  };
+}
+
+const luma = (d: Uint8Array | Float32Array, i: number) => 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+
+function imageExposure(image: RgbImage): { mean: number; dark: number; bright: number } {
+  const { width, height, data } = image;
+  const step = Math.max(1, Math.floor(Math.sqrt((width * height) / 65536)));
+  let sum = 0, dark = 0, bright = 0, n = 0;
+  for (let y = 0; y < height; y += step) {
+    for (let x = 0; x < width; x += step) {
+      const v = luma(data, (y * width + x) * 3);
+      sum += v;
+      if (v < 16) dark++;
+      if (v > 240) bright++;
+      n++;
+    }
+  }
+  return { mean: sum / n, dark: dark / n, bright: bright / n };
+}
+
+function sharpness(image: RgbImage, box: Box): number {
+  const plane = SIZE * SIZE;
+  const p = new Float32Array(3 * plane);
+  cropToPlanar(image, contextRegion(image, box, 1), SIZE, p);
+  const y = new Float32Array(plane);
+  let s = 0, s2 = 0;
+  for (let i = 0; i < plane; i++) {
+    const v = 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i];
+    y[i] = v; s += v; s2 += v * v;
+  }
+  let l = 0, l2 = 0, n = 0;
+  for (let r = 1; r < SIZE - 1; r++) {
+    for (let c = 1; c < SIZE - 1; c++) {
+      const i = r * SIZE + c;
+      const v = 4 * y[i] - y[i - 1] - y[i + 1] - y[i - SIZE] - y[i + SIZE];
+      l += v; l2 += v * v; n++;
+    }
+  }
+  const lumaStd = Math.sqrt(Math.max(1, s2 / plane - (s / plane) ** 2));
+  return Math.sqrt(Math.max(0, l2 / n - (l / n) ** 2)) / lumaStd;
+}
+
+/** Pixels of a polygon's bounding box that fall inside the polygon, visited with their RGB offset. */
+function forEachPixelIn(image: RgbImage, polygon: readonly Point[], visit: (offset: number) => void): void {
+  const xs = polygon.map((p) => p[0]), ys = polygon.map((p) => p[1]);
+  const x0 = Math.max(0, Math.floor(Math.min(...xs))), x1 = Math.min(image.width - 1, Math.ceil(Math.max(...xs)));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys))), y1 = Math.min(image.height - 1, Math.ceil(Math.max(...ys)));
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) if (inside(polygon, x + 0.5, y + 0.5)) visit((y * image.width + x) * 3);
+  }
+}
+
+function inside(polygon: readonly Point[], x: number, y: number): boolean {
+  let hit = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i], [xj, yj] = polygon[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) hit = !hit;
+  }
+  return hit;
+}
+
+/** The inner face: outer eye corners, down the cheeks to below the mouth. */
+function innerFace(lm: readonly Point[]): Point[] {
+  return [lm[36], lm[39], lm[42], lm[45], lm[13], lm[10], lm[8], lm[6], lm[3]];
+}
+
+function faceExposure(image: RgbImage, lm: readonly Point[]): { faceBrightness: number; faceContrast: number } {
+  let s = 0, s2 = 0, n = 0;
+  forEachPixelIn(image, innerFace(lm), (o) => { const v = luma(image.data, o); s += v; s2 += v * v; n++; });
+  if (n === 0) return { faceBrightness: 0, faceContrast: 0 };
+  const mean = s / n;
+  return { faceBrightness: mean, faceContrast: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
+}
+
+function blockiness(image: RgbImage, box: Box): number {
+  const { width, data } = image;
+  const x0 = Math.max(1, Math.floor(box.x)), x1 = Math.min(image.width - 2, Math.ceil(box.x + box.width));
+  const y0 = Math.max(1, Math.floor(box.y)), y1 = Math.min(image.height - 2, Math.ceil(box.y + box.height));
+  let edge = 0, edges = 0, within = 0, withins = 0;
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      const o = (y * width + x) * 3;
+      const dx = Math.abs(luma(data, o + 3) - luma(data, o));
+      const dy = Math.abs(luma(data, o + width * 3) - luma(data, o));
+      if (x % 8 === 7) { edge += dx; edges++; } else { within += dx; withins++; }
+      if (y % 8 === 7) { edge += dy; edges++; } else { within += dy; withins++; }
+    }
+  }
+  if (edges === 0 || within === 0) return 1;
+  return edge / edges / (within / withins);
+}
+
+interface Chroma { cb: number; cr: number; y: number }
+
+function chromaAt(d: Uint8Array, o: number): Chroma {
+  const r = d[o], g = d[o + 1], b = d[o + 2];
+  return { y: 0.299 * r + 0.587 * g + 0.114 * b, cb: 128 - 0.168736 * r - 0.331264 * g + 0.5 * b, cr: 128 + 0.5 * r - 0.418688 * g - 0.081312 * b };
+}
+
+/**
+ * The skin reference is the median colour of the upper cheeks (under each eye, beside the nose),
+ * which masks, bars and sunglasses leave visible more often than any other patch. A region's pixel
+ * is "not skin" when its chroma is far from the reference, or it is much darker or brighter.
+ */
+function regionOcclusion(image: RgbImage, lm: readonly Point[]): Pick<PixelMeasures, 'occlusion' | 'eyeDarkness'> {
+  const cheeks: Chroma[] = [];
+  const leftCheek: Point[] = [lm[41], lm[40], lm[31], lm[2], lm[1]];
+  const rightCheek: Point[] = [lm[47], lm[46], lm[15], lm[14], lm[35]];
+  for (const poly of [leftCheek, rightCheek]) forEachPixelIn(image, poly, (o) => cheeks.push(chromaAt(image.data, o)));
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1] ?? 0;
+  const ref = { cb: median(cheeks.map((c) => c.cb)), cr: median(cheeks.map((c) => c.cr)), y: median(cheeks.map((c) => c.y)) };
+  const eyeWidth = Math.hypot(lm[39][0] - lm[36][0], lm[39][1] - lm[36][1]);
+  const around = (idx: number[], grow: number): Point[] => {
+    const cx = idx.reduce((s, i) => s + lm[i][0], 0) / idx.length, cy = idx.reduce((s, i) => s + lm[i][1], 0) / idx.length;
+    return idx.map((i) => [cx + (lm[i][0] - cx) * grow, cy + (lm[i][1] - cy) * grow] as Point);
+  };
+  const eyeBox = (c: Point): Point[] => [[c[0] - eyeWidth * 0.6, c[1] - eyeWidth * 0.35], [c[0] + eyeWidth * 0.6, c[1] - eyeWidth * 0.35], [c[0] + eyeWidth * 0.6, c[1] + eyeWidth * 0.35], [c[0] - eyeWidth * 0.6, c[1] + eyeWidth * 0.35]];
+  const centre = (idx: number[]): Point => [idx.reduce((s, i) => s + lm[i][0], 0) / idx.length, idx.reduce((s, i) => s + lm[i][1], 0) / idx.length];
+  const regions = {
+    leftEye: eyeBox(centre([36, 37, 38, 39, 40, 41])),
+    rightEye: eyeBox(centre([42, 43, 44, 45, 46, 47])),
+    nose: [[lm[31][0], lm[29][1]], [lm[35][0], lm[29][1]], lm[35], lm[33], lm[31]] as Point[],
+    mouth: around([48, 50, 52, 54, 56, 58], 1.25),
+  };
+  const occlusion = { leftEye: 0, rightEye: 0, nose: 0, mouth: 0 };
+  const meanLuma = { leftEye: 0, rightEye: 0, nose: 0, mouth: 0 };
+  for (const key of Object.keys(regions) as Array<keyof typeof regions>) {
+    let off = 0, n = 0, y = 0;
+    forEachPixelIn(image, regions[key], (o) => {
+      const c = chromaAt(image.data, o);
+      const far = Math.hypot(c.cb - ref.cb, c.cr - ref.cr) > 12;
+      const lumaOff = c.y < ref.y * 0.45 || c.y > ref.y * 1.8 + 20;
+      if (far || lumaOff) off++;
+      y += c.y;
+      n++;
+    });
+    occlusion[key] = n > 0 ? off / n : 1;
+    meanLuma[key] = n > 0 ? y / n : 0;
+  }
+  const skin = Math.max(1, ref.y);
+  return { occlusion, eyeDarkness: { left: meanLuma.leftEye / skin, right: meanLuma.rightEye / skin } };
+}
