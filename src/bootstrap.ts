@@ -15,6 +15,11 @@ import { CollectionService } from './core/collections.ts';
 import { UserService } from './core/users.ts';
 import { SessionService } from './core/sessions.ts';
 import { ImageErasure } from './core/erasure.ts';
+import { QualityService } from './core/quality.ts';
+import { AgeService } from './core/age.ts';
+import { LivenessService } from './core/liveness.ts';
+import { ChallengeService } from './core/challenges.ts';
+import { readLivenessModel } from './core/liveness-model.ts';
 import { SqliteCollectionRepository } from './store/sqlite/collection-repository.ts';
 import { SqliteUserRepository } from './store/sqlite/user-repository.ts';
 import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
@@ -65,8 +70,17 @@ export async function createServices(config: Config): Promise<Services> {
   const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
   const users = new UserService(new SqliteUserRepository(db), service, calibrator);
   const sessions = new SessionService(new SqliteSessionRepository(db), service, images, calibrator, config.sessions);
+  const liveness = new LivenessService(service, engine, files, calibrator, readLivenessModel(config.liveness.modelFile), config.image, {
+    minInterEyeDistance: 12,
+    minVideoSeconds: config.liveness.minVideoSeconds,
+    video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
+  });
   return {
     service,
+    quality: new QualityService(service, engine),
+    age: new AgeService(service, engine),
+    liveness,
+    challenges: new ChallengeService(liveness, { ttlSeconds: config.liveness.challengeTtlSeconds, turnDegrees: 15, closedEyes: 0.3 }),
     images,
     files,
     collections,

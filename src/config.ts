@@ -49,6 +49,15 @@ export interface Config {
     snapshotEvery: number;
   };
   sessions: { defaultTtlSeconds: number; maxTtlSeconds: number; maxFaces: number };
+  liveness: {
+    /** The fitted cue fusion and its per-level thresholds (calibration/liveness.json). */
+    modelFile: string;
+    defaultLevel: 'LOW' | 'MEDIUM' | 'HIGH';
+    videoFps: number;
+    maxVideoFrames: number;
+    minVideoSeconds: number;
+    challengeTtlSeconds: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -102,6 +111,14 @@ export function loadConfig(env: Env = process.env): Config {
       defaultTtlSeconds: int(env, 'FACEPROOF_SESSION_TTL_SECONDS', 3600),
       maxTtlSeconds: int(env, 'FACEPROOF_SESSION_MAX_TTL_SECONDS', 7 * 24 * 3600),
       maxFaces: int(env, 'FACEPROOF_SESSION_MAX_FACES', 100),
+    },
+    liveness: {
+      modelFile: env.FACEPROOF_LIVENESS_MODEL_FILE ?? path.join(PROJECT_ROOT, 'calibration', 'liveness.json'),
+      defaultLevel: oneOf(env, 'FACEPROOF_LIVENESS_LEVEL', ['MEDIUM', 'LOW', 'HIGH'] as const),
+      videoFps: Math.max(1, int(env, 'FACEPROOF_VIDEO_FPS', 5)),
+      maxVideoFrames: Math.max(1, int(env, 'FACEPROOF_VIDEO_MAX_FRAMES', 50)),
+      minVideoSeconds: num(env, 'FACEPROOF_VIDEO_MIN_SECONDS', 2),
+      challengeTtlSeconds: Math.max(1, int(env, 'FACEPROOF_CHALLENGE_TTL_SECONDS', 120)),
     },
   };
 }

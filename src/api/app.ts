@@ -16,6 +16,11 @@ import { fileRoutes } from './v1/files.ts';
 import type { FileStore } from '../core/file-store.ts';
 import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
+import type { QualityService } from '../core/quality.ts';
+import { portraitRoutes } from './v1/portrait.ts';
+import type { AgeService } from '../core/age.ts';
+import type { LivenessService } from '../core/liveness.ts';
+import type { ChallengeService } from '../core/challenges.ts';
 import { registerCaller, singleTenantCaller, type IdentifyCaller } from './caller.ts';
 import type { CollectionService } from '../core/collections.ts';
 import type { UserService } from '../core/users.ts';
@@ -34,6 +39,10 @@ declare module 'fastify' {
 
 /** The use cases the routes call. */
 export interface AppServices {
+  quality: QualityService;
+  age: AgeService;
+  liveness: LivenessService;
+  challenges: ChallengeService;
   service: FaceService;
   images: ImageStore;
   files: FileStore;
@@ -119,6 +128,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   collectionRoutes(app, services.collections);
   userRoutes(app, services.users);
   sessionRoutes(app, services.sessions);
+  portraitRoutes(app, services.quality, services.liveness, services.challenges, services.age, config.liveness.defaultLevel);
   systemRoutes(app, { service, engine, config, version: VERSION });
   return app;
 }

@@ -80,7 +80,7 @@ export class FaceService {
   ) {}
 
   /** Pixels of an inline or stored image; a stored one must belong to the tenant. */
-  private async load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
+  async load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
     if (source.kind !== 'stored') return loadImage(source, this.limits, field);
     const { bytes } = await this.images.read(tenantId, source.imageId, `${field}.image_id`);
     return loadImage({ kind: 'bytes', data: bytes }, this.limits, field);

@@ -15,7 +15,7 @@ import { AgeEstimator } from './attributes/age-estimator.ts';
 import { EyeStateClassifier, type EyeOpenness } from './attributes/eye-state.ts';
 import { DEFAULT_ATTRIBUTE_MODELS, resolveAttributeModels, type AttributeModelsConfig } from './attributes/models.ts';
 import { LivenessCueExtractor, type LivenessCues } from './liveness/liveness-cues.ts';
-import { measureFace, type PixelMeasures } from './quality/face-measures.ts';
+import { imageExposure, measureFace, type PixelMeasures } from './quality/face-measures.ts';
 
 /** One face found in an image, in the original image's pixel coordinates (after EXIF orientation). */
 export interface FaceAnalysis {
@@ -195,6 +195,11 @@ export class FaceEngine {
   /** Pixel measures of the face and its image (sharpness, exposure, occlusion…). */
   measure(image: DecodedImage, face: FaceAnalysis): PixelMeasures {
     return measureFace(image.rgb, rasterBox(image, face), face.raster.landmarks68);
+  }
+
+  /** Exposure of the whole image: mean luminance and the shares clipped black and white. */
+  measureImage(image: DecodedImage): { mean: number; dark: number; bright: number } {
+    return imageExposure(image.rgb);
   }
 
   /** The aligned face chip the embedder sees, as an RGB image. */

@@ -2,7 +2,7 @@ import { warpAffineToPlanar, type RgbImage } from '../image/raster.ts';
 import type { Point } from '../geometry.ts';
 import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 
-/** A 24×24 grey eye-patch classifier, two logits (open, closed), as faceplugin's fr_eye. */
+/** A 24×24 grey eye-patch classifier with two logits, as faceplugin's fr_eye (measured on LFW: the second is "open"). */
 export interface EyeStateConfig {
   model: string;
   inputSize: number;
@@ -44,7 +44,7 @@ export class EyeStateClassifier {
     const grey = new Float32Array(plane);
     for (let i = 0; i < plane; i++) grey[i] = (0.299 * planar[i] + 0.587 * planar[plane + i] + 0.114 * planar[2 * plane + i]) / 255;
     const out = await this.session.run({ [this.session.inputNames[0]]: { data: grey, dims: [1, 1, S, S] } });
-    const [open, closed] = out[this.session.outputNames[0]].data;
+    const [closed, open] = out[this.session.outputNames[0]].data;
     return 1 / (1 + Math.exp(closed - open));
   }
 }

@@ -44,7 +44,7 @@ export function measureFace(image: RgbImage, box: Box, landmarks68: readonly Poi
 
 const luma = (d: Uint8Array | Float32Array, i: number) => 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
 
-function imageExposure(image: RgbImage): { mean: number; dark: number; bright: number } {
+export function imageExposure(image: RgbImage): { mean: number; dark: number; bright: number } {
   const { width, height, data } = image;
   const step = Math.max(1, Math.floor(Math.sqrt((width * height) / 65536)));
   let sum = 0, dark = 0, bright = 0, n = 0;
@@ -152,17 +152,24 @@ function regionOcclusion(image: RgbImage, lm: readonly Point[]): Pick<PixelMeasu
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1] ?? 0;
   const ref = { cb: median(cheeks.map((c) => c.cb)), cr: median(cheeks.map((c) => c.cr)), y: median(cheeks.map((c) => c.y)) };
   const eyeWidth = Math.hypot(lm[39][0] - lm[36][0], lm[39][1] - lm[36][1]);
-  const around = (idx: number[], grow: number): Point[] => {
-    const cx = idx.reduce((s, i) => s + lm[i][0], 0) / idx.length, cy = idx.reduce((s, i) => s + lm[i][1], 0) / idx.length;
-    return idx.map((i) => [cx + (lm[i][0] - cx) * grow, cy + (lm[i][1] - cy) * grow] as Point);
-  };
   const eyeBox = (c: Point): Point[] => [[c[0] - eyeWidth * 0.6, c[1] - eyeWidth * 0.35], [c[0] + eyeWidth * 0.6, c[1] - eyeWidth * 0.35], [c[0] + eyeWidth * 0.6, c[1] + eyeWidth * 0.35], [c[0] - eyeWidth * 0.6, c[1] + eyeWidth * 0.35]];
   const centre = (idx: number[]): Point => [idx.reduce((s, i) => s + lm[i][0], 0) / idx.length, idx.reduce((s, i) => s + lm[i][1], 0) / idx.length];
+  // Nose and mouth are placed from the eyes, which stay put when the lower face is covered (the
+  // landmark net then guesses the mouth): d is the inter-eye distance, `down` points chin-wards.
+  const le = centre([36, 37, 38, 39, 40, 41]), re = centre([42, 43, 44, 45, 46, 47]);
+  const d = Math.max(1, Math.hypot(re[0] - le[0], re[1] - le[1]));
+  const down: Point = [-(re[1] - le[1]) / d, (re[0] - le[0]) / d];
+  const across: Point = [(re[0] - le[0]) / d, (re[1] - le[1]) / d];
+  const mid: Point = [(le[0] + re[0]) / 2, (le[1] + re[1]) / 2];
+  const rect = (along: number, halfWidth: number, halfHeight: number): Point[] => [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([a, b]) => [
+    mid[0] + down[0] * (along + b * halfHeight) + across[0] * a * halfWidth,
+    mid[1] + down[1] * (along + b * halfHeight) + across[1] * a * halfWidth,
+  ] as Point);
   const regions = {
-    leftEye: eyeBox(centre([36, 37, 38, 39, 40, 41])),
-    rightEye: eyeBox(centre([42, 43, 44, 45, 46, 47])),
-    nose: [[lm[31][0], lm[29][1]], [lm[35][0], lm[29][1]], lm[35], lm[33], lm[31]] as Point[],
-    mouth: around([48, 50, 52, 54, 56, 58], 1.25),
+    leftEye: eyeBox(le),
+    rightEye: eyeBox(re),
+    nose: rect(0.62 * d, 0.22 * d, 0.16 * d),
+    mouth: rect(1.08 * d, 0.45 * d, 0.2 * d),
   };
   const occlusion = { leftEye: 0, rightEye: 0, nose: 0, mouth: 0 };
   const meanLuma = { leftEye: 0, rightEye: 0, nose: 0, mouth: 0 };
@@ -170,7 +177,9 @@ function regionOcclusion(image: RgbImage, lm: readonly Point[]): Pick<PixelMeasu
     let off = 0, n = 0, y = 0;
     forEachPixelIn(image, regions[key], (o) => {
       const c = chromaAt(image.data, o);
-      const far = Math.hypot(c.cb - ref.cb, c.cr - ref.cr) > 12;
+      // Lips are redder than skin, not otherwise different: extra red (Cr) is forgiven up to 30.
+      const redder = c.cr - ref.cr;
+      const far = Math.hypot(c.cb - ref.cb, redder > 0 ? Math.max(0, redder - 30) : redder) > 12;
       const lumaOff = c.y < ref.y * 0.45 || c.y > ref.y * 1.8 + 20;
       if (far || lumaOff) off++;
       y += c.y;

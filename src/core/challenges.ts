@@ -1,0 +1,132 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { LivenessService, AnalysedFrame } from './liveness.ts';
+import { FaceproofError } from './errors.ts';
+import type { SecurityLevel } from './liveness-model.ts';
+
+export const GESTURES = ['turn_left', 'turn_right', 'look_up', 'look_down', 'blink'] as const;
+export type Gesture = (typeof GESTURES)[number];
+/** IDEMIA's statuses. */
+export type ChallengeStatus = 'SUCCESS' | 'FAILED' | 'SPOOF' | 'TIMEOUT';
+
+export interface Challenge {
+  id: string;
+  tenantId: string;
+  nonce: string;
+  gestures: Gesture[];
+  createdAt: Date;
+  expiresAt: Date;
+  used: boolean;
+}
+
+export interface ChallengeOutcome {
+  status: ChallengeStatus;
+  reason?: string;
+  /** The gestures seen, in order (repeats collapsed). */
+  observed: Array<Gesture | 'neutral'>;
+  livenessScore: number;
+  sameIdentity: boolean;
+}
+
+export interface ChallengeSettings {
+  ttlSeconds: number;
+  /** Degrees of yaw or pitch that count as a turn. */
+  turnDegrees: number;
+  /** Eye openness under which a frame counts as a blink. */
+  closedEyes: number;
+}
+
+/**
+ * Challenge–response liveness: the server draws 2–4 gestures and a nonce; the frames or the video
+ * sent back must show them in order, one identity throughout, and pass passive liveness. Challenges
+ * live in this process's memory — they last a minute or two, and a restart only means asking for a
+ * new one; each can be answered once.
+ */
+export class ChallengeService {
+  private readonly challenges = new Map<string, Challenge>();
+
+  constructor(
+    private readonly liveness: LivenessService,
+    private readonly settings: ChallengeSettings,
+    private readonly now: () => Date = () => new Date(),
+    private readonly draw: (n: number) => number = (n) => randomInt(n),
+  ) {}
+
+  create(tenantId: string): Challenge {
+    this.sweep();
+    const count = 2 + this.draw(3);
+    const gestures: Gesture[] = [];
+    while (gestures.length < count) {
+      const g = GESTURES[this.draw(GESTURES.length)];
+      if (g !== gestures[gestures.length - 1]) gestures.push(g);
+    }
+    const createdAt = this.now();
+    const challenge: Challenge = {
+      id: `chl_${randomUUID().replace(/-/g, '')}`, tenantId, nonce: randomBytes(16).toString('hex'), gestures,
+      createdAt, expiresAt: new Date(createdAt.getTime() + this.settings.ttlSeconds * 1000), used: false,
+    };
+    this.challenges.set(challenge.id, challenge);
+    return challenge;
+  }
+
+  /** The gestures a challenge asked for ([] once it is gone). */
+  gesturesOf(tenantId: string, id: string): Gesture[] {
+    const c = this.challenges.get(id);
+    return c && c.tenantId === tenantId ? c.gestures : [];
+  }
+
+  /** Judges the recording sent for a challenge; the challenge is spent whatever the outcome. */
+  async verify(tenantId: string, id: string, nonce: string, input: { bytes: Uint8Array } | { fileId: string }, level: SecurityLevel): Promise<ChallengeOutcome> {
+    const challenge = this.challenges.get(id);
+    if (!challenge || challenge.tenantId !== tenantId) throw new FaceproofError('not_found', `no challenge ${id}`, 'challenge_id');
+    const empty = { observed: [], livenessScore: 0, sameIdentity: false };
+    if (challenge.used) return { status: 'FAILED', reason: 'challenge_already_used', ...empty };
+    challenge.used = true;
+    if (this.now() > challenge.expiresAt) return { status: 'TIMEOUT', reason: 'challenge_expired', ...empty };
+    if (nonce !== challenge.nonce) return { status: 'FAILED', reason: 'nonce_mismatch', ...empty };
+    const decoded = await this.liveness.decodeFrames(input, tenantId);
+    const frames: AnalysedFrame[] = [];
+    for (const f of decoded.frames) frames.push(await this.liveness.analyse(f.image, true));
+    const usable = frames.filter((f) => !f.reason || f.reason === 'low_quality');
+    const observed = collapse(usable.filter((f) => f.faces.length > 0).map((f) => this.gestureOf(f)));
+    const sameIdentity = this.liveness.sameIdentity(usable);
+    const scored = frames.filter((f) => !f.reason);
+    const livenessScore = scored.length ? scored.reduce((s, f) => s + f.score, 0) / scored.length : 0;
+    const outcome = { observed, livenessScore: Number(livenessScore.toFixed(4)), sameIdentity };
+    if (usable.length === 0) return { status: 'FAILED', reason: 'no_face', ...outcome };
+    if (!sameIdentity) return { status: 'FAILED', reason: 'identity_changed', ...outcome };
+    if (!inOrder(challenge.gestures, observed)) return { status: 'FAILED', reason: 'gestures_not_performed', ...outcome };
+    if (livenessScore < this.liveness.threshold(level)) return { status: 'SPOOF', reason: 'spoof', ...outcome };
+    return { status: 'SUCCESS', ...outcome };
+  }
+
+  /**
+   * The subject's own directions: turning to their left shows, in an unmirrored frame, as the face
+   * turning towards the image's right (positive yaw).
+   */
+  private gestureOf(f: AnalysedFrame): Gesture | 'neutral' {
+    const { yaw, pitch } = f.faces[0].pose;
+    const t = this.settings.turnDegrees;
+    if (f.eyesOpen !== undefined && f.eyesOpen < this.settings.closedEyes && Math.abs(yaw) < t) return 'blink';
+    if (yaw > t) return 'turn_left';
+    if (yaw < -t) return 'turn_right';
+    if (pitch > t) return 'look_up';
+    if (pitch < -t) return 'look_down';
+    return 'neutral';
+  }
+
+  private sweep(): void {
+    const now = this.now().getTime();
+    for (const [id, c] of this.challenges) if (c.expiresAt.getTime() + 60_000 < now) this.challenges.delete(id);
+  }
+}
+
+function collapse(seq: Array<Gesture | 'neutral'>): Array<Gesture | 'neutral'> {
+  return seq.filter((g, i) => i === 0 || g !== seq[i - 1]);
+}
+
+/** The required gestures appear in this order among the observed ones (others may come between). */
+export function inOrder(required: readonly Gesture[], observed: ReadonlyArray<Gesture | 'neutral'>): boolean {
+  let i = 0;
+  for (const g of observed) if (g === required[i]) i++;
+  return i === required.length;
+}
