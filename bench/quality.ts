@@ -48,9 +48,10 @@ const DEGRADATIONS: Record<string, { expect: QualityVerdict[]; make: Degrade }> 
   rotated: { expect: ['face_tilted'], make: (img) => img.rotate(50, { background: '#808080' }).jpeg({ quality: 95 }).toBuffer() },
 };
 
-const tally: Record<string, { n: number; flagged: number; primary: number; verdicts: Record<string, number> }> = {};
-const count1 = (key: string, verdict: string, reasons: string[], expect: string[]) => {
-  const t = (tally[key] ??= { n: 0, flagged: 0, primary: 0, verdicts: {} });
+const tally: Record<string, { n: number; flagged: number; primary: number; verdicts: Record<string, number>; eyeToBox: number[] }> = {};
+const count1 = (key: string, verdict: string, reasons: string[], expect: string[], eyeToBox?: number) => {
+  const t = (tally[key] ??= { n: 0, flagged: 0, primary: 0, verdicts: {}, eyeToBox: [] });
+  if (eyeToBox !== undefined) t.eyeToBox.push(eyeToBox);
   t.n++;
   if (expect.some((v) => reasons.includes(v) || v === verdict)) t.flagged++;
   if (expect.includes(verdict)) t.primary++;
@@ -61,17 +62,18 @@ const judge = async (bytes: Buffer, profile: string, overrides: Partial<QualityP
   const t0 = performance.now();
   const r = await quality.assess({ kind: 'bytes', data: bytes }, DEFAULT_TENANT, profile, overrides);
   latencies.push(performance.now() - t0);
-  return { verdict: r.verdict as string, reasons: (r.faces[0]?.reasons ?? [r.verdict]) as string[], face: r.faces[0] };
+  const f = r.faces[0];
+  return { verdict: r.verdict as string, reasons: (f?.reasons ?? [r.verdict]) as string[], face: f, eyeToBox: f ? f.measures.interEyeDistance / f.face.box.width : undefined };
 };
 const measures: Array<Record<string, number>> = [];
 
 for (const file of photos) {
   const bytes = fs.readFileSync(file);
   const clean = await judge(bytes, 'id_document', adjusted);
-  count1('undegraded', clean.verdict, clean.reasons, ['good']);
+  count1('undegraded', clean.verdict, clean.reasons, ['good'], clean.eyeToBox);
   if (!clean.face) continue;
   const m = clean.face.measures;
-  measures.push({ sharpness: m.sharpness, blockiness: m.blockiness, interEye: m.interEyeDistance, faceBrightness: m.faceBrightness, nose: m.occlusion.nose, mouth: m.occlusion.mouth, eyeDarkL: m.eyeDarkness.left, eyeOpenL: m.eyesOpen.left, eyeOpenR: m.eyesOpen.right, yaw: m.yaw, roll: m.roll });
+  measures.push({ sharpness: m.sharpness, blockiness: m.blockiness, interEye: m.interEyeDistance, faceBrightness: m.faceBrightness, nose: m.occlusion.nose, mouth: m.occlusion.mouth, eyeDarkL: m.eyeDarkness.left, eyeBandDark: m.eyeBandDarkFraction, eyeOpenL: m.eyesOpen.left, eyeOpenR: m.eyesOpen.right, yaw: m.yaw, roll: m.roll });
   if (clean.verdict !== 'good') continue;
   const lm = clean.face.face.landmarks68;
   const meta = await sharp(bytes).metadata();
@@ -84,7 +86,7 @@ for (const file of photos) {
   for (const [name, d] of Object.entries(DEGRADATIONS)) {
     const degraded = await d.make(sharp(bytes), { width: meta.width!, height: meta.height! }, geometry);
     const r = await judge(degraded, 'id_document', adjusted);
-    count1(name, r.verdict, r.reasons, d.expect);
+    count1(name, r.verdict, r.reasons, d.expect, r.eyeToBox);
   }
 }
 
@@ -104,7 +106,11 @@ const report = {
   command: `npm run bench:quality -- --data ../shared/data --images ${count}`,
   date: new Date().toISOString().slice(0, 10),
   adjusted: `id_document with minInterEyeDistance ${adjusted.minInterEyeDistance} px (its ${base.minInterEyeDistance} px × 150/250, LFW's downscale)`,
-  results: Object.fromEntries(Object.entries(tally).map(([k, t]) => [k, { images: t.n, flagged_pct: pct(t.flagged, t.n), primary_verdict_pct: pct(t.primary, t.n), verdicts: t.verdicts }])),
+  results: Object.fromEntries(Object.entries(tally).map(([k, t]) => {
+    const r = [...t.eyeToBox].sort((a, b) => a - b);
+    const at = (p: number) => (r.length ? Number(r[Math.floor(p * (r.length - 1))].toFixed(3)) : null);
+    return [k, { images: t.n, flagged_pct: pct(t.flagged, t.n), primary_verdict_pct: pct(t.primary, t.n), verdicts: t.verdicts, inter_eye_to_box_p5_p50_p95: [at(0.05), at(0.5), at(0.95)] }];
+  })),
   undegraded_measures_p5_p50_p95: Object.fromEntries(Object.keys(measures[0]).map((k) => [k, [q(k, 0.05), q(k, 0.5), q(k, 0.95)]])),
   latency_ms_per_image_two_workers: { p50: Number(latencies[latencies.length >> 1].toFixed(1)), p95: Number(latencies[Math.floor(latencies.length * 0.95)].toFixed(1)) },
 };

@@ -1,7 +1,7 @@
 /** Standardised L2-regularised logistic regression by full-batch gradient descent (small data). */
 export interface LogisticFit { mean: number[]; std: number[]; weights: number[]; bias: number }
 
-export function fitLogistic(x: number[][], y: number[], l2 = 0.01, iterations = 3000, rate = 0.5): LogisticFit {
+export function fitLogistic(x: number[][], y: number[], l2 = 0.001, iterations = 20000, rate = 0.5): LogisticFit {
   const d = x[0].length, n = x.length;
   const mean = Array.from({ length: d }, (_, j) => x.reduce((s, r) => s + r[j], 0) / n);
   const std = Array.from({ length: d }, (_, j) => Math.sqrt(x.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / n) || 1);

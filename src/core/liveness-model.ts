@@ -6,7 +6,7 @@ export type SecurityLevel = (typeof SECURITY_LEVELS)[number];
 /** iDenFace's names for the same three levels. */
 export const SECURITY_LEVEL_ALIASES: Record<string, SecurityLevel> = { SOFT: 'LOW', REGULAR: 'MEDIUM', HARDENED: 'HIGH' };
 
-export const LIVENESS_FEATURES = ['model_logit', 'saturation', 'blue_red', 'chroma_blue', 'detail'] as const;
+export const LIVENESS_FEATURES = ['model_logit', 'saturation', 'blue_red', 'chroma_blue', 'detail', 'black_level', 'warmth'] as const;
 
 /**
  * The fused presentation-attack score: a logistic model over standardised cues, fitted and
@@ -30,7 +30,7 @@ export interface LivenessModel {
 
 export function featureVector(c: LivenessCues): number[] {
   const p = Math.min(1 - 1e-6, Math.max(1e-6, c.model));
-  return [Math.log(p / (1 - p)), c.saturation, c.blueRed, c.chromaBlue, c.detail];
+  return [Math.log(p / (1 - p)), c.saturation, c.blueRed, c.chromaBlue, c.detail, c.blackLevel, c.warmth];
 }
 
 /** Probability-like live score 0..1 of one face's cues. */

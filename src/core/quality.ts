@@ -45,6 +45,10 @@ export interface QualityProfile {
   maxOcclusion: number;
   /** Below this eye-region/skin luminance ratio, with both eyes dark, the face wears sunglasses. */
   maxEyeDarkness: number;
+  /** Above this share of very dark pixels in the eye band, the eyes are covered (see eyeBandDarkFraction). */
+  maxEyeBandDark: number;
+  /** Inter-eye distance over box width below which the landmarks missed the face (occluded, blurred, turned). */
+  minLandmarkConsistency: number;
   /** Faces wholly inside the image and at least this share of the largest face's width count as another person. */
   otherFaceShare: number;
 }
@@ -53,7 +57,7 @@ const BASE: QualityProfile = {
   minInterEyeDistance: 60, minFaceShare: 0.05, maxFaceShare: 0.9, maxYaw: 30, maxPitch: 30, maxRoll: 45,
   minSharpness: 0.16, minImageBrightness: 35, maxImageBrightness: 210, maxClippedFraction: 0.6,
   minFaceBrightness: 45, maxFaceBrightness: 215, maxBlockiness: 1.6, minEyeOpen: 0.5, minEyeStateInterEye: 40,
-  occlusion: true, maxOcclusion: 0.8, maxEyeDarkness: 0.3, otherFaceShare: 0.6,
+  occlusion: true, maxOcclusion: 0.8, maxEyeDarkness: 0.22, maxEyeBandDark: 0.8, otherFaceShare: 0.6, minLandmarkConsistency: 0.3,
 };
 
 /** iDenFace's acquisition requirements: inter-eye ≥ 60 px on mobile, 150 px on desktop; |yaw|, |pitch| ≤ 30°; roll ≤ 45°; one face. */
@@ -63,7 +67,8 @@ export const QUALITY_PROFILES: Record<string, QualityProfile> = {
   // A portrait on a card: small in the frame, hardly rolled; printing and scanning lower sharpness.
   // Yaw and pitch: iDenFace's 30° plus the spread of our geometric estimate (LFW's near-frontal
   // portraits measure p5/p95 ±33° yaw), so a frontal portrait is not sent back for noise.
-  id_document: { ...BASE, minInterEyeDistance: 30, minFaceShare: 0.005, maxYaw: 40, maxPitch: 40, maxRoll: 30, minSharpness: 0.09 },
+  // Many ID cards print a second, smaller "ghost" portrait: only a face nearly as large counts as another person.
+  id_document: { ...BASE, minInterEyeDistance: 30, minFaceShare: 0.005, maxYaw: 40, maxPitch: 40, maxRoll: 30, minSharpness: 0.09, otherFaceShare: 0.8 },
 };
 
 export interface FaceQuality {
@@ -79,6 +84,8 @@ export interface FaceQuality {
 
 export interface QualityMeasures extends PixelMeasures {
   interEyeDistance: number;
+  /** Inter-eye distance over the detector box's width: about 0.45 when the landmarks sit on the face. */
+  landmarkConsistency: number;
   faceShare: number;
   yaw: number;
   pitch: number;
@@ -136,15 +143,19 @@ export class QualityService {
   private async judge(image: DecodedImage, face: FaceAnalysis, p: QualityProfile): Promise<FaceQuality> {
     const pixels = this.engine.measure(image, face);
     const eyesOpen = await this.engine.eyeOpenness(image, face);
+    const landmarkConsistency = face.interEyeDistance / Math.max(1, face.box.width);
+    const landmarksHold = landmarkConsistency >= p.minLandmarkConsistency;
     const measures: QualityMeasures = {
       ...pixels,
-      interEyeDistance: face.interEyeDistance,
+      // When the landmarks missed the face, its size comes from the detector box (eyes ≈ 0.45 box widths apart on LFW).
+      interEyeDistance: landmarksHold ? face.interEyeDistance : 0.45 * face.box.width,
+      landmarkConsistency,
       faceShare: (face.box.width * face.box.height) / (image.width * image.height),
       yaw: face.pose.yaw, pitch: face.pose.pitch, roll: face.pose.roll,
       eyesOpen,
     };
     const m = measures;
-    const sunglasses = p.occlusion && m.eyeDarkness.left < p.maxEyeDarkness && m.eyeDarkness.right < p.maxEyeDarkness;
+    const sunglasses = p.occlusion && ((m.eyeDarkness.left < p.maxEyeDarkness && m.eyeDarkness.right < p.maxEyeDarkness) || m.eyeBandDarkFraction > p.maxEyeBandDark);
     const eyesJudged = m.interEyeDistance >= p.minEyeStateInterEye;
     const eyeState = (open: number) => (sunglasses ? 'sunglasses' : !eyesJudged ? 'unknown' : open >= p.minEyeOpen ? 'open_eye' : 'closed_eye');
     const failing: Record<QualityVerdict, boolean> = {
@@ -165,7 +176,8 @@ export class QualityService {
       down: m.pitch < -p.maxPitch,
       sunglasses,
       closed_eye: !sunglasses && eyesJudged && (eyesOpen.left < p.minEyeOpen || eyesOpen.right < p.minEyeOpen),
-      face_occluded: p.occlusion && Math.max(m.occlusion.nose, m.occlusion.mouth) > p.maxOcclusion,
+      // Landmarks that miss a clearly detected face mean its features are not visible where they should be.
+      face_occluded: p.occlusion && (Math.max(m.occlusion.nose, m.occlusion.mouth) > p.maxOcclusion || !landmarksHold),
     };
     const reasons = QUALITY_VERDICTS.filter((v) => failing[v]);
     return {

@@ -25,11 +25,14 @@ export const QualityBody = Type.Object({
 const Measures = Type.Object({
   sharpness: Type.Number(), image_brightness: Type.Number(), image_dark_fraction: Type.Number(), image_bright_fraction: Type.Number(),
   face_brightness: Type.Number(), face_contrast: Type.Number(), blockiness: Type.Number(),
-  inter_eye_distance: Type.Number({ description: 'px' }), face_size_ratio: Type.Number({ description: 'face box area / image area' }),
+  inter_eye_distance: Type.Number({ description: 'px' }),
+  landmark_consistency: Type.Number({ description: 'inter-eye distance / face box width; about 0.45 when the landmarks sit on the face' }),
+  face_size_ratio: Type.Number({ description: 'face box area / image area' }),
   yaw: Type.Number(), pitch: Type.Number(), roll: Type.Number(),
   left_eye_open: Type.Number(), right_eye_open: Type.Number(),
   occlusion: Type.Object({ left_eye: Type.Number(), right_eye: Type.Number(), nose: Type.Number(), mouth: Type.Number() }),
   eye_darkness: Type.Object({ left: Type.Number(), right: Type.Number() }),
+  eye_band_dark_fraction: Type.Number(),
 });
 
 export const QualityResponse = Type.Object({

@@ -25,10 +25,10 @@ function describeQuality(f: FaceQuality) {
     measures: {
       sharpness: r2(m.sharpness * 100) / 100, image_brightness: r2(m.imageBrightness), image_dark_fraction: r2(m.imageDarkFraction), image_bright_fraction: r2(m.imageBrightFraction),
       face_brightness: r2(m.faceBrightness), face_contrast: r2(m.faceContrast), blockiness: r2(m.blockiness),
-      inter_eye_distance: r2(m.interEyeDistance), face_size_ratio: Number(m.faceShare.toFixed(4)), yaw: m.yaw, pitch: m.pitch, roll: m.roll,
+      inter_eye_distance: r2(m.interEyeDistance), landmark_consistency: r2(m.landmarkConsistency), face_size_ratio: Number(m.faceShare.toFixed(4)), yaw: m.yaw, pitch: m.pitch, roll: m.roll,
       left_eye_open: r2(m.eyesOpen.left), right_eye_open: r2(m.eyesOpen.right),
       occlusion: { left_eye: r2(m.occlusion.leftEye), right_eye: r2(m.occlusion.rightEye), nose: r2(m.occlusion.nose), mouth: r2(m.occlusion.mouth) },
-      eye_darkness: { left: r2(m.eyeDarkness.left), right: r2(m.eyeDarkness.right) },
+      eye_darkness: { left: r2(m.eyeDarkness.left), right: r2(m.eyeDarkness.right) }, eye_band_dark_fraction: r2(m.eyeBandDarkFraction),
     },
   };
 }

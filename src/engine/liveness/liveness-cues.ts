@@ -34,6 +34,10 @@ export interface LivenessCues {
   chromaBlue: number;
   /** Laplacian standard deviation over luminance standard deviation: fine detail, scale-free. */
   detail: number;
+  /** 1st percentile of the face's luminance: a screen or paper cannot show deep black. */
+  blackLevel: number;
+  /** Median Cr minus median Cb: skin under daylight or room light is warm, a backlit screen cooler. */
+  warmth: number;
 }
 
 const CUE_SIZE = 128;
@@ -76,13 +80,17 @@ export function colourCues(image: RgbImage, box: Box): Omit<LivenessCues, 'model
   const p = new Float32Array(3 * plane);
   cropToPlanar(image, contextRegion(image, box, 1), S, p);
   const luma = new Float32Array(plane);
+  const cbs = new Float32Array(plane), crs = new Float32Array(plane);
   let saturation = 0, blueRed = 0, chromaBlue = 0, lumaSum = 0, lumaSq = 0;
   for (let i = 0; i < plane; i++) {
     const r = p[i], g = p[plane + i], b = p[2 * plane + i];
     const max = Math.max(r, g, b), min = Math.min(r, g, b);
     saturation += max > 0 ? (max - min) / max : 0;
     blueRed += b / Math.max(1, r);
-    chromaBlue += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+    const cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+    chromaBlue += cb;
+    cbs[i] = cb;
+    crs[i] = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
     const y = 0.299 * r + 0.587 * g + 0.114 * b;
     luma[i] = y;
     lumaSum += y;
@@ -100,5 +108,11 @@ export function colourCues(image: RgbImage, box: Box): Omit<LivenessCues, 'model
   }
   const lumaStd = Math.sqrt(Math.max(1e-6, lumaSq / plane - (lumaSum / plane) ** 2));
   const lapStd = Math.sqrt(Math.max(0, lapSq / n - (lap / n) ** 2));
-  return { saturation: saturation / plane, blueRed: blueRed / plane, chromaBlue: chromaBlue / plane, detail: lapStd / lumaStd };
+  const sorted = (a: Float32Array) => a.slice().sort();
+  const lumaSorted = sorted(luma);
+  return {
+    saturation: saturation / plane, blueRed: blueRed / plane, chromaBlue: chromaBlue / plane, detail: lapStd / lumaStd,
+    blackLevel: lumaSorted[Math.floor(0.01 * (plane - 1))],
+    warmth: sorted(crs)[plane >> 1] - sorted(cbs)[plane >> 1],
+  };
 }

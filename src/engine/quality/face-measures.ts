@@ -25,6 +25,12 @@ export interface PixelMeasures {
   occlusion: { leftEye: number; rightEye: number; nose: number; mouth: number };
   /** Eye-region luminance over skin luminance (sunglasses make it small). */
   eyeDarkness: { left: number; right: number };
+  /**
+   * The largest share of flat, very dark pixels in a band a tenth of the face tall with lit rows
+   * above and below it, searched from above the detector box to mid-face: dark lenses or a bar across the eyes, found even when the
+   * occluder has pulled the box and the landmarks off the eyes.
+   */
+  eyeBandDarkFraction: number;
 }
 
 const SIZE = 128;
@@ -39,7 +45,48 @@ export function measureFace(image: RgbImage, box: Box, landmarks68: readonly Poi
     ...faceExposure(image, landmarks68),
     blockiness: blockiness(image, box),
     ...regionOcclusion(image, landmarks68),
+    eyeBandDarkFraction: eyeBandDarkFraction(image, box),
   };
+}
+
+function eyeBandDarkFraction(image: RgbImage, box: Box): number {
+  const at = (fx: number, fy: number): Point => [box.x + fx * box.width, box.y + fy * box.height];
+  const lumas: number[] = [];
+  forEachPixelIn(image, [at(0.1, 0.1), at(0.9, 0.1), at(0.9, 0.9), at(0.1, 0.9)], (o) => lumas.push(luma(image.data, o)));
+  if (lumas.length === 0) return 0;
+  const dark = Math.max(30, 0.25 * lumas.sort((a, b) => a - b)[lumas.length >> 1]);
+  // Rows from well above the box (a bar over the eyes pushes the detector's box down onto the
+  // nose and mouth) to the middle of the face; windows a tenth of the face tall.
+  const x0 = Math.max(0, Math.round(box.x + 0.1 * box.width)), x1 = Math.min(image.width - 1, Math.round(box.x + 0.9 * box.width));
+  const y0 = Math.max(0, Math.round(box.y - 0.4 * box.height)), y1 = Math.min(image.height - 1, Math.round(box.y + 0.55 * box.height));
+  const rows: Array<{ dark: number; n: number; sum: number; sq: number }> = [];
+  for (let y = y0; y <= y1; y++) {
+    const r = { dark: 0, n: 0, sum: 0, sq: 0 };
+    for (let x = x0; x <= x1; x++) {
+      const v = luma(image.data, (y * image.width + x) * 3);
+      r.n++;
+      if (v < dark) { r.dark++; r.sum += v; r.sq += v * v; }
+    }
+    rows.push(r);
+  }
+  // Runs of rows that are mostly very dark, flat (hair and dark backgrounds are textured or do not
+  // end) and bounded by lit rows above and below (forehead, cheeks): lenses or a bar.
+  const share = (r: (typeof rows)[number]) => r.dark / Math.max(1, r.n);
+  let best = 0;
+  for (let i = 1; i < rows.length - 1; i++) {
+    if (share(rows[i]) < 0.7 || share(rows[i - 1]) >= 0.7) continue;
+    let j = i;
+    while (j + 1 < rows.length && share(rows[j + 1]) >= 0.7) j++;
+    const height = j - i + 1;
+    const above = share(rows[i - 1]) < 0.3;
+    const below = j + 1 < rows.length && share(rows[j + 1]) < 0.3;
+    let d = 0, n = 0, sum = 0, sq = 0;
+    for (let k = i; k <= j; k++) { d += rows[k].dark; n += rows[k].n; sum += rows[k].sum; sq += rows[k].sq; }
+    const std = Math.sqrt(Math.max(0, sq / d - (sum / d) ** 2));
+    if (above && below && std < 6 && height >= 0.05 * box.height && height <= 0.6 * box.height) best = Math.max(best, d / n);
+    i = j;
+  }
+  return best;
 }
 
 const luma = (d: Uint8Array | Float32Array, i: number) => 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
@@ -177,10 +224,12 @@ function regionOcclusion(image: RgbImage, lm: readonly Point[]): Pick<PixelMeasu
     let off = 0, n = 0, y = 0;
     forEachPixelIn(image, regions[key], (o) => {
       const c = chromaAt(image.data, o);
-      // Lips are redder than skin, not otherwise different: extra red (Cr) is forgiven up to 30.
+      // Lips are redder than skin, not otherwise different: extra red (Cr) is forgiven up to 30. The
+      // chroma of dim pixels (shadow, beard) says little, so it is judged only on well-lit ones; very
+      // dark pixels (a black bar, dark lenses) and glaring ones count on their own.
       const redder = c.cr - ref.cr;
-      const far = Math.hypot(c.cb - ref.cb, redder > 0 ? Math.max(0, redder - 30) : redder) > 12;
-      const lumaOff = c.y < ref.y * 0.45 || c.y > ref.y * 1.8 + 20;
+      const far = c.y >= ref.y * 0.45 && Math.hypot(c.cb - ref.cb, redder > 0 ? Math.max(0, redder - 30) : redder) > 12;
+      const lumaOff = c.y < ref.y * 0.2 || c.y > ref.y * 1.8 + 20;
       if (far || lumaOff) off++;
       y += c.y;
       n++;
