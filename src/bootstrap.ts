@@ -16,6 +16,7 @@ import { UserService } from './core/users.ts';
 import { SessionService } from './core/sessions.ts';
 import { ImageErasure } from './core/erasure.ts';
 import { QualityService } from './core/quality.ts';
+import { ImageLoader } from './core/image-loader.ts';
 import { AgeService } from './core/age.ts';
 import { LivenessService } from './core/liveness.ts';
 import { ChallengeService } from './core/challenges.ts';
@@ -61,7 +62,9 @@ export async function createServices(config: Config): Promise<Services> {
   const blobs = new FolderBlobStore(path.join(config.dataDir, 'blobs'));
   const images = new ImageStore(new SqliteImageRepository(db), blobs, config.image);
   const files = new FileStore(new SqliteFileRepository(db), blobs, { ...config.image, maxFrames: config.maxFrames });
-  const service = new FaceService(engine, calibrator, config.image, images);
+  const loader = new ImageLoader(config.image, images);
+  const quality = new QualityService(engine, loader);
+  const service = new FaceService(engine, calibrator, loader, quality);
   const collectionRepository = new SqliteCollectionRepository(db);
   const indexes = new UsearchIndexProvider(collectionRepository, {
     dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
@@ -70,15 +73,15 @@ export async function createServices(config: Config): Promise<Services> {
   const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
   const users = new UserService(new SqliteUserRepository(db), service, calibrator);
   const sessions = new SessionService(new SqliteSessionRepository(db), service, images, calibrator, config.sessions);
-  const liveness = new LivenessService(service, engine, files, calibrator, readLivenessModel(config.liveness.modelFile), config.image, {
+  const liveness = new LivenessService(service, loader, engine, files, calibrator, readLivenessModel(config.liveness.modelFile), config.image, {
     minInterEyeDistance: 12,
     minVideoSeconds: config.liveness.minVideoSeconds,
     video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
   });
   return {
     service,
-    quality: new QualityService(service, engine),
-    age: new AgeService(service, engine),
+    quality,
+    age: new AgeService(engine, loader),
     liveness,
     challenges: new ChallengeService(liveness, { ttlSeconds: config.liveness.challengeTtlSeconds, turnDegrees: 15, closedEyes: 0.3 }),
     images,

@@ -68,6 +68,22 @@ describe('POST /v1/quality', () => {
   });
 });
 
+describe('quality_profile on compare, detect and enrolment', () => {
+  it('refuses a dark image with 422 quality_rejected naming the verdict, and accepts it without the option', async () => {
+    const dark = await sharp(selfie).linear(0.18, 0).jpeg().toBuffer();
+    const refused = await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(selfie) }, quality_profile: 'selfie_mobile' });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error).toMatchObject({ code: 'quality_rejected', field: 'source' });
+    expect(refused.json().error.message).toContain('image_too_dark');
+    expect((await post('/v1/detect', { image: { base64: b64(dark) }, quality_profile: 'selfie_mobile' })).json().error.code).toBe('quality_rejected');
+    const enrol = await post('/v1/users', { user_id: 'dark-enrolment', faces: [{ image: { base64: b64(dark) }, quality_profile: 'selfie_mobile' }] });
+    expect(enrol.statusCode).toBe(422);
+    expect(enrol.json().error.code).toBe('quality_rejected');
+    expect((await app.inject({ method: 'GET', url: '/v1/users/dark-enrolment' })).statusCode).toBe(404);
+    expect((await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(selfie) } })).statusCode).toBe(200);
+  });
+});
+
 describe('POST /v1/age', () => {
   it('estimates an adult’s age and compares it with a threshold', async () => {
     const body = (await post('/v1/age', { image: { base64: b64(selfie) }, threshold: 18 })).json();

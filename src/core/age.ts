@@ -1,5 +1,5 @@
 import type { FaceEngine, FaceAnalysis } from '../engine/face-engine.ts';
-import type { FaceService } from './face-service.ts';
+import type { ImageLoader } from './image-loader.ts';
 import type { ImageSource } from './image-input.ts';
 import { FaceproofError } from './errors.ts';
 
@@ -19,11 +19,11 @@ export const DEFAULT_MAX_AGE_DIFFERENCE = 15;
 
 /** Apparent age (IDEMIA's age assurance) and the age check between an ID photo and a selfie (TrustVision). */
 export class AgeService {
-  constructor(private readonly faces: FaceService, private readonly engine: FaceEngine) {}
+  constructor(private readonly engine: FaceEngine, private readonly loader: ImageLoader) {}
 
   /** Every face, largest first, with its estimated age and, given a threshold, whether it is above. */
   async estimate(source: ImageSource, tenantId: string, threshold?: number, field = 'image'): Promise<AgedFace[]> {
-    const image = await this.faces.load(source, tenantId, field);
+    const image = await this.loader.load(source, tenantId, field);
     const found = await this.engine.analyze(image, { autoRotate: false });
     return Promise.all(found.map(async (face) => {
       const age = round1(await this.engine.estimateAge(image, face));

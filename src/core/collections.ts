@@ -19,6 +19,8 @@ export interface IndexOptions {
   /** Index every face of the image (default: the largest only). */
   allFaces: boolean;
   autoRotate: boolean;
+  /** Refuse faces that are not good under this quality profile. */
+  qualityProfile?: string;
 }
 
 export interface SearchOptions extends ThresholdRequest {
@@ -96,7 +98,7 @@ export class CollectionService {
   async index(tenantId: string, name: string, input: FaceInput, options: IndexOptions): Promise<CollectionFace[]> {
     const collection = this.get(tenantId, name);
     assertSameModel(collection.model, this.faces.templateModel, 'collection');
-    const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate });
+    const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate, qualityProfile: options.qualityProfile });
     // Opened (and caught up with the database) before the insert, so the new rows are added once.
     const index = this.indexes.open(collection);
     const createdAt = this.now().toISOString();

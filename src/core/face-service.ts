@@ -1,9 +1,10 @@
-import type { DecodeLimits, DecodedImage } from '../engine/image/decode.ts';
+import type { DecodedImage } from '../engine/image/decode.ts';
 import { encodeJpeg } from '../engine/image/decode.ts';
 import type { FaceAnalysis, FaceEngine } from '../engine/face-engine.ts';
 import { FaceproofError } from './errors.ts';
-import { loadImage, decodeBase64, type ImageSource } from './image-input.ts';
-import { DEFAULT_TENANT, type ImageStore } from './image-store.ts';
+import { decodeBase64, type ImageSource } from './image-input.ts';
+import { DEFAULT_TENANT } from './image-store.ts';
+import type { ImageLoader } from './image-loader.ts';
 import { encodeTemplate, decodeTemplate, assertCompatible, cosineSimilarity, type FaceTemplate } from './template.ts';
 import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
 import type { TemplateModel } from './ports.ts';
@@ -11,8 +12,16 @@ import type { TemplateModel } from './ports.ts';
 /** One side of a comparison: an image (largest face, or every face) or a stored template. */
 export type FaceInput = { kind: 'image'; source: ImageSource } | { kind: 'template'; template: string };
 
+/** Refuses a face whose portrait quality is not good under a named profile (422 quality_rejected). */
+export interface QualityGate {
+  /** `oneFaceExpected`: another person in the picture is itself a failure. */
+  enforce(image: DecodedImage, faces: FaceAnalysis[], profile: string, field: string, oneFaceExpected: boolean): Promise<void>;
+}
+
 export interface DetectOptions {
   tenantId?: string;
+  /** Enforce portrait quality under this profile before answering. */
+  qualityProfile?: string;
   autoRotate: boolean;
   returnTemplates: boolean;
   returnFaceImages: boolean;
@@ -38,6 +47,7 @@ export interface CompareRequest {
   targetType: ImageType;
   allFaces: boolean;
   autoRotate: boolean;
+  qualityProfile?: string;
 }
 
 export interface ComparedPair extends CalibratedScore {
@@ -68,6 +78,8 @@ export interface FacesOfOptions {
   field: string;
   allFaces: boolean;
   autoRotate: boolean;
+  /** Enforce portrait quality of the image's chosen faces under this profile. */
+  qualityProfile?: string;
 }
 
 /** The 1:1 use cases: find faces, and compare two faces with a calibrated decision. */
@@ -75,20 +87,24 @@ export class FaceService {
   constructor(
     private readonly engine: FaceEngine,
     private readonly calibrator: Calibrator,
-    private readonly limits: DecodeLimits,
-    private readonly images: ImageStore,
+    private readonly loader: ImageLoader,
+    private readonly quality?: QualityGate,
   ) {}
 
-  /** Pixels of an inline or stored image; a stored one must belong to the tenant. */
-  async load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
-    if (source.kind !== 'stored') return loadImage(source, this.limits, field);
-    const { bytes } = await this.images.read(tenantId, source.imageId, `${field}.image_id`);
-    return loadImage({ kind: 'bytes', data: bytes }, this.limits, field);
+  private load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
+    return this.loader.load(source, tenantId, field);
+  }
+
+  private async enforceQuality(image: DecodedImage, faces: FaceAnalysis[], profile: string | undefined, field: string, oneFaceExpected: boolean): Promise<void> {
+    if (profile === undefined || faces.length === 0) return;
+    if (!this.quality) throw new FaceproofError('invalid_parameter', 'quality checks are not available in this deployment', 'quality_profile');
+    await this.quality.enforce(image, faces, profile, field, oneFaceExpected);
   }
 
   async detect(source: ImageSource, options: DetectOptions, field = 'image'): Promise<DetectResult> {
     const image = await this.load(source, options.tenantId ?? DEFAULT_TENANT, field);
     const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
+    await this.enforceQuality(image, faces, options.qualityProfile, field, false);
     const detected = await Promise.all(faces.map(async (face): Promise<DetectedFace> => ({
       face,
       template: options.returnTemplates ? encodeTemplate(this.templateOf(await this.engine.embed(image, face))) : undefined,
@@ -114,8 +130,8 @@ export class FaceService {
     return result;
   }
 
-  private async embedSide(input: FaceInput, field: string, { allFaces, autoRotate, tenantId }: CompareRequest): Promise<EmbeddedSide> {
-    return { faces: await this.facesOf(input, { field, allFaces, autoRotate, tenantId: tenantId ?? DEFAULT_TENANT }) };
+  private async embedSide(input: FaceInput, field: string, { allFaces, autoRotate, tenantId, qualityProfile }: CompareRequest): Promise<EmbeddedSide> {
+    return { faces: await this.facesOf(input, { field, allFaces, autoRotate, tenantId: tenantId ?? DEFAULT_TENANT, qualityProfile }) };
   }
 
   /**
@@ -129,6 +145,7 @@ export class FaceService {
     const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
     if (faces.length === 0) throw new FaceproofError('no_face_detected', `no face was found in the ${field} image`, field);
     const chosen = options.allFaces ? faces : faces.slice(0, 1);
+    await this.enforceQuality(image, faces, options.qualityProfile, field, !options.allFaces);
     return Promise.all(chosen.map(async (face) => ({ face, vector: await this.engine.embed(image, face) })));
   }
 

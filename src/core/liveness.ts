@@ -3,6 +3,7 @@ import type { DecodedImage } from '../engine/image/decode.ts';
 import { encodeJpeg } from '../engine/image/decode.ts';
 import { sampleVideo, VideoDecodeError, type VideoSampling } from '../engine/video/video-frames.ts';
 import type { FaceService } from './face-service.ts';
+import type { ImageLoader } from './image-loader.ts';
 import type { FileStore } from './file-store.ts';
 import { loadImage, type ImageSource } from './image-input.ts';
 import type { DecodeLimits } from '../engine/image/decode.ts';
@@ -74,6 +75,7 @@ export interface LivenessSettings {
 export class LivenessService {
   constructor(
     private readonly faces: FaceService,
+    private readonly loader: ImageLoader,
     private readonly engine: FaceEngine,
     private readonly files: FileStore,
     private readonly calibrator: Calibrator,
@@ -88,7 +90,7 @@ export class LivenessService {
 
   /** Images of one session: each judged, then fused (mean score; any non-spoof failure decides). */
   async checkImages(sources: ImageSource[], tenantId: string, level: SecurityLevel): Promise<LivenessResult> {
-    const frames = await Promise.all(sources.map(async (s, i) => this.analyse(await this.faces.load(s, tenantId, `images[${i}]`))));
+    const frames = await Promise.all(sources.map(async (s, i) => this.analyse(await this.loader.load(s, tenantId, `images[${i}]`))));
     return this.fuse(frames, level);
   }
 

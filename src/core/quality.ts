@@ -2,7 +2,8 @@ import type { FaceEngine, FaceAnalysis } from '../engine/face-engine.ts';
 import type { DecodedImage } from '../engine/image/decode.ts';
 import type { PixelMeasures } from '../engine/quality/face-measures.ts';
 import type { EyeOpenness } from '../engine/attributes/eye-state.ts';
-import type { FaceService } from './face-service.ts';
+import type { QualityGate } from './face-service.ts';
+import type { ImageLoader } from './image-loader.ts';
 import type { ImageSource } from './image-input.ts';
 import { FaceproofError } from './errors.ts';
 
@@ -100,8 +101,8 @@ export interface QualityReport {
   faces: FaceQuality[];
 }
 
-export class QualityService {
-  constructor(private readonly faces: FaceService, private readonly engine: FaceEngine) {}
+export class QualityService implements QualityGate {
+  constructor(private readonly engine: FaceEngine, private readonly loader: ImageLoader) {}
 
   profile(name: string | undefined, overrides: Partial<QualityProfile> = {}): { name: string; profile: QualityProfile } {
     const key = name ?? 'selfie_mobile';
@@ -112,9 +113,20 @@ export class QualityService {
 
   async assess(source: ImageSource, tenantId: string, profileName?: string, overrides?: Partial<QualityProfile>, field = 'image'): Promise<QualityReport> {
     const { name, profile } = this.profile(profileName, overrides);
-    const image = await this.faces.load(source, tenantId, field);
+    const image = await this.loader.load(source, tenantId, field);
     const found = await this.engine.analyze(image, { autoRotate: false });
     return { ...(await this.assessFaces(image, found, profile)), profile: name, image: { width: image.width, height: image.height } };
+  }
+
+  /** Throws 422 quality_rejected, naming the verdict, unless every face judged is good. */
+  async enforce(image: DecodedImage, faces: FaceAnalysis[], profileName: string, field: string, oneFaceExpected: boolean): Promise<void> {
+    const { name, profile } = this.profile(profileName);
+    const report = await this.assessFaces(image, faces, oneFaceExpected ? profile : { ...profile, otherFaceShare: Infinity });
+    const bad = report.faces.find((f) => f.verdict !== 'good');
+    if (report.verdict !== 'good' || bad) {
+      const reasons = bad ? bad.reasons.join(', ') : report.verdict;
+      throw new FaceproofError('quality_rejected', `the ${field} image is not good enough for the ${name} profile: ${reasons}`, field);
+    }
   }
 
   /** Judges already-detected faces (largest first) of a decoded image. */

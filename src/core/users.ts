@@ -10,6 +10,8 @@ import type { KeptFace, KeptFaceWithVector, UserEvent, UserRecord, UserRepositor
 export interface EnrolInput {
   input: FaceInput;
   imageType: ImageType;
+  /** Refuse the face unless it is good under this quality profile. */
+  qualityProfile?: string;
 }
 
 export interface UserView extends UserRecord {
@@ -151,8 +153,8 @@ export class UserService {
 
   private async embedAll(tenantId: string, inputs: EnrolInput[], field: string): Promise<KeptFaceWithVector[]> {
     const at = this.now().toISOString();
-    return Promise.all(inputs.map(async ({ input, imageType }, i) => {
-      const [found] = await this.faces.facesOf(input, { tenantId, field: `${field}[${i}].image`, allFaces: false, autoRotate: false });
+    return Promise.all(inputs.map(async ({ input, imageType, qualityProfile }, i) => {
+      const [found] = await this.faces.facesOf(input, { tenantId, field: `${field}[${i}].image`, allFaces: false, autoRotate: false, qualityProfile });
       return { id: `uface_${randomUUID().replace(/-/g, '')}`, imageType, imageId: storedImageIdOf(input), box: boxOf(found.face), createdAt: at, vector: found.vector };
     }));
   }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Envelope, ImageInput, Metadata } from './schemas.ts';
+import { AutoRotate, Envelope, ImageInput, Metadata, QualityProfileOption } from './schemas.ts';
 
 /** Schemas of collections, 1:N search, users and sessions. */
 
@@ -8,7 +8,6 @@ export const ExternalId = Type.String({ minLength: 1, maxLength: 256, descriptio
 export const Template = Type.String({ minLength: 1, maxLength: 16_384, description: 'A template returned by /v1/detect' });
 export const BoxSchema = Type.Object({ x: Type.Number(), y: Type.Number(), width: Type.Number(), height: Type.Number() });
 export const Cursor = Type.String({ pattern: '^[0-9]{1,19}$', description: 'next_cursor of the previous page' });
-const AutoRotate = Type.Boolean({ default: false, description: 'When no face is found, also try the image turned by 90°, 180° and 270°' });
 
 export const CollectionParams = Type.Object({ name: Name });
 export const CollectionFaceParams = Type.Object({ name: Name, face_id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -46,6 +45,7 @@ export const IndexFacesBody = Type.Object({
   metadata: Type.Optional(Metadata),
   all_faces: Type.Optional(Type.Boolean({ default: false, description: 'Index every face of the image, not only the largest' })),
   auto_rotate: Type.Optional(AutoRotate),
+  quality_profile: Type.Optional(QualityProfileOption),
 }, { additionalProperties: false });
 
 export const FileField = Type.Unsafe<Buffer>({ format: 'binary', description: 'The image file' });
@@ -56,6 +56,7 @@ export const IndexFacesMultipartBody = Type.Object({
   metadata: Type.Optional(Type.String({ description: 'A JSON object, as text' })),
   all_faces: Type.Optional(Type.Boolean()),
   auto_rotate: Type.Optional(Type.Boolean()),
+  quality_profile: Type.Optional(QualityProfileOption),
 });
 
 export const IndexTemplatesBody = Type.Object({

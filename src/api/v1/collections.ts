@@ -78,7 +78,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { name: string }; Body: { image?: unknown; template?: string; external_id?: string; metadata?: unknown; all_faces?: boolean; auto_rotate?: boolean } }>('/v1/collections/:name/faces', {
+  app.post<{ Params: { name: string }; Body: { image?: unknown; template?: string; external_id?: string; metadata?: unknown; all_faces?: boolean; auto_rotate?: boolean; quality_profile?: string } }>('/v1/collections/:name/faces', {
     config: { usesEngine: true },
     schema: {
       tags, summary: 'Index the faces of an image or a template',
@@ -91,6 +91,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
     const body = request.body;
     const faces = await collections.index(request.caller.tenantId, request.params.name, imageOrTemplateOf(body), {
       externalId: body.external_id, metadata: parseMetadata(body.metadata), allFaces: body.all_faces ?? false, autoRotate: body.auto_rotate ?? false,
+      qualityProfile: body.quality_profile,
     });
     return reply.code(201).send({ ...envelope(request), faces: faces.map(describeFace) });
   });

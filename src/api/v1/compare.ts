@@ -30,6 +30,7 @@ export function compareRoute(app: FastifyInstance, service: FaceService): void {
       targetType: body.target_type ?? 'SELFIE',
       allFaces: body.all_faces ?? false,
       autoRotate: body.auto_rotate ?? false,
+      qualityProfile: body.quality_profile,
     });
     return {
       ...envelope(request),

@@ -27,6 +27,7 @@ export function detectRoute(app: FastifyInstance, service: FaceService): void {
       autoRotate: body.auto_rotate ?? false,
       returnTemplates: body.return_templates ?? false,
       returnFaceImages: body.return_face_images ?? false,
+      qualityProfile: body.quality_profile,
     });
     return {
       ...envelope(request),

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { IMAGE_TYPES } from '../../core/calibration.ts';
+import { QUALITY_PROFILES } from '../../core/quality.ts';
 
 /** Schemas of the native v1 API: they validate requests and generate the OpenAPI document. */
 
@@ -31,7 +32,12 @@ export const ImageTypeSchema = Type.Union(IMAGE_TYPES.map((t) => Type.Literal(t)
   description: 'What kind of picture this is; selects the decision thresholds of the pair',
 });
 
-const AutoRotate = Type.Boolean({ default: false, description: 'When no face is found, also try the image turned by 90°, 180° and 270°' });
+/** Enforce portrait quality: a face that is not `good` under the profile gets 422 quality_rejected. */
+export const QualityProfileOption = Type.Union(Object.keys(QUALITY_PROFILES).map((p) => Type.Literal(p)), {
+  description: 'Refuse the image (422 quality_rejected, naming the verdict) unless its face is good under this quality profile (see /v1/quality)',
+});
+
+export const AutoRotate = Type.Boolean({ default: false, description: 'When no face is found, also try the image turned by 90°, 180° and 270°' });
 
 export const DetectJsonBody = Type.Object(
   {
@@ -39,6 +45,7 @@ export const DetectJsonBody = Type.Object(
     return_templates: Type.Optional(Type.Boolean({ default: false })),
     return_face_images: Type.Optional(Type.Boolean({ default: false, description: 'Add the aligned face chip as base64 JPEG' })),
     auto_rotate: Type.Optional(AutoRotate),
+    quality_profile: Type.Optional(QualityProfileOption),
   },
   { additionalProperties: false },
 );
@@ -51,6 +58,7 @@ export const DetectMultipartBody = Type.Object({
   return_templates: Type.Optional(Type.Boolean()),
   return_face_images: Type.Optional(Type.Boolean()),
   auto_rotate: Type.Optional(Type.Boolean()),
+  quality_profile: Type.Optional(QualityProfileOption),
 });
 
 export const CompareJsonBody = Type.Object(
@@ -61,6 +69,7 @@ export const CompareJsonBody = Type.Object(
     target_type: Type.Optional(ImageTypeSchema),
     all_faces: Type.Optional(Type.Boolean({ default: false, description: 'Also compare every face of the source with every face of the target' })),
     auto_rotate: Type.Optional(AutoRotate),
+    quality_profile: Type.Optional(QualityProfileOption),
   },
   { additionalProperties: false },
 );
@@ -72,6 +81,7 @@ export const CompareMultipartBody = Type.Object({
   target_type: Type.Optional(ImageTypeSchema),
   all_faces: Type.Optional(Type.Boolean()),
   auto_rotate: Type.Optional(Type.Boolean()),
+  quality_profile: Type.Optional(QualityProfileOption),
 });
 
 const PointSchema = Type.Tuple([Type.Number(), Type.Number()]);

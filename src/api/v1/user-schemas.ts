@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Envelope, ImageInput, ImageTypeSchema, Metadata } from './schemas.ts';
+import { Envelope, ImageInput, ImageTypeSchema, Metadata, QualityProfileOption } from './schemas.ts';
 import { BoxSchema, Cursor, FileField, Template } from './collection-schemas.ts';
 
 /** Schemas of users (face authentication) and sessions (one-to-few). */
@@ -12,6 +12,7 @@ export const FaceToKeep = Type.Object({
   image: Type.Optional(ImageInput),
   template: Type.Optional(Template),
   image_type: Type.Optional(ImageTypeSchema),
+  quality_profile: Type.Optional(QualityProfileOption),
 }, { additionalProperties: false, title: 'FaceToKeep', description: 'image or template; the largest face of an image is kept' });
 
 export const KeptFaceSchema = Type.Object({

@@ -9,13 +9,13 @@ import {
   AddUserFacesBody, AuthenticateBody, AuthenticateMultipartBody, AuthenticateResponse, HistoryQuery, HistoryResponse, KeptFacesResponse, RegisterUserBody, UserFaceParams, UserParams, UserResponse,
 } from './user-schemas.ts';
 
-type FaceBody = { image?: unknown; template?: string; image_type?: ImageType };
+type FaceBody = { image?: unknown; template?: string; image_type?: ImageType; quality_profile?: string };
 
 export const describeKeptFace = (f: KeptFace) => ({ face_id: f.id, image_type: f.imageType, image_id: f.imageId, box: f.box, created_at: f.createdAt });
 const describeUser = (u: UserView) => ({
   user_id: u.userId, status: u.status, metadata: u.metadata, faces: u.faces.map(describeKeptFace), created_at: u.createdAt, updated_at: u.updatedAt,
 });
-const enrolInputs = (faces: FaceBody[]): EnrolInput[] => faces.map((f) => ({ input: imageOrTemplateOf(f), imageType: f.image_type ?? 'SELFIE' }));
+const enrolInputs = (faces: FaceBody[]): EnrolInput[] => faces.map((f) => ({ input: imageOrTemplateOf(f), imageType: f.image_type ?? 'SELFIE', qualityProfile: f.quality_profile }));
 
 /** Face authentication: register users with their faces, then authenticate them 1:1. */
 export function userRoutes(app: FastifyInstance, users: UserService): void {
