@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
 import { b64, blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
-import { encodeClip } from './helpers/video.ts';
+import { drift, encodeClip } from './helpers/video.ts';
 import type { Services } from '../src/bootstrap.ts';
 import { ChallengeService } from '../src/core/challenges.ts';
 
@@ -131,13 +131,6 @@ describe('POST /v1/liveness', () => {
     expect((await post('/v1/liveness', {})).statusCode).toBe(400);
   });
 });
-
-/** Frames of one real face drifting a few pixels, as a hand-held phone would. */
-async function drift(image: Buffer, frames: number): Promise<Buffer[]> {
-  const meta = await sharp(image).metadata();
-  return Promise.all(Array.from({ length: frames }, (_, i) => sharp(image)
-    .extract({ left: 8 + Math.round(6 * Math.sin(i / 2)), top: 8 + (i % 3), width: meta.width! - 24, height: meta.height! - 24 }).jpeg({ quality: 90 }).toBuffer()));
-}
 
 describe('video liveness (a clip encoded with ffmpeg from real frames)', () => {
   it('samples the clip, keeps one identity and returns the best frame', async () => {

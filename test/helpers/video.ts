@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import sharp from 'sharp';
 import { ffmpegPath } from '../../src/engine/video/video-frames.ts';
 
 /** Encodes JPEG frames into an H.264 MP4 with the ffmpeg binary from npm, `fps` frames a second. */
@@ -16,4 +17,11 @@ export function encodeClip(frames: Buffer[], fps: number): Promise<Buffer> {
     for (const f of frames) child.stdin.write(f);
     child.stdin.end();
   });
+}
+
+/** Frames of one real photo drifting a few pixels, as a hand-held phone would. */
+export async function drift(image: Buffer, frames: number): Promise<Buffer[]> {
+  const meta = await sharp(image).metadata();
+  return Promise.all(Array.from({ length: frames }, (_, i) => sharp(image)
+    .extract({ left: 8 + Math.round(6 * Math.sin(i / 2)), top: 8 + (i % 3), width: meta.width! - 24, height: meta.height! - 24 }).jpeg({ quality: 90 }).toBuffer()));
 }
