@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
 import { b64, blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
-import { drift, encodeClip } from './helpers/video.ts';
+import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import type { Services } from '../src/bootstrap.ts';
 import { ChallengeService } from '../src/core/challenges.ts';
 

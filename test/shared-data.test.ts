@@ -11,7 +11,7 @@ import { auc } from '../bench/lib/metrics.ts';
 import { pairSimilarity } from '../bench/lib/embed-set.ts';
 import type { Services } from '../src/bootstrap.ts';
 import { ChallengeService } from '../src/core/challenges.ts';
-import { drift, encodeClip } from './helpers/video.ts';
+import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 
 const dataDir = sharedDataDir();
 if (!dataDir) {

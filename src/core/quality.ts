@@ -66,10 +66,8 @@ export const QUALITY_PROFILES: Record<string, QualityProfile> = {
   selfie_mobile: { ...BASE },
   selfie_desktop: { ...BASE, minInterEyeDistance: 150, minFaceShare: 0.03 },
   // A portrait on a card: small in the frame, hardly rolled; printing and scanning lower sharpness.
-  // Yaw and pitch: iDenFace's 30° plus the spread of our geometric estimate (LFW's near-frontal
-  // portraits measure p5/p95 ±33° yaw), so a frontal portrait is not sent back for noise.
   // Many ID cards print a second, smaller "ghost" portrait: only a face nearly as large counts as another person.
-  id_document: { ...BASE, minInterEyeDistance: 30, minFaceShare: 0.005, maxYaw: 40, maxPitch: 40, maxRoll: 30, minSharpness: 0.09, otherFaceShare: 0.8 },
+  id_document: { ...BASE, minInterEyeDistance: 30, minFaceShare: 0.005, maxRoll: 30, minSharpness: 0.09, otherFaceShare: 0.8 },
 };
 
 export interface FaceQuality {
@@ -154,7 +152,7 @@ export class QualityService implements QualityGate {
 
   private async judge(image: DecodedImage, face: FaceAnalysis, p: QualityProfile): Promise<FaceQuality> {
     const pixels = this.engine.measure(image, face);
-    const eyesOpen = await this.engine.eyeOpenness(image, face);
+    const [eyesOpen, learned] = await Promise.all([this.engine.eyeOpenness(image, face), this.engine.learnedPose(image, face)]);
     const landmarkConsistency = face.interEyeDistance / Math.max(1, face.box.width);
     const landmarksHold = landmarkConsistency >= p.minLandmarkConsistency;
     const measures: QualityMeasures = {
@@ -163,7 +161,9 @@ export class QualityService implements QualityGate {
       interEyeDistance: landmarksHold ? face.interEyeDistance : 0.45 * face.box.width,
       landmarkConsistency,
       faceShare: (face.box.width * face.box.height) / (image.width * image.height),
-      yaw: face.pose.yaw, pitch: face.pose.pitch, roll: face.pose.roll,
+      // Yaw and pitch from the learned model (the landmark geometry overstates them by half); roll
+      // is the larger of the two estimates, because landmarks slip on strongly rotated faces.
+      yaw: learned.yaw, pitch: learned.pitch, roll: Math.abs(learned.roll) > Math.abs(face.pose.roll) ? learned.roll : face.pose.roll,
       eyesOpen,
     };
     const m = measures;

@@ -13,6 +13,7 @@ import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
 import { InferencePool, type InferenceThreads } from './onnx/session.ts';
 import { AgeEstimator } from './attributes/age-estimator.ts';
 import { EyeStateClassifier, type EyeOpenness } from './attributes/eye-state.ts';
+import { HeadPoseModel, type LearnedPose } from './attributes/head-pose-model.ts';
 import { DEFAULT_ATTRIBUTE_MODELS, resolveAttributeModels, type AttributeModelsConfig } from './attributes/models.ts';
 import { LivenessCueExtractor, type LivenessCues } from './liveness/liveness-cues.ts';
 import { imageExposure, measureFace, type PixelMeasures } from './quality/face-measures.ts';
@@ -67,6 +68,7 @@ export class FaceEngine {
     private readonly ages: AgeEstimator,
     private readonly eyes: EyeStateClassifier,
     private readonly liveness: LivenessCueExtractor,
+    private readonly poses: HeadPoseModel,
   ) {}
 
   /** Loads every model into a pool of inference threads; `close()` ends them. */
@@ -76,10 +78,11 @@ export class FaceEngine {
     const pool = InferencePool.start(threads);
     try {
       const aligner = new SimilarityAligner(config.aligner);
-      const [ages, eyes, liveness] = await Promise.all([
+      const [ages, eyes, liveness, poses] = await Promise.all([
         AgeEstimator.load(attributes.age, pool),
         EyeStateClassifier.load(attributes.eyes, pool),
         LivenessCueExtractor.load(attributes.liveness, pool),
+        HeadPoseModel.load(attributes.pose, pool),
       ]);
       const [detector, landmarker, embedder, ...fused] = await Promise.all([
         UltraFaceDetector.load('detector', config.detector, pool),
@@ -91,7 +94,7 @@ export class FaceEngine {
       const recogniser: FaceEmbedder = fusion
         ? new FusedEmbedder([{ embedder, weight: fusion.weight }, ...fused.map((e, i) => ({ embedder: e, weight: fusion.with[i].weight }))], fusion.template.modelId, fusion.template.version)
         : embedder;
-      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser, ages, eyes, liveness);
+      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser, ages, eyes, liveness, poses);
     } catch (err) {
       await pool.close();
       throw err;
@@ -180,6 +183,11 @@ export class FaceEngine {
   /** Apparent age in years. */
   estimateAge(image: DecodedImage, face: FaceAnalysis): Promise<number> {
     return this.ages.estimate(image.rgb, rasterBox(image, face));
+  }
+
+  /** Head pose from a learned regressor (steadier than the landmark geometry of `pose`, 6 ms more). */
+  learnedPose(image: DecodedImage, face: FaceAnalysis): Promise<LearnedPose> {
+    return this.poses.estimate(image.rgb, rasterBox(image, face));
   }
 
   /** Probability that each eye is open. */
