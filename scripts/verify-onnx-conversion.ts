@@ -47,6 +47,7 @@ interface FaceApiModule {
     faceRecognitionNet: { loadFromDisk(dir: string): Promise<void>; computeFaceDescriptor(t: TfTensor): Promise<Float32Array> };
     faceLandmark68Net: { loadFromDisk(dir: string): Promise<void>; forward(t: TfTensor): Promise<TfTensor> };
     ssdMobilenetv1: { loadFromDisk(dir: string): Promise<void> };
+    ageGenderNet: { loadFromDisk(dir: string): Promise<void>; forward(t: TfTensor): Promise<{ age: TfTensor; gender: TfTensor }> };
   };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
   detectAllFaces(t: TfTensor, options: unknown): Promise<Array<{ box: FaceApiBox; score: number }>>;
@@ -58,6 +59,8 @@ export interface FaceApiReference {
   describe(hwc: Float32Array): Promise<Float32Array>;
   /** 136 relative landmark coordinates for one HWC RGB 0..255 crop of 112×112. */
   landmarks(hwc: Float32Array): Promise<Float32Array>;
+  /** Age (years) and gender probabilities (male, female) for one HWC RGB 0..255 crop of 112×112. */
+  ageGender(hwc: Float32Array): Promise<{ age: number; gender: Float32Array }>;
   /** Face boxes (pixels) in an HWC RGB image. */
   detectFaces(rgb: Uint8Array, width: number, height: number, maxResults: number): Promise<FaceApiBox[]>;
 }
@@ -69,6 +72,7 @@ export async function loadFaceApiReference(): Promise<FaceApiReference> {
   await tf.ready();
   await faceapi.nets.faceRecognitionNet.loadFromDisk(FACEAPI_MODEL_DIR);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(FACEAPI_MODEL_DIR);
+  await faceapi.nets.ageGenderNet.loadFromDisk(FACEAPI_MODEL_DIR);
   let detectorLoaded = false;
 
   const withTensor = async <T>(t: TfTensor, fn: (t: TfTensor) => Promise<T>): Promise<T> => {
@@ -87,6 +91,12 @@ export async function loadFaceApiReference(): Promise<FaceApiReference> {
       withTensor(tf.tensor3d(hwc, [LANDMARK_SIZE, LANDMARK_SIZE, 3]), async (t) => {
         const out = await faceapi.nets.faceLandmark68Net.forward(t);
         return withTensor(out, (o) => o.data());
+      }),
+    ageGender: (hwc) =>
+      withTensor(tf.tensor3d(hwc, [LANDMARK_SIZE, LANDMARK_SIZE, 3]), async (t) => {
+        const { age, gender } = await faceapi.nets.ageGenderNet.forward(t);
+        const [a] = await withTensor(age, (o) => o.data());
+        return { age: a, gender: await withTensor(gender, (o) => o.data()) };
       }),
     detectFaces: async (rgb, width, height, maxResults) => {
       if (!detectorLoaded) {

@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { attr, OnnxGraphBuilder } from '../src/engine/onnx/onnx-writer.ts';
 import { buildFaceLandmark68Onnx } from '../src/engine/onnx/faceapi-landmarks.ts';
 import { buildFaceRecognitionOnnx } from '../src/engine/onnx/faceapi-recognition.ts';
+import { buildAgeGenderOnnx } from '../src/engine/onnx/faceapi-age-gender.ts';
 import {
   cosine,
   createSession,
@@ -24,10 +25,12 @@ describe('ONNX models built from face-api weights', () => {
   let crops: FaceCrop[];
   let recognition: ort.InferenceSession;
   let landmarks: ort.InferenceSession;
+  let ageGender: ort.InferenceSession;
 
   beforeAll(async () => {
     recognition = await createSession(buildFaceRecognitionOnnx(FACEAPI_MODEL_DIR), 1);
     landmarks = await createSession(buildFaceLandmark68Onnx(FACEAPI_MODEL_DIR), 1);
+    ageGender = await createSession(buildAgeGenderOnnx(FACEAPI_MODEL_DIR), 1);
     ref = await loadFaceApiReference();
     // Two real faces from one sample photo: enough to exercise batching without slowing the suite.
     crops = await loadFaceCrops(ref, SAMPLE_IMAGES.slice(0, 1), 2);
@@ -53,6 +56,18 @@ describe('ONNX models built from face-api weights', () => {
       const [actual] = await runRows(landmarks, toNchw([crop.hwc112], LANDMARK_SIZE));
       expect(actual).toHaveLength(136);
       expect(maxAbsDiff(actual, expected)).toBeLessThan(1e-3);
+    }
+  });
+
+  it('age and gender match face-api AgeGenderNet forward()', async () => {
+    for (const crop of crops) {
+      const expected = await ref.ageGender(crop.hwc112);
+      const out = await ageGender.run({ input: toNchw([crop.hwc112], LANDMARK_SIZE) });
+      const age = (out.age.data as Float32Array)[0];
+      expect(Math.abs(age - expected.age)).toBeLessThan(1e-3);
+      const logits = out.gender.data as Float32Array;
+      const female = Math.exp(logits[1]) / (Math.exp(logits[0]) + Math.exp(logits[1]));
+      expect(Math.abs(female - expected.gender[1])).toBeLessThan(1e-4);
     }
   });
 
