@@ -41,7 +41,8 @@ await engine.close();
 
 // Video: the first person's consecutive real webcam frames, encoded by ffmpeg at 10 frames a second,
 // through the product path (decode, sample at the configured rate, analyse, fuse).
-const videoFrames = manifest.filter((m) => m.source === 'pyimagesearch_style_apfol' && m.label === 'real').slice(0, 60).map((m) => fs.readFileSync(path.join(dataDir, m.path)));
+const videoFrames = manifest.filter((m) => m.source === 'pyimagesearch_style_apfol' && m.label === 'real')
+  .sort((a, b) => parseInt(path.basename(a.path)) - parseInt(path.basename(b.path))).slice(0, 60).map((m) => fs.readFileSync(path.join(dataDir, m.path)));
 const sharp = (await import('sharp')).default;
 const evenFrames = await Promise.all(videoFrames.map((f) => sharp(f).resize(300, 400, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer()));
 const clip = await encodeClip(evenFrames, 10);

@@ -40,6 +40,17 @@ describe('POST /v1/quality', () => {
     expect(body.verdict).toBe(face.verdict);
   });
 
+  it('says face_tilted for a head tilted about 45° (beyond selfie_mobile’s roll limit), and good for an upright face', async () => {
+    const tilted = (await post('/v1/quality', { image: { base64: b64(selfie) } })).json().faces[0];
+    expect(Math.abs(tilted.measures.roll)).toBeGreaterThan(40);
+    expect(tilted.verdict).toBe('face_tilted');
+    expect((await post('/v1/quality', { image: { base64: b64(selfie) }, max_roll: 60 })).json().faces[0].reasons).not.toContain('face_tilted');
+    const upright = (await post('/v1/quality', { image: { base64: b64(other) } })).json();
+    expect(upright.verdict).toBe('good');
+    expect(upright.faces[0].eyes).toBe('open_eye,open_eye');
+    expect(upright.faces[0].quality).toBeGreaterThan(50);
+  });
+
   it('flags a darkened, a blurred, a shrunk and a JPEG-crushed copy of the same selfie', async () => {
     const cases: Array<[Buffer, string]> = [
       [await sharp(selfie).linear(0.15, 0).jpeg().toBuffer(), 'image_too_dark'],
@@ -71,7 +82,7 @@ describe('POST /v1/quality', () => {
 describe('quality_profile on compare, detect and enrolment', () => {
   it('refuses a dark image with 422 quality_rejected naming the verdict, and accepts it without the option', async () => {
     const dark = await sharp(selfie).linear(0.18, 0).jpeg().toBuffer();
-    const refused = await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(selfie) }, quality_profile: 'selfie_mobile' });
+    const refused = await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(other) }, quality_profile: 'selfie_mobile' });
     expect(refused.statusCode).toBe(422);
     expect(refused.json().error).toMatchObject({ code: 'quality_rejected', field: 'source' });
     expect(refused.json().error.message).toContain('image_too_dark');
@@ -80,7 +91,8 @@ describe('quality_profile on compare, detect and enrolment', () => {
     expect(enrol.statusCode).toBe(422);
     expect(enrol.json().error.code).toBe('quality_rejected');
     expect((await app.inject({ method: 'GET', url: '/v1/users/dark-enrolment' })).statusCode).toBe(404);
-    expect((await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(selfie) } })).statusCode).toBe(200);
+    expect((await post('/v1/compare', { source: { base64: b64(dark) }, target: { base64: b64(other) } })).statusCode).toBe(200);
+    expect((await post('/v1/compare', { source: { base64: b64(other) }, target: { base64: b64(other) }, quality_profile: 'selfie_mobile' })).json().decision).toBe('match');
   });
 });
 

@@ -188,11 +188,20 @@ export class LivenessService {
     return { isLive: !reason, score: round(score, 4), securityLevel: level, threshold, ...(reason ? { reason } : {}), images };
   }
 
-  /** Every usable frame matches the first one at the calibrated "match" threshold. */
+  /**
+   * One person throughout: frames are compared with the best frame, and a run of mismatching frames
+   * (at least 3, or a fifth of the frames) or mismatches in over 40 % of them means another person.
+   * Single frames that miss are tolerated: a blur or a half-detected face can embed badly.
+   */
   sameIdentity(frames: AnalysedFrame[]): boolean {
-    const vectors = frames.map((f) => f.vector).filter((v): v is Float32Array => v !== undefined);
-    if (vectors.length < 2) return true;
-    return vectors.slice(1).every((v) => this.calibrator.assess(cosineSimilarity(vectors[0], v), 'VIDEO_FRAME', 'VIDEO_FRAME').decision !== 'no_match');
+    const withVector = frames.filter((f) => f.vector !== undefined);
+    if (withVector.length < 2) return true;
+    const reference = bestFrame(withVector)!.vector!;
+    const mismatch = withVector.map((f) => this.calibrator.assess(cosineSimilarity(reference, f.vector!), 'VIDEO_FRAME', 'VIDEO_FRAME').decision === 'no_match');
+    let run = 0, longest = 0;
+    for (const m of mismatch) { run = m ? run + 1 : 0; longest = Math.max(longest, run); }
+    const total = mismatch.filter(Boolean).length;
+    return longest < Math.max(3, Math.ceil(0.2 * withVector.length)) && total <= 0.4 * withVector.length;
   }
 }
 

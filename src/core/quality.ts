@@ -162,8 +162,8 @@ export class QualityService implements QualityGate {
       landmarkConsistency,
       faceShare: (face.box.width * face.box.height) / (image.width * image.height),
       // Yaw and pitch from the learned model (the landmark geometry overstates them by half); roll
-      // is the larger of the two estimates, because landmarks slip on strongly rotated faces.
-      yaw: learned.yaw, pitch: learned.pitch, roll: Math.abs(learned.roll) > Math.abs(face.pose.roll) ? learned.roll : face.pose.roll,
+      // from the eye line (the model's roll strays on faces near the image border).
+      yaw: learned.yaw, pitch: learned.pitch, roll: face.pose.roll,
       eyesOpen,
     };
     const m = measures;
