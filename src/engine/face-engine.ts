@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { DecodedImage } from './image/decode.ts';
-import { rotateRgb, unrotatePoint, createRgbImage, type RgbImage } from './image/raster.ts';
+import { applyAffine, rotateRgb, unrotatePoint, createRgbImage, warpAffineToRgb, type AffineMatrix, type RgbImage } from './image/raster.ts';
 import { UltraFaceDetector } from './detect/ultraface.ts';
 import type { Box, DetectedBox } from './detect/types.ts';
 import { Landmarker68 } from './landmarks/landmarker.ts';
@@ -52,6 +52,9 @@ export interface AnalyzeOptions {
   /** When no face is found upright, also try the image turned by 90°, 180° and 270°. */
   autoRotate: boolean;
 }
+
+/** Roll beyond which landmarks are found again on a patch turned upright. */
+const ROLL_REFINE_DEGREES = 20;
 
 /** Detector confidence above which auto-rotation keeps the image as it is. */
 const CONFIDENT_UPRIGHT = 0.95;
@@ -151,7 +154,9 @@ export class FaceEngine {
   /** Landmarks (one inference per face, run concurrently), pose and coordinates in the original image. */
   private describe(image: DecodedImage, turn: 0 | 1 | 2 | 3, raster: RgbImage, boxes: DetectedBox[]): Promise<FaceAnalysis[]> {
     return Promise.all(boxes.map(async (box): Promise<FaceAnalysis> => {
-      const turned = await this.landmarker.locate(raster, box);
+      let turned = await this.landmarker.locate(raster, box);
+      const roll = estimateHeadPose(turned).roll;
+      if (Math.abs(roll) > ROLL_REFINE_DEGREES) turned = await this.locateUpright(raster, box, roll);
       const landmarks68 = turned.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
       const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
       const s = image.scale;
@@ -173,6 +178,25 @@ export class FaceEngine {
         raster: rasterFace,
       };
     }));
+  }
+
+  /**
+   * Landmarks of a rolled face, found on a patch turned upright: the 68-point net was trained on
+   * upright faces and, given one rolled by 40° or more, returns a shape halfway to upright.
+   */
+  private async locateUpright(raster: RgbImage, box: DetectedBox, rollDegrees: number): Promise<Point[]> {
+    const side = Math.max(box.width, box.height);
+    const k = Math.min(1, 224 / side);
+    const size = Math.round(2 * side * k);
+    const a = (rollDegrees * Math.PI) / 180;
+    const cos = Math.cos(a) / k, sin = Math.sin(a) / k;
+    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    // Patch pixel (u, v) ← source centre + R(roll)·(u − size/2, v − size/2)/k: the patch's up is the face's up.
+    const toSource: AffineMatrix = [cos, -sin, cx - (cos * size) / 2 + (sin * size) / 2, sin, cos, cy - (sin * size) / 2 - (cos * size) / 2];
+    const patch = warpAffineToRgb(raster, toSource, size, size);
+    const patchBox = { x: size / 2 - (box.width * k) / 2, y: size / 2 - (box.height * k) / 2, width: box.width * k, height: box.height * k };
+    const points = await this.landmarker.locate(patch, patchBox);
+    return points.map(([u, v]) => applyAffine(toSource, u, v));
   }
 
   /** The face's L2-normalised embedding. */

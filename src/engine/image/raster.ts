@@ -113,6 +113,18 @@ export function warpAffineToPlanar(
   }
 }
 
+/** Resamples through an affine map (output pixel → source pixel) into a new interleaved RGB image. */
+export function warpAffineToRgb(image: RgbImage, inverse: AffineMatrix, outW: number, outH: number): RgbImage {
+  const planar = new Float32Array(3 * outW * outH);
+  warpAffineToPlanar(image, inverse, outW, outH, planar, { border: 'clamp' });
+  const out = createRgbImage(outW, outH);
+  const plane = outW * outH;
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) out.data[i * 3 + c] = planar[c * plane + i];
+  }
+  return out;
+}
+
 /** Row-major 2×3 affine matrix [a, b, c, d, e, f]: x' = a·x + b·y + c, y' = d·x + e·y + f. */
 export type AffineMatrix = readonly [number, number, number, number, number, number];
 
