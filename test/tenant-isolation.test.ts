@@ -33,6 +33,9 @@ beforeAll(async () => {
   ids.userFace = user.json().faces[0].face_id;
   ids.session = (await call('POST', '/v1/sessions', { image_storage_enabled: true }, b)).json().session_id;
   ids.sessionFace = (await call('POST', `/v1/sessions/${ids.session}/faces`, { image: { base64: photo } }, b)).json().faces[0].face_id;
+  const challenge = (await call('POST', '/v1/liveness/challenges', {}, b)).json();
+  ids.challenge = challenge.challenge_id;
+  ids.nonce = challenge.nonce;
 });
 afterAll(async () => { await app.close(); });
 
@@ -72,6 +75,12 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     ['delete a session face', 'DELETE', () => `/v1/sessions/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
     ['rank a session', 'POST', () => `/v1/sessions/${ids.session}/match`, () => ({ image: { base64: photo } })],
     ['delete a session', 'DELETE', () => `/v1/sessions/${ids.session}`, () => undefined],
+    ['judge the quality of an image_id', 'POST', () => '/v1/quality', () => ({ image: { image_id: ids.image } })],
+    ['estimate the age on an image_id', 'POST', () => '/v1/age', () => ({ image: { image_id: ids.image } })],
+    ['check age consistency with an image_id', 'POST', () => '/v1/age/consistency', () => ({ document: { image_id: ids.image }, selfie: { base64: other } })],
+    ['check liveness of an image_id', 'POST', () => '/v1/liveness', () => ({ images: [{ image_id: ids.image }] })],
+    ['check liveness of a stored file', 'POST', () => '/v1/liveness', () => ({ file_id: ids.file })],
+    ['answer a challenge', 'POST', () => `/v1/liveness/challenges/${ids.challenge}/verify`, () => ({ nonce: ids.nonce, file_id: ids.file })],
   ];
 
   for (const [what, method, url, payload] of attempts) {
@@ -102,5 +111,8 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     expect(user).toMatchObject({ status: 'active' });
     expect(user.faces).toHaveLength(1);
     expect((await call('GET', `/v1/sessions/${ids.session}/faces`, undefined, b)).json().faces).toHaveLength(1);
+    // The default tenant's attempt did not spend bank-b's challenge.
+    const answer = (await call('POST', `/v1/liveness/challenges/${ids.challenge}/verify`, { nonce: ids.nonce, file_id: ids.file }, b)).json();
+    expect(answer.reason).not.toBe('challenge_already_used');
   });
 });

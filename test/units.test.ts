@@ -9,6 +9,11 @@ import { applyAffine, invertAffine, rotateRgb, unrotatePoint, createRgbImage } f
 import { nonMaxSuppression } from '../src/engine/detect/types.ts';
 import { sniffImageFormat } from '../src/engine/image/decode.ts';
 import { loadConfig } from '../src/config.ts';
+import { inOrder } from '../src/core/challenges.ts';
+import { countBlinks } from '../src/core/liveness.ts';
+import { parseSecurityLevel } from '../src/core/liveness-model.ts';
+import { splitPngs } from '../src/engine/video/video-frames.ts';
+import { contextRegion } from '../src/engine/crop/box-crop.ts';
 
 const codeOf = (fn: () => unknown) => {
   try { fn(); } catch (e) { return e instanceof FaceproofError ? e.code : String(e); }
@@ -148,5 +153,52 @@ describe('image format sniffing and configuration', () => {
     expect(c.thresholds.default).toEqual({ matchFar: 1e-4, uncertainFar: 1e-2 });
     expect(() => loadConfig({ FACEPROOF_PORT: 'eighty' })).toThrow(/FACEPROOF_PORT/);
     expect(() => loadConfig({ FACEPROOF_MATCH_FAR: '0.5' })).toThrow();
+  });
+});
+
+describe('liveness and challenge rules', () => {
+  it('finds the required gestures in order among others, never out of order', () => {
+    expect(inOrder(['turn_left', 'blink'], ['neutral', 'turn_left', 'neutral', 'look_up', 'blink'])).toBe(true);
+    expect(inOrder(['turn_left', 'blink'], ['blink', 'turn_left'])).toBe(false);
+    expect(inOrder(['turn_left', 'turn_right'], ['turn_left'])).toBe(false);
+    fc.assert(fc.property(fc.array(fc.constantFrom('turn_left', 'turn_right', 'look_up', 'look_down', 'blink', 'neutral' as const)), (seen) => {
+      // Whatever was seen, asking for exactly that sequence (without neutral frames) succeeds.
+      const asked = seen.filter((g): g is Exclude<typeof g, 'neutral'> => g !== 'neutral');
+      expect(inOrder(asked, seen)).toBe(true);
+    }));
+  });
+
+  it('counts a blink only as eyes closing after being open', () => {
+    expect(countBlinks([0.9, 0.9, 0.1, 0.2, 0.9, 0.95, 0.05, 0.9])).toBe(2);
+    expect(countBlinks([0.1, 0.1, 0.9])).toBe(0);
+    expect(countBlinks([0.9, 0.5, 0.9])).toBe(0);
+  });
+
+  it('reads security levels and iDenFace aliases, case-insensitively', () => {
+    expect(parseSecurityLevel('hardened', 'MEDIUM')).toBe('HIGH');
+    expect(parseSecurityLevel('SOFT', 'MEDIUM')).toBe('LOW');
+    expect(parseSecurityLevel(undefined, 'MEDIUM')).toBe('MEDIUM');
+  });
+
+  it('cuts concatenated PNG files at their IEND chunks and stops at a truncated one', () => {
+    const chunk = (type: string, data: Buffer) => {
+      const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+      return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
+    };
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', Buffer.alloc(13)), chunk('IDAT', Buffer.alloc(7)), chunk('IEND', Buffer.alloc(0))]);
+    expect(splitPngs(Buffer.concat([png, png, png.subarray(0, 30)]))).toEqual([png, png]);
+    expect(splitPngs(Buffer.from('not a png'))).toEqual([]);
+  });
+
+  it('keeps the context region inside the image, shrinking it when the image is too small', () => {
+    fc.assert(fc.property(fc.integer({ min: 20, max: 500 }), fc.integer({ min: 20, max: 500 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0.05, max: 0.9, noNaN: true }), (w, h, fx, fy, fs) => {
+      const size = fs * Math.min(w, h);
+      const box = { x: fx * (w - size), y: fy * (h - size), width: size, height: size };
+      const r = contextRegion({ width: w, height: h }, box, 2.7);
+      expect(r.x).toBeGreaterThanOrEqual(0);
+      expect(r.y).toBeGreaterThanOrEqual(0);
+      expect(r.x + r.width).toBeLessThanOrEqual(w - 1 + 1e-6);
+      expect(r.y + r.height).toBeLessThanOrEqual(h - 1 + 1e-6);
+    }));
   });
 });
