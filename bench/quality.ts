@@ -43,7 +43,7 @@ const DEGRADATIONS: Record<string, { expect: QualityVerdict[]; make: Degrade }> 
   overexposed: { expect: ['image_too_bright', 'face_too_bright'], make: (img) => img.linear(3, 40).jpeg({ quality: 95 }).toBuffer() },
   downscaled: { expect: ['face_too_small'], make: (img, m) => img.resize(Math.round(m.width * 0.45)).jpeg({ quality: 95 }).toBuffer() },
   eye_bar: { expect: ['sunglasses', 'face_occluded'], make: (img, m, f) => img.composite([{ input: bar(f.eyes - 0.18 * f.w, f.eyes + 0.14 * f.w, f.x, f.w, m.width), top: 0, left: 0 }]).jpeg({ quality: 95 }).toBuffer() },
-  mouth_bar: { expect: ['face_occluded'], make: (img, m, f) => img.composite([{ input: bar(f.mouth - 0.3 * f.w, f.mouth + 0.22 * f.w, f.x, f.w, m.width), top: 0, left: 0 }]).jpeg({ quality: 95 }).toBuffer() },
+  mouth_bar: { expect: ['face_occluded'], make: (img, m, f) => img.composite([{ input: bar(f.mouth - 0.15 * f.w, f.mouth + 0.15 * f.w, f.x, f.w, m.width), top: 0, left: 0 }]).jpeg({ quality: 95 }).toBuffer() },
   jpeg: { expect: ['image_compressed'], make: (img) => img.jpeg({ quality: 6 }).toBuffer() },
   rotated: { expect: ['face_tilted'], make: (img) => img.rotate(50, { background: '#808080' }).jpeg({ quality: 95 }).toBuffer() },
 };

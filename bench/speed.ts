@@ -3,7 +3,9 @@
  *   npm run bench:speed [-- --iterations 60 --duration 10 --url http://127.0.0.1:8080]
  * 1. Per-image latency of detect + embed (largest face), one request at a time, in process:
  *    small (150 px), selfie (640×480) and large (1920 px) real photos.
- * 2. POST /v1/compare throughput with two 640×480 images at concurrency 1, 2, 4 and 8 against a
+ * 2. Quality, liveness and age: latency of each check through its use case (decode, detect and the
+ *    check), one request at a time, on the selfie and on the large photo (per face).
+ * 3. POST /v1/compare throughput with two 640×480 images at concurrency 1, 2, 4 and 8 against a
  *    server process (started here unless --url names a running one).
  */
 import fs from 'node:fs';
@@ -37,7 +39,8 @@ const inputs = {
   'large 1920×1350': sample3,
 };
 
-const { service } = await createServices({ ...config, logLevel: 'silent' });
+const services = await createServices({ ...config, logLevel: 'silent' });
+const { service } = services;
 const latency: Record<string, { p50: number; p95: number; faces: number; event_loop_delay_p99_ms: number; event_loop_delay_max_ms: number }> = {};
 const bar = new cliProgress.SingleBar({ format: 'latency {bar} {value}/{total} {name}' }, cliProgress.Presets.shades_classic);
 for (const [name, bytes] of Object.entries(inputs)) {
@@ -65,6 +68,33 @@ for (const [name, bytes] of Object.entries(inputs)) {
     event_loop_delay_max_ms: round(loopDelay.max / 1e6),
   };
 }
+
+// Each check as its use case runs it (decode, detect, then the check).
+const checks: Record<string, Record<string, { p50: number; p95: number; faces: number; p50_per_face: number }>> = {};
+const tenant = 'default';
+const runs: Record<string, (bytes: Buffer) => Promise<number>> = {
+  quality: async (bytes) => (await services.quality.assess({ kind: 'bytes', data: bytes }, tenant)).faces.length,
+  liveness: async (bytes) => (await services.liveness.checkImages([{ kind: 'bytes', data: bytes }], tenant, 'MEDIUM')).images.length,
+  age: async (bytes) => (await services.age.estimate({ kind: 'bytes', data: bytes }, tenant)).length,
+};
+for (const [check, run] of Object.entries(runs)) {
+  checks[check] = {};
+  for (const name of ['selfie 640×480', 'large 1920×1350'] as const) {
+    const times: number[] = [];
+    let faces = 0;
+    for (let i = 0; i < iterations + 5; i++) {
+      const t0 = performance.now();
+      faces = await run(inputs[name]);
+      if (i >= 5) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    // Liveness judges the largest face only (it refuses a picture of several people); quality and age judge every face.
+    const judged = check === 'liveness' ? 1 : Math.max(1, faces);
+    checks[check][name] = { p50: round(quantile(times, 0.5)), p95: round(quantile(times, 0.95)), faces: judged, p50_per_face: round(quantile(times, 0.5) / judged) };
+  }
+  process.stderr.write(`${check}: ${JSON.stringify(checks[check])}\n`);
+}
+await services.close();
 
 let serverUrl = values.url;
 let child: ReturnType<typeof spawn> | undefined;
@@ -101,6 +131,7 @@ const result = {
   inference_threads: config.threads.workers,
   intra_op_threads: config.threads.intraOp,
   latency_detect_embed_ms: latency,
+  latency_checks_ms: checks,
   compare_throughput_640x480: throughput,
   duration_s_per_level: duration,
 };

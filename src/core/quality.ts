@@ -161,9 +161,10 @@ export class QualityService implements QualityGate {
       interEyeDistance: landmarksHold ? face.interEyeDistance : 0.45 * face.box.width,
       landmarkConsistency,
       faceShare: (face.box.width * face.box.height) / (image.width * image.height),
-      // Yaw and pitch from the learned model (the landmark geometry overstates them by half); roll
-      // from the eye line (the model's roll strays on faces near the image border).
-      yaw: learned.yaw, pitch: learned.pitch, roll: face.pose.roll,
+      // Yaw from the learned model (the landmark geometry overstates it by half); pitch and roll from
+      // the landmarks (the model reads LFW's level portraits 9° downwards, and its roll strays on
+      // faces near the image border).
+      yaw: learned.yaw, pitch: face.pose.pitch, roll: face.pose.roll,
       eyesOpen,
     };
     const m = measures;
