@@ -74,11 +74,12 @@ describe('POST /v1/detect', () => {
     expect(Math.abs(b.faces[0].pose.roll)).toBeLessThan(30);
   });
 
-  it('finds a face lying on its side only with auto_rotate, and says how the image was turned', async () => {
+  it('finds a face lying on its side surely with auto_rotate, and says how the image was turned', async () => {
     const turned = await sharp(await selfieCrop(3, 830, 100)).rotate(90).jpeg().toBuffer();
     const plain = (await detect({ image: { base64: b64(turned) } })).json();
     const rotated = (await detect({ image: { base64: b64(turned) }, auto_rotate: true })).json();
-    expect(plain.faces).toEqual([]);
+    // Upright, the zoomed-out pass (for faces filling the frame) may still see it, less surely.
+    for (const f of plain.faces) expect(f.confidence).toBeLessThan(rotated.faces[0].confidence);
     expect(rotated.faces.length).toBe(1);
     expect(rotated.faces[0].rotation).toBe(270);
     // Landmarks are in the coordinates of the image as sent, where the top of the head points right.
