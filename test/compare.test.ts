@@ -102,6 +102,7 @@ describe('GET /v1/capabilities, /v1/health, /openapi.json', () => {
     const body = (await app.inject('/v1/capabilities')).json();
     expect(body.template).toEqual({ model_id: 'fused-fr512-resnet128', version: 1, dimension: 640 });
     expect(body.models.every((m: { bytes: number }) => m.bytes > 100_000)).toBe(true);
+    expect(body.models.map((m: { role: string }) => m.role)).toEqual(expect.arrayContaining(['detector', 'landmarks', 'embedder', 'age', 'eyes', 'liveness', 'pose']));
     expect(body.limits.max_image_bytes).toBe(15 * 1024 * 1024);
     const fars = body.calibration.table.map((r: { far: number }) => r.far);
     expect(fars).toContain(1e-4);
@@ -113,7 +114,8 @@ describe('GET /v1/capabilities, /v1/health, /openapi.json', () => {
     expect((await app.inject('/v1/health')).json().status).toBe('ok');
     const doc = (await app.inject('/openapi.json')).json();
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/detect', '/v1/compare', '/v1/health', '/v1/capabilities']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/detect', '/v1/compare', '/v1/health', '/v1/capabilities',
+      '/v1/quality', '/v1/liveness', '/v1/liveness/challenges', '/v1/liveness/challenges/{challenge_id}/verify', '/v1/age', '/v1/age/consistency']));
     expect(Object.keys(doc.paths['/v1/compare'].post.requestBody.content)).toEqual(expect.arrayContaining(['application/json', 'multipart/form-data']));
     expect((await app.inject('/docs')).statusCode).toBeLessThan(400);
   });

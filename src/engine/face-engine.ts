@@ -34,7 +34,7 @@ export interface FaceAnalysis {
 }
 
 export interface ModelInfo {
-  role: 'detector' | 'landmarks' | 'embedder';
+  role: 'detector' | 'landmarks' | 'embedder' | 'age' | 'eyes' | 'liveness' | 'pose';
   source: string;
   bytes: number;
 }
@@ -63,6 +63,7 @@ const CONFIDENT_UPRIGHT = 0.95;
 export class FaceEngine {
   private constructor(
     private readonly config: PipelineConfig,
+    private readonly attributes: AttributeModelsConfig,
     private readonly pool: InferencePool,
     private readonly detector: UltraFaceDetector,
     private readonly landmarker: Landmarker68,
@@ -97,7 +98,7 @@ export class FaceEngine {
       const recogniser: FaceEmbedder = fusion
         ? new FusedEmbedder([{ embedder, weight: fusion.weight }, ...fused.map((e, i) => ({ embedder: e, weight: fusion.with[i].weight }))], fusion.template.modelId, fusion.template.version)
         : embedder;
-      return new FaceEngine(config, pool, detector, landmarker, aligner, recogniser, ages, eyes, liveness, poses);
+      return new FaceEngine(config, attributes, pool, detector, landmarker, aligner, recogniser, ages, eyes, liveness, poses);
     } catch (err) {
       await pool.close();
       throw err;
@@ -124,6 +125,10 @@ export class FaceEngine {
         model('landmarks', this.config.landmarks.model, 'face_landmark_68_model.bin'),
         model('embedder', this.config.embedder.model, 'face_recognition_model.bin'),
         ...(this.config.fusion?.with ?? []).map((part) => model('embedder', part.embedder.model, 'face_recognition_model.bin')),
+        model('age', this.attributes.age.model, 'age_gender_model.bin'),
+        model('eyes', this.attributes.eyes.model, ''),
+        model('liveness', this.attributes.liveness.model, ''),
+        model('pose', this.attributes.pose.model, ''),
       ],
     };
   }
