@@ -17,6 +17,7 @@ import { SessionService } from './core/sessions.ts';
 import { ImageErasure } from './core/erasure.ts';
 import { QualityService } from './core/quality.ts';
 import { ImageLoader } from './core/image-loader.ts';
+import { FileSigningKeys } from './store/signing/file-signing-keys.ts';
 import { AgeService } from './core/age.ts';
 import { LivenessService } from './core/liveness.ts';
 import { ChallengeService } from './core/challenges.ts';
@@ -35,6 +36,11 @@ export function loadProjection(config: Config, info: { templateModelId: string; 
     throw new Error(`projection ${config.index.projectionFile} was built for ${projection.modelId} v${projection.modelVersion}, not ${info.templateModelId} v${info.templateVersion}`);
   }
   return config.index.dimensions > 0 ? projection.truncated(config.index.dimensions) : undefined;
+}
+
+/** The result-signing keys, under the data folder (never in the repository); created on first use. */
+export function openSigningKeys(config: Config): Promise<FileSigningKeys> {
+  return FileSigningKeys.open(path.join(config.dataDir, 'keys', 'signing'));
 }
 
 /** The use cases the routes call, plus what only the composition root holds. */
@@ -78,8 +84,10 @@ export async function createServices(config: Config): Promise<Services> {
     minVideoSeconds: config.liveness.minVideoSeconds,
     video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
   });
+  const signer = await openSigningKeys(config);
   return {
     service,
+    signer,
     quality,
     age: new AgeService(engine, loader),
     liveness,

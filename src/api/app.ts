@@ -17,6 +17,8 @@ import type { FileStore } from '../core/file-store.ts';
 import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
 import type { QualityService } from '../core/quality.ts';
+import { signedPayload, type ResultSigner } from '../core/result-signing.ts';
+import { Type } from '@sinclair/typebox';
 import { portraitRoutes } from './v1/portrait.ts';
 import type { AgeService } from '../core/age.ts';
 import type { LivenessService } from '../core/liveness.ts';
@@ -34,11 +36,14 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that run the face engine, and so count against FACEPROOF_MAX_PENDING_REQUESTS. */
     usesEngine?: boolean;
+    /** Decisions: the response carries a `signature` (see ResultSigner). */
+    signed?: boolean;
   }
 }
 
 /** The use cases the routes call. */
 export interface AppServices {
+  signer: ResultSigner;
   quality: QualityService;
   age: AgeService;
   liveness: LivenessService;
@@ -86,6 +91,16 @@ export async function buildApp({ config, services, engine, logger, identify, clo
     reply.header('X-Request-Id', request.id);
     if (closing) reply.header('Connection', 'close');
   });
+  // Signed over the body exactly as serialised, so what a client verifies is what it received.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.routeOptions.config.signed || reply.statusCode >= 400 || typeof payload !== 'string') return payload;
+    const body = JSON.parse(payload) as Record<string, unknown>;
+    body.signature = await services.signer.signDetached(signedPayload(body));
+    return JSON.stringify(body);
+  });
+  app.get('/.well-known/jwks.json', {
+    schema: { tags: ['service'], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
+  }, async () => services.signer.publicKeys());
 
   let pending = 0;
   app.addHook('onRequest', async (request, reply) => {

@@ -75,6 +75,29 @@ program.command('index')
     }
   });
 
+program.command('verify')
+  .description('check the signature of a saved response, offline; exit 0 when it holds, 1 when not')
+  .argument('<response>', 'a JSON file holding a signed response body')
+  .option('--jwks <file>', 'public keys (a saved GET /.well-known/jwks.json); default: this server\'s keys in the data folder')
+  .action(async (response: string, opts: { jwks?: string }) => {
+    const { verifySignedResponse } = await import('../core/result-signing.ts');
+    const body = JSON.parse(fs.readFileSync(response, 'utf8')) as Record<string, unknown>;
+    const keys = opts.jwks ? JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) : (await openSigningKeys()).publicKeys();
+    const check = await verifySignedResponse(body, keys);
+    print(check);
+    process.exit(check.valid ? 0 : 1);
+  });
+
+program.command('signing-keys')
+  .description('list the result-signing keys, or rotate: a new key signs from the next start, older ones keep verifying')
+  .argument('<action>', 'list | rotate')
+  .action(async (action: string) => {
+    if (!['list', 'rotate'].includes(action)) throw new FaceproofError('invalid_parameter', 'signing-keys takes list or rotate');
+    const keys = await openSigningKeys();
+    if (action === 'rotate') await keys.rotate();
+    print(keys.list());
+  });
+
 program.command('bench')
   .description('run a benchmark: accuracy (LFW, needs --data DIR), speed (latency and throughput) or search (1:N index, open set)')
   .argument('<which>', 'accuracy | speed | search')
@@ -85,6 +108,10 @@ program.command('bench')
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', `${which}.ts`), ...args], { stdio: 'inherit' });
     child.on('exit', (code) => process.exit(code ?? 1));
   });
+
+async function openSigningKeys() {
+  return (await import('../bootstrap.ts')).openSigningKeys(loadConfig());
+}
 
 async function loadServices() {
   const { createServices } = await import('../bootstrap.ts');

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { AutoRotate, Envelope, ImageInput, Metadata, QualityProfileOption } from './schemas.ts';
+import { AutoRotate, Envelope, Signed, ImageInput, Metadata, QualityProfileOption } from './schemas.ts';
 
 /** Schemas of collections, 1:N search, users and sessions. */
 
@@ -142,6 +142,7 @@ const HitSchema = Type.Object({
 
 export const SearchResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   results: Type.Array(Type.Array(HitSchema), { description: 'One list per face of the query (largest first), best first' }),
   query_faces: Type.Array(Type.Object({ box: Type.Union([Type.Null(), BoxSchema]) })),
   threshold: Type.Object({

@@ -156,7 +156,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
   });
 
   app.post<{ Params: { name: string }; Body: SearchJson }>('/v1/collections/:name/search', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags, summary: 'Search a collection with a face (1:N)',
       description: 'Top candidates for every face of the query image (or the template), best first. Without max_far or min_score the threshold follows the collection size so that someone enrolled nowhere gets a candidate at most FACEPROOF_SEARCH_FPIR of the time (default 1 %); `threshold` says what was used.',
@@ -170,7 +170,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
   });
 
   app.post<{ Body: MultiSearchJson }>('/v1/search', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags, summary: 'Search several collections at once',
       description: 'As /v1/collections/{name}/search over the union of the collections; the default threshold follows their total size.',

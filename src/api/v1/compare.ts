@@ -7,7 +7,7 @@ import { faceInputOf } from './inputs.ts';
 
 export function compareRoute(app: FastifyInstance, service: FaceService): void {
   app.post<{ Body: CompareJson | CompareMultipart }>('/v1/compare', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags: ['faces'],
       summary: 'Are two faces the same person?',

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Base64Image, Envelope, FaceSchema, ImageInput } from './schemas.ts';
+import { Base64Image, Envelope, Signed, FaceSchema, ImageInput } from './schemas.ts';
 import { QUALITY_PROFILES, QUALITY_VERDICTS } from '../../core/quality.ts';
 import { GESTURES } from '../../core/challenges.ts';
 
@@ -37,6 +37,7 @@ const Measures = Type.Object({
 
 export const QualityResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   verdict: Verdict,
   profile: Type.String(),
   image: Type.Object({ width: Type.Integer(), height: Type.Integer() }),
@@ -59,6 +60,7 @@ const FrameVerdict = Type.Object({ is_live: Type.Boolean(), score: Type.Number()
 
 export const LivenessResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   is_live: Type.Boolean(), score: Type.Number(), security_level: Type.String(), threshold: Type.Number(),
   reason: Type.Optional(Type.String({ description: 'spoof, no_face, multiple_faces, low_quality or identity_changed' })),
   images: Type.Array(FrameVerdict),
@@ -88,6 +90,7 @@ export const ChallengeAnswerBody = Type.Object({
 
 export const ChallengeOutcomeResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   challenge_id: Type.String(),
   status: Type.Union(['SUCCESS', 'FAILED', 'SPOOF', 'TIMEOUT'].map((s) => Type.Literal(s))),
   reason: Type.Optional(Type.String()),
@@ -104,6 +107,7 @@ export const AgeBody = Type.Object({
 
 export const AgeResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   faces: Type.Array(Type.Object({ age: Type.Number(), above_threshold: Type.Optional(Type.Boolean()), box: FaceSchema.properties.box })),
 });
 
@@ -115,6 +119,7 @@ export const AgeConsistencyBody = Type.Object({
 
 export const AgeConsistencyResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   verdict: Type.Union([Type.Literal('age_match'), Type.Literal('age_not_match')]),
   document_age: Type.Number(), selfie_age: Type.Number(), difference: Type.Number(), max_age_difference: Type.Number(),
 });

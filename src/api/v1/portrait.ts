@@ -59,7 +59,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   const level = (v: string | undefined) => parseSecurityLevel(v, defaultLevel);
 
   app.post<{ Body: Static<typeof QualityBody> }>('/v1/quality', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags: ['quality'], summary: 'Judge a portrait’s quality',
       description: 'Numeric measures per face, an overall quality 0–100 and a verdict in the seeds’ vocabulary (docs/quality.md); thresholds from a named profile, overridable per request.',
@@ -75,7 +75,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   });
 
   app.post<{ Body: Static<typeof LivenessBody> }>('/v1/liveness', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags: ['liveness'], summary: 'Tell a live person from a photo or a screen',
       description: 'Give `images` (stills of one session), a `video` (mp4, webm, mov; at least 2 s, else 422 short_time) or a stored `file_id` (video or frame list). Each image or sampled frame gets a score 0..1; the fused score is compared with the security level’s threshold (docs/liveness.md).',
@@ -102,7 +102,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   });
 
   app.post<{ Params: Static<typeof ChallengeParams>; Body: Static<typeof ChallengeAnswerBody> }>('/v1/liveness/challenges/:challenge_id/verify', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags: ['liveness'], summary: 'Answer a challenge with the video or frames of the user performing it',
       description: 'SUCCESS when the gestures appear in order, one identity throughout and the frames are live; FAILED (wrong order, another person, reused challenge, wrong nonce), SPOOF or TIMEOUT (expired) otherwise. A challenge can be answered once.',
@@ -119,7 +119,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   });
 
   app.post<{ Body: Static<typeof AgeBody> }>('/v1/age', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: { tags: ['age'], summary: 'Estimate the age of every face, largest first', body: AgeBody, response: { 200: AgeResponse, ...errorResponses(400, 404, 413, 415, 422, 429) } },
   }, async (request) => {
     const faces = await age.estimate(imageSourceOf(request.body.image, 'image'), request.caller.tenantId, request.body.threshold);
@@ -127,7 +127,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   });
 
   app.post<{ Body: Static<typeof AgeConsistencyBody> }>('/v1/age/consistency', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags: ['age'], summary: 'Check that an ID document’s face and a selfie have consistent ages (age_not_match otherwise)',
       body: AgeConsistencyBody, response: { 200: AgeConsistencyResponse, ...errorResponses(400, 404, 413, 415, 422, 429) },

@@ -105,6 +105,13 @@ export const FaceSchema = Type.Object({
 
 export const Envelope = { request_id: Type.String(), client_request_id: Type.Optional(Type.String()) };
 
+/** On every decision: the proof that this server gave it (docs/signing.md). */
+export const Signed = {
+  signature: Type.Optional(Type.String({
+    description: 'Compact JWS (ES256, with kid) with a detached payload: this body without `signature`, canonicalised by RFC 8785. Public keys: GET /.well-known/jwks.json',
+  })),
+};
+
 export const DetectResponse = Type.Object({
   ...Envelope,
   image: Type.Object({ width: Type.Integer(), height: Type.Integer() }),
@@ -122,6 +129,7 @@ const Scores = {
 
 export const CompareResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   ...Scores,
   threshold: Type.Number({ description: 'Score at or above which the decision is match' }),
   thresholds: Type.Object({ match: ThresholdSchema, uncertain: ThresholdSchema }),

@@ -72,7 +72,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
   });
 
   app.post<{ Params: { session_id: string }; Body: { reference_face_id?: string; image?: unknown; template?: string; image_type?: ImageType } }>('/v1/sessions/:session_id/match', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags, summary: 'Rank every face of the session against a reference',
       description: 'The reference is one of the session’s faces (reference_face_id) or a new image or template. Best first, each with score, FAR and decision.',

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Envelope, ImageInput, ImageTypeSchema, Metadata, QualityProfileOption } from './schemas.ts';
+import { Envelope, Signed, ImageInput, ImageTypeSchema, Metadata, QualityProfileOption } from './schemas.ts';
 import { BoxSchema, Cursor, FileField, Template } from './collection-schemas.ts';
 
 /** Schemas of users (face authentication) and sessions (one-to-few). */
@@ -51,6 +51,7 @@ export const AuthenticateMultipartBody = Type.Object({ image: FileField, image_t
 
 export const AuthenticateResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   user_id: Type.String(),
   decision: Type.Union([Type.Literal('match'), Type.Literal('no_match')]),
   score: Type.Number({ description: 'Calibrated 0..1 of the fused decision' }),
@@ -117,6 +118,7 @@ export const MatchSessionMultipartBody = Type.Object({ image: FileField, image_t
 
 export const MatchSessionResponse = Type.Object({
   ...Envelope,
+  ...Signed,
   matches: Type.Array(Type.Object({
     face_id: Type.String(),
     image_type: Type.String(),

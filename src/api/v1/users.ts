@@ -38,7 +38,7 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
   }, async (request) => ({ ...envelope(request), ...describeUser(users.get(request.caller.tenantId, request.params.user_id)) }));
 
   app.post<{ Params: { user_id: string }; Body: FaceBody }>('/v1/users/:user_id/authenticate', {
-    config: { usesEngine: true },
+    config: { usesEngine: true, signed: true },
     schema: {
       tags, summary: 'Authenticate a user with a new image',
       description: 'Compares the largest face with every enrolled face and decides on the best, with its false-accept rate corrected for the number of faces compared. A deactivated user gets 409 user_inactive. Every attempt is kept in the user’s history.',
