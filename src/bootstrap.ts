@@ -18,6 +18,8 @@ import { ImageErasure } from './core/erasure.ts';
 import { QualityService } from './core/quality.ts';
 import { ImageLoader } from './core/image-loader.ts';
 import { FileSigningKeys } from './store/signing/file-signing-keys.ts';
+import { AuditTrail } from './core/audit.ts';
+import { SqliteAuditRepository } from './store/sqlite/audit-repository.ts';
 import { AgeService } from './core/age.ts';
 import { LivenessService } from './core/liveness.ts';
 import { ChallengeService } from './core/challenges.ts';
@@ -36,6 +38,12 @@ export function loadProjection(config: Config, info: { templateModelId: string; 
     throw new Error(`projection ${config.index.projectionFile} was built for ${projection.modelId} v${projection.modelVersion}, not ${info.templateModelId} v${info.templateVersion}`);
   }
   return config.index.dimensions > 0 ? projection.truncated(config.index.dimensions) : undefined;
+}
+
+/** The audit trail alone, without loading models (for `faceproof audit`). */
+export function openAuditTrail(config: Config): { audit: AuditTrail; close(): void } {
+  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
+  return { audit: new AuditTrail(new SqliteAuditRepository(db)), close: () => db.close() };
 }
 
 /** The result-signing keys, under the data folder (never in the repository); created on first use. */
@@ -88,6 +96,7 @@ export async function createServices(config: Config): Promise<Services> {
   return {
     service,
     signer,
+    audit: new AuditTrail(new SqliteAuditRepository(db)),
     quality,
     age: new AgeService(engine, loader),
     liveness,

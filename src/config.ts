@@ -49,6 +49,8 @@ export interface Config {
     snapshotEvery: number;
   };
   sessions: { defaultTtlSeconds: number; maxTtlSeconds: number; maxFaces: number };
+  /** Audit records older than this many days are pruned by the sweeper (0 keeps them forever). */
+  auditRetentionDays: number;
   liveness: {
     /** The fitted cue fusion and its per-level thresholds (calibration/liveness.json). */
     modelFile: string;
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTtlSeconds: int(env, 'FACEPROOF_SESSION_MAX_TTL_SECONDS', 7 * 24 * 3600),
       maxFaces: int(env, 'FACEPROOF_SESSION_MAX_FACES', 100),
     },
+    auditRetentionDays: int(env, 'FACEPROOF_AUDIT_RETENTION_DAYS', 0),
     liveness: {
       modelFile: env.FACEPROOF_LIVENESS_MODEL_FILE ?? path.join(PROJECT_ROOT, 'calibration', 'liveness.json'),
       defaultLevel: oneOf(env, 'FACEPROOF_LIVENESS_LEVEL', ['MEDIUM', 'LOW', 'HIGH'] as const),

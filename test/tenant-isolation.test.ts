@@ -24,7 +24,9 @@ beforeAll(async () => {
   photo = b64(await selfieCrop(3, 830, 100));
   other = b64(await selfieCrop(1, 1250, 0));
   // Everything tenant B owns.
-  ids.image = (await call('POST', '/v1/images', { image: { base64: photo } }, b)).json().image_id;
+  const stored = (await call('POST', '/v1/images', { image: { base64: photo } }, b)).json();
+  ids.image = stored.image_id;
+  ids.auditedRequest = stored.request_id;
   ids.file = (await call('POST', '/v1/files', { frames: [{ base64: photo }] }, b)).json().file_id;
   await call('POST', '/v1/collections', { name: 'vip' }, b);
   ids.face = (await call('POST', '/v1/collections/vip/faces', { image: { image_id: ids.image }, external_id: 'b-person', metadata: { k: 'v' } }, b)).json().faces[0].face_id;
@@ -80,6 +82,7 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     ['check age consistency with an image_id', 'POST', () => '/v1/age/consistency', () => ({ document: { image_id: ids.image }, selfie: { base64: other } })],
     ['check liveness of an image_id', 'POST', () => '/v1/liveness', () => ({ images: [{ image_id: ids.image }] })],
     ['check liveness of a stored file', 'POST', () => '/v1/liveness', () => ({ file_id: ids.file })],
+    ['read an audit record', 'GET', () => `/v1/audit/records/${ids.auditedRequest}`, () => undefined],
     ['answer a challenge', 'POST', () => `/v1/liveness/challenges/${ids.challenge}/verify`, () => ({ nonce: ids.nonce, file_id: ids.file })],
   ];
 
@@ -111,6 +114,8 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     expect(user).toMatchObject({ status: 'active' });
     expect(user.faces).toHaveLength(1);
     expect((await call('GET', `/v1/sessions/${ids.session}/faces`, undefined, b)).json().faces).toHaveLength(1);
+    expect((await call('GET', `/v1/audit/records/${ids.auditedRequest}`, undefined, b)).json().record.service).toBe('images');
+    expect((await call('GET', '/v1/audit/records?limit=500')).json().records.every((r: { route: string }) => !r.route.startsWith('/v1/images') || r.status === 404)).toBe(true);
     // The default tenant's attempt did not spend bank-b's challenge.
     const answer = (await call('POST', `/v1/liveness/challenges/${ids.challenge}/verify`, { nonce: ids.nonce, file_id: ids.file }, b)).json();
     expect(answer.reason).not.toBe('challenge_already_used');

@@ -18,6 +18,9 @@ import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
 import type { QualityService } from '../core/quality.ts';
 import { signedPayload, type ResultSigner } from '../core/result-signing.ts';
+import type { AuditTrail } from '../core/audit.ts';
+import { registerAudit } from './audit-hook.ts';
+import { auditRoutes } from './v1/audit.ts';
 import { Type } from '@sinclair/typebox';
 import { portraitRoutes } from './v1/portrait.ts';
 import type { AgeService } from '../core/age.ts';
@@ -44,6 +47,7 @@ declare module 'fastify' {
 /** The use cases the routes call. */
 export interface AppServices {
   signer: ResultSigner;
+  audit: AuditTrail;
   quality: QualityService;
   age: AgeService;
   liveness: LivenessService;
@@ -98,6 +102,8 @@ export async function buildApp({ config, services, engine, logger, identify, clo
     body.signature = await services.signer.signDetached(signedPayload(body));
     return JSON.stringify(body);
   });
+  // After signing, so a record keeps the signature it answered with.
+  registerAudit(app, services.audit);
   app.get('/.well-known/jwks.json', {
     schema: { tags: ['service'], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
   }, async () => services.signer.publicKeys());
@@ -143,6 +149,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   collectionRoutes(app, services.collections);
   userRoutes(app, services.users);
   sessionRoutes(app, services.sessions);
+  auditRoutes(app, services.audit);
   portraitRoutes(app, services.quality, services.liveness, services.challenges, services.age, config.liveness.defaultLevel);
   systemRoutes(app, { service, engine, config, version: VERSION });
   return app;

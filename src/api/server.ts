@@ -12,8 +12,9 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   const app = await buildApp({ config, services, engine: engine.info(), close: () => services.close() });
   // Retention: expired images and sessions are erased in the background, a batch at a time.
   const sweeper = setInterval(() => {
-    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired()]).then(
-      ([images, sessions]) => { if (images + sessions > 0) app.log.info({ images, sessions }, 'expired data erased'); },
+    const auditBefore = config.auditRetentionDays > 0 ? new Date(Date.now() - config.auditRetentionDays * 86_400_000).toISOString() : undefined;
+    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired(), auditBefore ? services.audit.prune(auditBefore) : 0]).then(
+      ([images, sessions, audit]) => { if (images + sessions + audit > 0) app.log.info({ images, sessions, audit }, 'expired data erased'); },
       (err: unknown) => app.log.error({ err }, 'retention sweep failed'),
     );
   }, config.retentionSweepMs);

@@ -98,6 +98,22 @@ program.command('signing-keys')
     print(keys.list());
   });
 
+program.command('audit')
+  .description('verify: check the audit trail\'s hash chain (exit 1 when a record was modified, removed or reordered)')
+  .argument('<action>', 'verify')
+  .action(async (action: string) => {
+    if (action !== 'verify') throw new FaceproofError('invalid_parameter', 'audit takes verify');
+    const { openAuditTrail } = await import('../bootstrap.ts');
+    const trail = openAuditTrail(loadConfig());
+    try {
+      const result = trail.audit.verify();
+      print(result);
+      process.exitCode = result.valid ? 0 : 1;
+    } finally {
+      trail.close();
+    }
+  });
+
 program.command('bench')
   .description('run a benchmark: accuracy (LFW, needs --data DIR), speed (latency and throughput) or search (1:N index, open set)')
   .argument('<which>', 'accuracy | speed | search')

@@ -157,6 +157,32 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (tenant_id, session_id, id),
      FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id) ON DELETE CASCADE
    );`,
+  // The audit trail: append-only, one hash chain over every tenant's records (seq order). No
+  // foreign keys: a record outlives what it describes (erasure removes data, not its history).
+  `CREATE TABLE audit_records (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant_id TEXT NOT NULL,
+     request_id TEXT NOT NULL UNIQUE,
+     client_request_id TEXT,
+     client_id TEXT NOT NULL,
+     method TEXT NOT NULL,
+     route TEXT NOT NULL,
+     service TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     latency_ms REAL NOT NULL,
+     inputs TEXT NOT NULL,
+     result TEXT NOT NULL,
+     at TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_by_tenant ON audit_records (tenant_id, seq);
+   CREATE INDEX audit_by_client_request ON audit_records (tenant_id, client_request_id) WHERE client_request_id IS NOT NULL;
+   CREATE TABLE audit_prunes (
+     up_to_seq INTEGER PRIMARY KEY,
+     last_hash TEXT NOT NULL,
+     at TEXT NOT NULL
+   );`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

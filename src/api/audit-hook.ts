@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditTrail } from '../core/audit.ts';
+import { envelope } from './envelope.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auditResult?: Record<string, unknown>;
+  }
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Which service a route belongs to (the scopes of API keys to come). */
+export function serviceOf(route: string): string {
+  const m = /^\/v1\/([a-z]+)/.exec(route);
+  const first = m?.[1] ?? 'system';
+  if (first === 'search') return 'collections';
+  return ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit'].includes(first) ? first : 'system';
+}
+
+/**
+ * The request's inputs without their pixels: an image or video (base64 or file) becomes its SHA-256
+ * and size, a template its SHA-256; ids and small options are kept; long text is cut.
+ */
+export function describeInputs(value: unknown, key = ''): unknown {
+  if (Buffer.isBuffer(value)) return { sha256: sha256(value), bytes: value.length };
+  if (typeof value === 'string') {
+    if (key === 'base64') {
+      const bytes = Buffer.from(value.replace(/^data:[^,]*,/, ''), 'base64');
+      return { sha256: sha256(bytes), bytes: bytes.length };
+    }
+    if (key === 'template') return { template_sha256: sha256(Buffer.from(value)) };
+    return value.length > 200 ? `${value.slice(0, 200)}…` : value;
+  }
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key));
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64');
+    return Object.fromEntries(entries.map(([k, v]) => [k, describeInputs(v, k)]));
+  }
+  return value;
+}
+
+const RESULT_KEYS = ['decision', 'score', 'far', 'similarity', 'is_live', 'verdict', 'status', 'reason', 'signature'] as const;
+const COUNTED = ['faces', 'results', 'images', 'matches', 'events', 'collections'] as const;
+
+/** What was decided, from the body sent: the decision fields, list sizes, the error code, the signature. */
+export function describeResult(payload: string): Record<string, unknown> {
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(payload) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+  if (!body || typeof body !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  for (const k of RESULT_KEYS) if (body[k] !== undefined) out[k] = body[k];
+  for (const k of COUNTED) if (Array.isArray(body[k])) out[`${k}_count`] = (body[k] as unknown[]).length;
+  const error = body.error as { code?: string } | undefined;
+  if (error?.code) out.error = error.code;
+  return out;
+}
+
+/** Records every /v1 request (health checks aside) in the audit trail once its response is sent. */
+export function registerAudit(app: FastifyInstance, trail: AuditTrail): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (!audited(request)) return;
+    try {
+      trail.record({
+        tenantId: request.caller?.tenantId ?? 'default',
+        requestId: request.id,
+        clientRequestId: envelope(request).client_request_id ?? null,
+        clientId: request.caller?.clientId ?? 'anonymous',
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        service: serviceOf(request.routeOptions.url ?? request.url),
+        status: reply.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 10) / 10,
+        inputs: describeInputs({ params: request.params, query: request.query, body: request.body }) as Record<string, unknown>,
+        result: request.auditResult ?? {},
+        at: new Date().toISOString(),
+      });
+    } catch (err) {
+      request.log.error({ err }, 'the audit record could not be written');
+    }
+  });
+}
+
+function audited(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url ?? request.url;
+  return route.startsWith('/v1/') && route !== '/v1/health';
+}

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { AuditRecord, AuditTrail } from '../../core/audit.ts';
+import { envelope } from '../envelope.ts';
+import { Envelope, errorResponses } from './schemas.ts';
+
+const RecordSchema = Type.Object({
+  seq: Type.Integer(), request_id: Type.String(), client_request_id: Type.Union([Type.String(), Type.Null()]), client_id: Type.String(),
+  method: Type.String(), route: Type.String(), service: Type.String(), status: Type.Integer(), latency_ms: Type.Number(),
+  inputs: Type.Object({}, { additionalProperties: true, description: 'Parameters and body, images and templates replaced by their SHA-256' }),
+  result: Type.Object({}, { additionalProperties: true, description: 'Decision fields, list sizes, error code and signature of the response' }),
+  at: Type.String(), prev_hash: Type.String(), hash: Type.String(),
+}, { title: 'AuditRecord' });
+
+const ListQuery = Type.Object({
+  client_request_id: Type.Optional(Type.String({ maxLength: 128, description: 'Every request that sent this X-Request-Id' })),
+  service: Type.Optional(Type.String({ maxLength: 32 })),
+  status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+}, { additionalProperties: false });
+
+const describe = (r: AuditRecord) => ({
+  seq: r.seq, request_id: r.requestId, client_request_id: r.clientRequestId, client_id: r.clientId, method: r.method, route: r.route,
+  service: r.service, status: r.status, latency_ms: r.latencyMs, inputs: r.inputs, result: r.result, at: r.at, prev_hash: r.prevHash, hash: r.hash,
+});
+
+/** Looking up the audit trail: one request, a filtered page, or an export of everything (NDJSON). */
+export function auditRoutes(app: FastifyInstance, trail: AuditTrail): void {
+  const tags = ['audit'];
+  app.get<{ Params: { request_id: string } }>('/v1/audit/records/:request_id', {
+    schema: { tags, summary: 'The audit record of one request', params: Type.Object({ request_id: Type.String({ minLength: 1, maxLength: 64 }) }), response: { 200: Type.Object({ ...Envelope, record: RecordSchema }), ...errorResponses(400, 404) } },
+  }, async (request) => ({ ...envelope(request), record: describe(trail.get(request.caller.tenantId, request.params.request_id)) }));
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/audit/records', {
+    schema: {
+      tags, summary: 'Audit records, oldest first, filtered',
+      description: 'By client request id (all requests that shared one X-Request-Id), service, HTTP status and time range; next_cursor pages on.',
+      querystring: ListQuery, response: { 200: Type.Object({ ...Envelope, records: Type.Array(RecordSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400) },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const limit = q.limit ?? 100;
+    const records = trail.list(request.caller.tenantId, {
+      clientRequestId: q.client_request_id, service: q.service, status: q.status, from: q.from, to: q.to, afterSeq: q.cursor ? Number(q.cursor) : undefined, limit,
+    });
+    return { ...envelope(request), records: records.map(describe), next_cursor: records.length === limit ? String(records[records.length - 1].seq) : null };
+  });
+
+  app.get('/v1/audit/export', {
+    schema: { tags, summary: 'Every audit record of the tenant, one JSON object per line (application/x-ndjson)' },
+  }, async (request, reply) => {
+    const lines: string[] = [];
+    for (let after: number | undefined, page; (page = trail.list(request.caller.tenantId, { afterSeq: after, limit: 1000 })).length > 0; after = page[page.length - 1].seq) {
+      for (const r of page) lines.push(JSON.stringify(describe(r)));
+      if (page.length < 1000) break;
+    }
+    return reply.type('application/x-ndjson').send(lines.join('\n') + (lines.length ? '\n' : ''));
+  });
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
+import { FaceproofError } from './errors.ts';
+
+/** What is kept of one request: never raw images, only their digests and ids. */
+export interface AuditFacts {
+  tenantId: string;
+  requestId: string;
+  clientRequestId: string | null;
+  clientId: string;
+  method: string;
+  route: string;
+  service: string;
+  status: number;
+  latencyMs: number;
+  inputs: Record<string, unknown>;
+  result: Record<string, unknown>;
+  at: string;
+}
+
+export interface AuditRecord extends AuditFacts {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  clientRequestId?: string;
+  service?: string;
+  status?: number;
+  from?: string;
+  to?: string;
+  /** Records after this sequence number (pagination). */
+  afterSeq?: number;
+  limit: number;
+}
+
+/** Storage of the trail; `append` runs `chain` and the insert in one transaction, so records never interleave. */
+export interface AuditRepository {
+  append(facts: AuditFacts, chain: (last: { hash: string } | undefined) => { prevHash: string; hash: string }): AuditRecord;
+  get(tenantId: string, requestId: string): AuditRecord | undefined;
+  list(tenantId: string, query: AuditQuery): AuditRecord[];
+  /** Every record of every tenant in sequence order, for verification. */
+  all(): Iterable<AuditRecord>;
+  /** Where the chain starts after a retention prune: the last pruned record's hash. */
+  anchor(): { upToSeq: number; lastHash: string } | undefined;
+  prune(before: string): number;
+}
+
+/** The chain's first link. */
+export const GENESIS = '0'.repeat(64);
+
+/** SHA-256 of the previous hash and the record's facts, canonicalised (RFC 8785). */
+export function chainHash(prevHash: string, facts: AuditFacts): string {
+  return createHash('sha256').update(prevHash).update(canonicalJson(facts)).digest('hex');
+}
+
+export interface AuditVerification {
+  valid: boolean;
+  records: number;
+  /** The first record that breaks the chain, and why. */
+  brokenAt?: number;
+  reason?: string;
+}
+
+/**
+ * The tamper-evident request log: each record carries the hash of the previous one, so changing,
+ * removing or reordering any record breaks every link after it, which `verify` finds.
+ */
+export class AuditTrail {
+  constructor(private readonly repository: AuditRepository) {}
+
+  record(facts: AuditFacts): AuditRecord {
+    return this.repository.append(facts, (last) => {
+      const prevHash = last?.hash ?? this.repository.anchor()?.lastHash ?? GENESIS;
+      return { prevHash, hash: chainHash(prevHash, facts) };
+    });
+  }
+
+  get(tenantId: string, requestId: string): AuditRecord {
+    const record = this.repository.get(tenantId, requestId);
+    if (!record) throw new FaceproofError('not_found', `no audit record for request ${requestId}`, 'request_id');
+    return record;
+  }
+
+  list(tenantId: string, query: AuditQuery): AuditRecord[] {
+    return this.repository.list(tenantId, query);
+  }
+
+  verify(): AuditVerification {
+    let prev = this.repository.anchor()?.lastHash ?? GENESIS;
+    let records = 0;
+    for (const r of this.repository.all()) {
+      records++;
+      const { seq, prevHash, hash, ...facts } = r;
+      if (prevHash !== prev) return { valid: false, records, brokenAt: seq, reason: 'a record before this one was removed, added or reordered' };
+      if (chainHash(prevHash, facts) !== hash) return { valid: false, records, brokenAt: seq, reason: 'this record was modified' };
+      prev = hash;
+    }
+    return { valid: true, records };
+  }
+
+  /** Retention: removes records older than `before`, keeping the last removed hash as the chain's anchor. */
+  prune(before: string): number {
+    return this.repository.prune(before);
+  }
+}

@@ -1,0 +1,65 @@
+import type { Db } from './database.ts';
+import type { AuditFacts, AuditQuery, AuditRecord, AuditRepository } from '../../core/audit.ts';
+
+interface Row {
+  seq: number; tenant_id: string; request_id: string; client_request_id: string | null; client_id: string; method: string; route: string;
+  service: string; status: number; latency_ms: number; inputs: string; result: string; at: string; prev_hash: string; hash: string;
+}
+
+const toRecord = (r: Row): AuditRecord => ({
+  seq: r.seq, tenantId: r.tenant_id, requestId: r.request_id, clientRequestId: r.client_request_id, clientId: r.client_id, method: r.method,
+  route: r.route, service: r.service, status: r.status, latencyMs: r.latency_ms, inputs: JSON.parse(r.inputs), result: JSON.parse(r.result),
+  at: r.at, prevHash: r.prev_hash, hash: r.hash,
+});
+
+export class SqliteAuditRepository implements AuditRepository {
+  constructor(private readonly db: Db) {}
+
+  append(facts: AuditFacts, chain: (last: { hash: string } | undefined) => { prevHash: string; hash: string }): AuditRecord {
+    return this.db.transaction(() => {
+      const last = this.db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
+      const { prevHash, hash } = chain(last);
+      const info = this.db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
+        facts.service, facts.status, facts.latencyMs, JSON.stringify(facts.inputs), JSON.stringify(facts.result), facts.at, prevHash, hash);
+      return { ...facts, seq: Number(info.lastInsertRowid), prevHash, hash };
+    }).immediate();
+  }
+
+  get(tenantId: string, requestId: string): AuditRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM audit_records WHERE tenant_id = ? AND request_id = ?').get(tenantId, requestId) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(tenantId: string, q: AuditQuery): AuditRecord[] {
+    const where = ['tenant_id = ?'];
+    const args: unknown[] = [tenantId];
+    if (q.clientRequestId !== undefined) { where.push('client_request_id = ?'); args.push(q.clientRequestId); }
+    if (q.service !== undefined) { where.push('service = ?'); args.push(q.service); }
+    if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
+    if (q.from !== undefined) { where.push('at >= ?'); args.push(q.from); }
+    if (q.to !== undefined) { where.push('at < ?'); args.push(q.to); }
+    if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
+    const rows = this.db.prepare(`SELECT * FROM audit_records WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args, q.limit) as Row[];
+    return rows.map(toRecord);
+  }
+
+  *all(): Iterable<AuditRecord> {
+    for (const row of this.db.prepare('SELECT * FROM audit_records ORDER BY seq').iterate() as Iterable<Row>) yield toRecord(row);
+  }
+
+  anchor(): { upToSeq: number; lastHash: string } | undefined {
+    const row = this.db.prepare('SELECT up_to_seq AS upToSeq, last_hash AS lastHash FROM audit_prunes ORDER BY up_to_seq DESC LIMIT 1').get() as { upToSeq: number; lastHash: string } | undefined;
+    return row;
+  }
+
+  prune(before: string): number {
+    return this.db.transaction(() => {
+      const last = this.db.prepare('SELECT seq, hash FROM audit_records WHERE at < ? ORDER BY seq DESC LIMIT 1').get(before) as { seq: number; hash: string } | undefined;
+      if (!last) return 0;
+      const removed = this.db.prepare('DELETE FROM audit_records WHERE seq <= ?').run(last.seq).changes;
+      this.db.prepare("INSERT INTO audit_prunes (up_to_seq, last_hash, at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))").run(last.seq, last.hash);
+      return removed;
+    }).immediate();
+  }
+}
