@@ -96,6 +96,7 @@ export async function createServices(config: Config): Promise<Services> {
   return {
     service,
     signer,
+    inferenceStats: () => engine.inferenceStats(),
     audit: new AuditTrail(new SqliteAuditRepository(db)),
     quality,
     age: new AgeService(engine, loader),

@@ -110,6 +110,17 @@ describe('GET /v1/capabilities, /v1/health, /openapi.json', () => {
     expect([...sims].sort((a, b) => a - b)).toEqual(sims);
   });
 
+  it('serves Prometheus metrics: requests by route and status, latency, queue, inference per model, collection sizes', async () => {
+    await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'metered' } });
+    const text = (await app.inject('/metrics')).body;
+    expect(text).toMatch(/faceproof_http_requests_total\{route="\/v1\/compare",method="POST",status="200"\} [1-9]/);
+    expect(text).toContain('faceproof_http_request_duration_seconds_bucket{le="0.5",route="/v1/compare",method="POST"}');
+    expect(text).toMatch(/faceproof_engine_pending_requests 0/);
+    expect(text).toMatch(/faceproof_inference_runs\{model="detector"\} [1-9]/);
+    expect(text).toMatch(/faceproof_inference_seconds\{model="faceplugin-fr512-arcface112"\} [0-9.]+/);
+    expect(text).toContain('faceproof_collection_faces{tenant="default",collection="metered"} 0');
+  });
+
   it('answers health and serves an OpenAPI 3 document with every route', async () => {
     expect((await app.inject('/v1/health')).json().status).toBe('ok');
     const doc = (await app.inject('/openapi.json')).json();

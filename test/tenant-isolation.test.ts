@@ -115,7 +115,7 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     expect(user.faces).toHaveLength(1);
     expect((await call('GET', `/v1/sessions/${ids.session}/faces`, undefined, b)).json().faces).toHaveLength(1);
     expect((await call('GET', `/v1/audit/records/${ids.auditedRequest}`, undefined, b)).json().record.service).toBe('images');
-    expect((await call('GET', '/v1/audit/records?limit=500')).json().records.every((r: { route: string }) => !r.route.startsWith('/v1/images') || r.status === 404)).toBe(true);
+    expect((await call('GET', '/v1/audit/records?limit=500')).json().records.every((r: { route: string; status: number }) => !r.route.startsWith('/v1/images') || r.status === 404)).toBe(true);
     // The default tenant's attempt did not spend bank-b's challenge.
     const answer = (await call('POST', `/v1/liveness/challenges/${ids.challenge}/verify`, { nonce: ids.nonce, file_id: ids.file }, b)).json();
     expect(answer.reason).not.toBe('challenge_already_used');

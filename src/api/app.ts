@@ -20,6 +20,7 @@ import type { QualityService } from '../core/quality.ts';
 import { signedPayload, type ResultSigner } from '../core/result-signing.ts';
 import type { AuditTrail } from '../core/audit.ts';
 import { registerAudit } from './audit-hook.ts';
+import { registerMetrics, type MetricsSources } from './metrics.ts';
 import { auditRoutes } from './v1/audit.ts';
 import { Type } from '@sinclair/typebox';
 import { portraitRoutes } from './v1/portrait.ts';
@@ -46,6 +47,8 @@ declare module 'fastify' {
 
 /** The use cases the routes call. */
 export interface AppServices {
+  /** Inferences and seconds per model (metrics). */
+  inferenceStats: MetricsSources['inferenceStats'];
   signer: ResultSigner;
   audit: AuditTrail;
   quality: QualityService;
@@ -109,6 +112,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   }, async () => services.signer.publicKeys());
 
   let pending = 0;
+  registerMetrics(app, { pendingRequests: () => pending, inferenceStats: () => services.inferenceStats(), collectionSizes: () => services.collections.sizes() });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.config.usesEngine) return;
     if (pending >= config.maxPendingRequests) {

@@ -79,6 +79,11 @@ export class CollectionService {
     return { ...record, faceCount: 0 };
   }
 
+  /** Faces per collection of every tenant (for metrics). */
+  sizes(): Array<{ tenantId: string; name: string; faces: number }> {
+    return this.repository.sizes();
+  }
+
   list(tenantId: string): CollectionSummary[] {
     return this.repository.list(tenantId).map((c) => ({ ...c, faceCount: this.repository.count(c.id) }));
   }

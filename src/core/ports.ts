@@ -129,6 +129,8 @@ export interface CollectionRepository {
   /** Deletes the collection, its faces and their inquiry history. */
   delete(tenantId: string, id: number): boolean;
   count(collectionId: number): number;
+  /** Faces per collection, every tenant (for metrics). */
+  sizes(): Array<{ tenantId: string; name: string; faces: number }>;
   /** Inserts the faces in one transaction and returns them with their keys. */
   addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[];
   getFace(collectionId: number, faceId: string): CollectionFace | undefined;

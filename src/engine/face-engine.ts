@@ -10,7 +10,7 @@ import { FusedEmbedder, type FaceEmbedder } from './embed/fused-embedder.ts';
 import { estimateHeadPose, type HeadPose } from './pose/head-pose.ts';
 import { distance, type Point } from './geometry.ts';
 import { resolvePipeline, type PipelineConfig } from './pipeline.ts';
-import { InferencePool, type InferenceThreads } from './onnx/session.ts';
+import { InferencePool, type InferenceStats, type InferenceThreads } from './onnx/session.ts';
 import { AgeEstimator } from './attributes/age-estimator.ts';
 import { EyeStateClassifier, type EyeOpenness } from './attributes/eye-state.ts';
 import { HeadPoseModel, type LearnedPose } from './attributes/head-pose-model.ts';
@@ -207,6 +207,11 @@ export class FaceEngine {
   /** The face's L2-normalised embedding. */
   embed(image: DecodedImage, face: FaceAnalysis): Promise<Float32Array> {
     return this.embedder.embed(image.rgb, face.raster);
+  }
+
+  /** Inferences and seconds per model since start (for metrics). */
+  inferenceStats(): InferenceStats[] {
+    return this.pool.inferenceStats();
   }
 
   /** Apparent age in years. */

@@ -20,7 +20,7 @@ export class AgeEstimator {
 
   static async load(config: AgeEstimatorConfig, pool: InferencePool): Promise<AgeEstimator> {
     const model = config.model.startsWith('faceapi:') ? buildAgeGenderOnnx(config.model.slice('faceapi:'.length)) : config.model;
-    return new AgeEstimator(await pool.load(model), config);
+    return new AgeEstimator(await pool.load(model, 'all', 'age'), config);
   }
 
   /** `box` is in the raster's pixel coordinates. */

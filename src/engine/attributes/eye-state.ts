@@ -23,7 +23,7 @@ export class EyeStateClassifier {
   private constructor(private readonly session: ModelRunner, private readonly config: EyeStateConfig) {}
 
   static async load(config: EyeStateConfig, pool: InferencePool): Promise<EyeStateClassifier> {
-    return new EyeStateClassifier(await pool.load(config.model), config);
+    return new EyeStateClassifier(await pool.load(config.model, 'all', 'eyes'), config);
   }
 
   async openness(image: RgbImage, landmarks68: readonly Point[]): Promise<EyeOpenness> {

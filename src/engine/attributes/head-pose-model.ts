@@ -26,7 +26,7 @@ export class HeadPoseModel {
   private constructor(private readonly session: ModelRunner, private readonly config: HeadPoseModelConfig) {}
 
   static async load(config: HeadPoseModelConfig, pool: InferencePool): Promise<HeadPoseModel> {
-    return new HeadPoseModel(await pool.load(config.model), config);
+    return new HeadPoseModel(await pool.load(config.model, 'all', 'pose'), config);
   }
 
   /** `box` is in the raster's pixel coordinates. */

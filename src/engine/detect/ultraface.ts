@@ -35,7 +35,7 @@ export class UltraFaceDetector implements FaceDetector {
   private constructor(readonly id: string, private readonly session: ModelRunner, private readonly config: UltraFaceConfig) {}
 
   static async load(id: string, config: UltraFaceConfig, pool: InferencePool): Promise<UltraFaceDetector> {
-    return new UltraFaceDetector(id, await pool.load(config.model), config);
+    return new UltraFaceDetector(id, await pool.load(config.model, 'all', 'detector'), config);
   }
 
   async detect(image: RgbImage): Promise<DetectedBox[]> {

@@ -35,7 +35,7 @@ export class Embedder {
 
   static async load(config: EmbedderConfig, aligner: SimilarityAligner, pool: InferencePool): Promise<Embedder> {
     const model = config.model.startsWith('faceapi:') ? buildFaceRecognitionOnnx(config.model.slice('faceapi:'.length)) : config.model;
-    const session = await pool.load(model, config.optimization);
+    const session = await pool.load(model, config.optimization, config.templateModelId);
     const size = aligner.config.size;
     const probe = await session.run({ [session.inputNames[0]]: { data: new Float32Array(3 * size * size), dims: [1, 3, size, size] } });
     const dimension = probe[session.outputNames[0]].data.length;

@@ -27,7 +27,7 @@ export class Landmarker68 {
 
   static async load(id: string, config: Landmark68Config, pool: InferencePool): Promise<Landmarker68> {
     const model = config.model.startsWith('faceapi:') ? buildFaceLandmark68Onnx(config.model.slice('faceapi:'.length)) : config.model;
-    return new Landmarker68(id, await pool.load(model), config);
+    return new Landmarker68(id, await pool.load(model, 'all', 'landmarks'), config);
   }
 
   async locate(image: RgbImage, box: Box): Promise<Point[]> {

@@ -46,7 +46,7 @@ export class LivenessCueExtractor {
   private constructor(private readonly session: ModelRunner, private readonly config: LivenessModelConfig) {}
 
   static async load(config: LivenessModelConfig, pool: InferencePool): Promise<LivenessCueExtractor> {
-    return new LivenessCueExtractor(await pool.load(config.model), config);
+    return new LivenessCueExtractor(await pool.load(config.model, 'all', 'liveness'), config);
   }
 
   /** `box` is in the raster's pixel coordinates. */

@@ -40,8 +40,12 @@ interface PoolWorker {
  * inference. A run goes to the worker with the fewest jobs waiting; workers are unreferenced while
  * idle, so an idle pool never keeps the process alive.
  */
+/** Inferences run and seconds spent (queue wait included) per model name, since start. */
+export interface InferenceStats { model: string; runs: number; seconds: number }
+
 export class InferencePool {
   private nextId = 1;
+  private readonly stats = new Map<string, InferenceStats>();
   private nextModel = 1;
   private closed = false;
 
@@ -72,6 +76,10 @@ export class InferencePool {
     return new InferencePool(workers);
   }
 
+  inferenceStats(): InferenceStats[] {
+    return [...this.stats.values()].map((s) => ({ ...s }));
+  }
+
   get size(): number {
     return this.workers.length;
   }
@@ -81,7 +89,7 @@ export class InferencePool {
    * optimisation level: 'all' by default, but its layout transformation makes some graphs slower
    * (faceplugin's fr_feature runs 3.4× slower with it here), so a model may ask for 'extended'.
    */
-  async load(model: string | Uint8Array, optimization: GraphOptimization = 'all'): Promise<ModelRunner> {
+  async load(model: string | Uint8Array, optimization: GraphOptimization = 'all', name = typeof model === 'string' ? model.split('/').pop()!.replace(/\.onnx$/, '') : 'model'): Promise<ModelRunner> {
     const modelId = this.nextModel++;
     const replies = await Promise.all(this.workers.map((w) => this.send<{ inputNames: string[]; outputNames: string[]; inputShape: Array<number | string> }>(w, { type: 'load', modelId, model, optimization })));
     const { inputNames, outputNames, inputShape } = replies[0];
@@ -91,7 +99,12 @@ export class InferencePool {
       inputShape,
       run: async (feeds) => {
         const worker = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+        const started = performance.now();
         const reply = await this.send<{ outputs: Record<string, TensorData> }>(worker, { type: 'run', modelId, feeds }, Object.values(feeds).map((f) => f.data.buffer as ArrayBuffer));
+        const s = this.stats.get(name) ?? { model: name, runs: 0, seconds: 0 };
+        s.runs++;
+        s.seconds += (performance.now() - started) / 1000;
+        this.stats.set(name, s);
         return reply.outputs;
       },
     };

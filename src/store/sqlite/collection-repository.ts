@@ -94,6 +94,10 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
     return this.s.count.get(collectionId) as number;
   }
 
+  sizes(): Array<{ tenantId: string; name: string; faces: number }> {
+    return this.db.prepare('SELECT c.tenant_id AS tenantId, c.name AS name, (SELECT count(*) FROM faces f WHERE f.collection_id = c.id) AS faces FROM collections c').all() as Array<{ tenantId: string; name: string; faces: number }>;
+  }
+
   addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[] {
     return this.db.transaction(() => faces.map((f): CollectionFace => {
       const { lastInsertRowid } = this.s.insertFace.run(f.id, tenantId, collectionId, f.externalId, JSON.stringify(f.metadata), f.imageId,
