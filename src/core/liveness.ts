@@ -1,12 +1,10 @@
 import type { FaceEngine, FaceAnalysis } from '../engine/face-engine.ts';
-import type { DecodedImage } from '../engine/image/decode.ts';
-import { encodeJpeg } from '../engine/image/decode.ts';
+import { encodeJpeg, type DecodedImage, type DecodeLimits } from '../engine/image/decode.ts';
 import { sampleVideo, VideoDecodeError, type VideoSampling } from '../engine/video/video-frames.ts';
 import type { FaceService } from './face-service.ts';
 import type { ImageLoader } from './image-loader.ts';
 import type { FileStore } from './file-store.ts';
 import { loadImage, type ImageSource } from './image-input.ts';
-import type { DecodeLimits } from '../engine/image/decode.ts';
 import { cosineSimilarity } from './template.ts';
 import type { Calibrator, CalibratedScore } from './calibration.ts';
 import { FaceproofError } from './errors.ts';
