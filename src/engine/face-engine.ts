@@ -56,6 +56,15 @@ export interface AnalyzeOptions {
 /** Roll beyond which landmarks are found again on a patch turned upright. */
 const ROLL_REFINE_DEGREES = 20;
 
+/** Eyes closer than this share of the box width mean the landmarks missed the face (LFW p5: 0.38). */
+const LANDMARKS_MISSED = 0.3;
+
+/** Distance between the eye centres of 68 landmarks. */
+function eyeSpan(lm: readonly Point[]): number {
+  const [l, r] = points5From68(lm);
+  return distance(l, r);
+}
+
 /** Detector confidence above which auto-rotation keeps the image as it is. */
 const CONFIDENT_UPRIGHT = 0.95;
 
@@ -162,6 +171,7 @@ export class FaceEngine {
       let turned = await this.landmarker.locate(raster, box);
       const roll = estimateHeadPose(turned).roll;
       if (Math.abs(roll) > ROLL_REFINE_DEGREES) turned = await this.locateUpright(raster, box, roll);
+      else if (eyeSpan(turned) < LANDMARKS_MISSED * box.width) turned = await this.bestOfRolls(raster, box, turned);
       const landmarks68 = turned.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
       const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
       const s = image.scale;
@@ -202,6 +212,20 @@ export class FaceEngine {
     const patchBox = { x: size / 2 - (box.width * k) / 2, y: size / 2 - (box.height * k) / 2, width: box.width * k, height: box.height * k };
     const points = await this.landmarker.locate(patch, patchBox);
     return points.map(([u, v]) => applyAffine(toSource, u, v));
+  }
+
+  /**
+   * When the landmarks missed the face (eyes far closer together than the box implies), the face
+   * may be rolled too far for the net to see it: try patches turned ±45° and keep the landmarks
+   * whose eyes span the box best.
+   */
+  private async bestOfRolls(raster: RgbImage, box: DetectedBox, first: Point[]): Promise<Point[]> {
+    let best = first;
+    for (const angle of [45, -45]) {
+      const candidate = await this.locateUpright(raster, box, angle);
+      if (eyeSpan(candidate) > eyeSpan(best)) best = candidate;
+    }
+    return best;
   }
 
   /** The face's L2-normalised embedding. */
