@@ -15,6 +15,7 @@ import { FaceEngine } from '../src/engine/face-engine.ts';
 import { loadImage } from '../src/core/image-input.ts';
 import { featureVector, LIVENESS_FEATURES, SECURITY_LEVELS, type LivenessModel, type SecurityLevel } from '../src/core/liveness-model.ts';
 import { fitLogistic, predictLogistic, type LogisticFit } from './lib/logistic.ts';
+import sharp from 'sharp';
 import { encodeClip } from './lib/video-clip.ts';
 import { createServices } from '../src/bootstrap.ts';
 
@@ -43,7 +44,6 @@ await engine.close();
 // through the product path (decode, sample at the configured rate, analyse, fuse).
 const videoFrames = manifest.filter((m) => m.source === 'pyimagesearch_style_apfol' && m.label === 'real')
   .sort((a, b) => parseInt(path.basename(a.path)) - parseInt(path.basename(b.path))).slice(0, 60).map((m) => fs.readFileSync(path.join(dataDir, m.path)));
-const sharp = (await import('sharp')).default;
 const evenFrames = await Promise.all(videoFrames.map((f) => sharp(f).resize(300, 400, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer()));
 const clip = await encodeClip(evenFrames, 10);
 config.dataDir = fs.mkdtempSync('/tmp/faceproof-bench-liveness-');

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
+import { runCli } from './helpers/cli.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
 import type { Config } from '../src/config.ts';
 import type { Services } from '../src/bootstrap.ts';
@@ -18,14 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await app.close(); });
 
-const auditCli = () => {
-  try {
-    return { code: 0, out: JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', path.join('src/cli/main.ts'), 'audit', 'verify'], { env: { ...process.env, FACEPROOF_DATA_DIR: config.dataDir }, encoding: 'utf8' })) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string };
-    return { code: err.status, out: JSON.parse(err.stdout) };
-  }
-};
+const auditCli = () => runCli(['audit', 'verify'], config.dataDir);
 
 describe('audit trail', () => {
   it('records each request with digests instead of images, the decision and its signature; finds it by request id and by X-Request-Id', async () => {

@@ -3,9 +3,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
+import { runCli } from './helpers/cli.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
 import type { Config } from '../src/config.ts';
 import type { Services } from '../src/bootstrap.ts';
@@ -101,14 +101,7 @@ describe('signed results', () => {
     fs.writeFileSync(path.join(dir, 'good.json'), old.body);
     fs.writeFileSync(path.join(dir, 'bad.json'), old.body.replace(/"age":(\d)/, (_m, d) => `"age":${(Number(d) + 1) % 10}`));
     fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(keys));
-    const cli = (file: string, extra: string[] = []) => {
-      try {
-        return { code: 0, out: JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'verify', path.join(dir, file), ...extra], { env: { ...process.env, FACEPROOF_DATA_DIR: config.dataDir }, encoding: 'utf8' })) };
-      } catch (e) {
-        const err = e as { status: number; stdout: string };
-        return { code: err.status, out: JSON.parse(err.stdout) };
-      }
-    };
+    const cli = (file: string, extra: string[] = []) => runCli(['verify', path.join(dir, file), ...extra], config.dataDir);
     expect(cli('good.json')).toMatchObject({ code: 0, out: { valid: true, kid: oldKid } });
     expect(cli('bad.json')).toMatchObject({ code: 1, out: { valid: false } });
     expect(cli('good.json', ['--jwks', path.join(dir, 'jwks.json')])).toMatchObject({ code: 0, out: { valid: true } });

@@ -23,7 +23,7 @@ function describeQuality(f: FaceQuality) {
   return {
     verdict: f.verdict, reasons: f.reasons, quality: f.quality, eyes: f.eyes, box: box(f.face.box),
     measures: {
-      sharpness: r2(m.sharpness * 100) / 100, image_brightness: r2(m.imageBrightness), image_dark_fraction: r2(m.imageDarkFraction), image_bright_fraction: r2(m.imageBrightFraction),
+      sharpness: Number(m.sharpness.toFixed(4)), image_brightness: r2(m.imageBrightness), image_dark_fraction: r2(m.imageDarkFraction), image_bright_fraction: r2(m.imageBrightFraction),
       face_brightness: r2(m.faceBrightness), face_contrast: r2(m.faceContrast), blockiness: r2(m.blockiness),
       inter_eye_distance: r2(m.interEyeDistance), landmark_consistency: r2(m.landmarkConsistency), face_size_ratio: Number(m.faceShare.toFixed(4)), yaw: m.yaw, pitch: m.pitch, roll: m.roll,
       left_eye_open: r2(m.eyesOpen.left), right_eye_open: r2(m.eyesOpen.right),

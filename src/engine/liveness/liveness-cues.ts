@@ -2,6 +2,7 @@ import type { Box } from '../detect/types.ts';
 import type { RgbImage } from '../image/raster.ts';
 import type { InferencePool, ModelRunner } from '../onnx/session.ts';
 import { contextRegion, cropToPlanar } from '../crop/box-crop.ts';
+import { detailRatio } from '../quality/face-measures.ts';
 
 /**
  * A Silent-Face-style anti-spoofing CNN (faceplugin's fr_liveness: the face with its surroundings,
@@ -32,7 +33,7 @@ export interface LivenessCues {
   blueRed: number;
   /** Mean Cb chroma (YCbCr, 128 is neutral). */
   chromaBlue: number;
-  /** Laplacian standard deviation over luminance standard deviation: fine detail, scale-free. */
+  /** Fine detail, scale-free (the quality measure `sharpness`, see detailRatio). */
   detail: number;
   /** 1st percentile of the face's luminance: a screen or paper cannot show deep black. */
   blackLevel: number;
@@ -81,7 +82,7 @@ export function colourCues(image: RgbImage, box: Box): Omit<LivenessCues, 'model
   cropToPlanar(image, contextRegion(image, box, 1), S, p);
   const luma = new Float32Array(plane);
   const cbs = new Float32Array(plane), crs = new Float32Array(plane);
-  let saturation = 0, blueRed = 0, chromaBlue = 0, lumaSum = 0, lumaSq = 0;
+  let saturation = 0, blueRed = 0, chromaBlue = 0;
   for (let i = 0; i < plane; i++) {
     const r = p[i], g = p[plane + i], b = p[2 * plane + i];
     const max = Math.max(r, g, b), min = Math.min(r, g, b);
@@ -91,27 +92,12 @@ export function colourCues(image: RgbImage, box: Box): Omit<LivenessCues, 'model
     chromaBlue += cb;
     cbs[i] = cb;
     crs[i] = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
-    const y = 0.299 * r + 0.587 * g + 0.114 * b;
-    luma[i] = y;
-    lumaSum += y;
-    lumaSq += y * y;
+    luma[i] = 0.299 * r + 0.587 * g + 0.114 * b;
   }
-  let lap = 0, lapSq = 0, n = 0;
-  for (let y = 1; y < S - 1; y++) {
-    for (let x = 1; x < S - 1; x++) {
-      const i = y * S + x;
-      const l = 4 * luma[i] - luma[i - 1] - luma[i + 1] - luma[i - S] - luma[i + S];
-      lap += l;
-      lapSq += l * l;
-      n++;
-    }
-  }
-  const lumaStd = Math.sqrt(Math.max(1e-6, lumaSq / plane - (lumaSum / plane) ** 2));
-  const lapStd = Math.sqrt(Math.max(0, lapSq / n - (lap / n) ** 2));
   const sorted = (a: Float32Array) => a.slice().sort();
   const lumaSorted = sorted(luma);
   return {
-    saturation: saturation / plane, blueRed: blueRed / plane, chromaBlue: chromaBlue / plane, detail: lapStd / lumaStd,
+    saturation: saturation / plane, blueRed: blueRed / plane, chromaBlue: chromaBlue / plane, detail: detailRatio(luma, S),
     blackLevel: lumaSorted[Math.floor(0.01 * (plane - 1))],
     warmth: sorted(crs)[plane >> 1] - sorted(cbs)[plane >> 1],
   };

@@ -113,24 +113,30 @@ function sharpness(image: RgbImage, box: Box): number {
   const p = new Float32Array(3 * plane);
   cropToPlanar(image, contextRegion(image, box, 1), SIZE, p);
   const y = new Float32Array(plane);
+  for (let i = 0; i < plane; i++) y[i] = 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i];
+  return detailRatio(y, SIZE);
+}
+
+/**
+ * Fine detail of a square luminance plane, free of scale and brightness: the standard deviation
+ * of its Laplacian over its own (floored at 1, so a flat patch reads 0 rather than noise).
+ */
+export function detailRatio(luma: Float32Array, size: number): number {
   let s = 0, s2 = 0;
-  for (let i = 0; i < plane; i++) {
-    const v = 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i];
-    y[i] = v; s += v; s2 += v * v;
-  }
+  for (const v of luma) { s += v; s2 += v * v; }
+  const n0 = luma.length;
   let l = 0, l2 = 0, n = 0;
-  for (let r = 1; r < SIZE - 1; r++) {
-    for (let c = 1; c < SIZE - 1; c++) {
-      const i = r * SIZE + c;
-      const v = 4 * y[i] - y[i - 1] - y[i + 1] - y[i - SIZE] - y[i + SIZE];
+  for (let r = 1; r < size - 1; r++) {
+    for (let c = 1; c < size - 1; c++) {
+      const i = r * size + c;
+      const v = 4 * luma[i] - luma[i - 1] - luma[i + 1] - luma[i - size] - luma[i + size];
       l += v; l2 += v * v; n++;
     }
   }
-  const lumaStd = Math.sqrt(Math.max(1, s2 / plane - (s / plane) ** 2));
+  const lumaStd = Math.sqrt(Math.max(1, s2 / n0 - (s / n0) ** 2));
   return Math.sqrt(Math.max(0, l2 / n - (l / n) ** 2)) / lumaStd;
 }
 
-/** Pixels of a polygon's bounding box that fall inside the polygon, visited with their RGB offset. */
 /**
  * Visits the pixels inside a polygon: every pixel of a small region, a regular grid of about 64 × 64
  * of a large one (shares and medians need samples, not every pixel of a 500 px face).
