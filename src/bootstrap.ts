@@ -29,6 +29,7 @@ import { SqliteUserRepository } from './store/sqlite/user-repository.ts';
 import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 import { VectorProjection } from './store/vector/projection.ts';
+import { MasterKeyring } from './store/crypto/master-keyring.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
 export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
@@ -44,6 +45,11 @@ export function loadProjection(config: Config, info: { templateModelId: string; 
 export function openAuditTrail(config: Config): { audit: AuditTrail; close(): void } {
   const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
   return { audit: new AuditTrail(new SqliteAuditRepository(db)), close: () => db.close() };
+}
+
+/** The master keys that seal templates and HMAC secrets at rest (see MasterKeyring). */
+export function openMasterKeyring(config: Config): MasterKeyring {
+  return config.masterKey.value ? MasterKeyring.fromEnvironment(config.masterKey.value) : MasterKeyring.openFile(config.masterKey.file);
 }
 
 /** The result-signing keys, under the data folder (never in the repository); created on first use. */

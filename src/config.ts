@@ -51,6 +51,10 @@ export interface Config {
   sessions: { defaultTtlSeconds: number; maxTtlSeconds: number; maxFaces: number };
   /** Audit records older than this many days are pruned by the sweeper (0 keeps them forever). */
   auditRetentionDays: number;
+  /** Where the master keys come from: FACEPROOF_MASTER_KEY (base64 keys, first active) or a key file. */
+  masterKey: { value?: string; file: string };
+  /** Face templates are stored sealed with AES-256-GCM under the master key. */
+  encryptTemplates: boolean;
   liveness: {
     /** The fitted cue fusion and its per-level thresholds (calibration/liveness.json). */
     modelFile: string;
@@ -115,6 +119,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxFaces: int(env, 'FACEPROOF_SESSION_MAX_FACES', 100),
     },
     auditRetentionDays: int(env, 'FACEPROOF_AUDIT_RETENTION_DAYS', 0),
+    masterKey: {
+      value: env.FACEPROOF_MASTER_KEY || undefined,
+      file: path.resolve(env.FACEPROOF_MASTER_KEY_FILE ?? path.join(env.FACEPROOF_DATA_DIR ?? './data', 'keys', 'master.json')),
+    },
+    encryptTemplates: oneOf(env, 'FACEPROOF_ENCRYPT_TEMPLATES', ['true', 'false'] as const) === 'true',
     liveness: {
       modelFile: env.FACEPROOF_LIVENESS_MODEL_FILE ?? path.join(PROJECT_ROOT, 'calibration', 'liveness.json'),
       defaultLevel: oneOf(env, 'FACEPROOF_LIVENESS_LEVEL', ['MEDIUM', 'LOW', 'HIGH'] as const),

@@ -248,3 +248,12 @@ export interface SessionRepository {
   expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
   facesFromImage(tenantId: string, imageId: string): Array<{ sessionId: string; faceId: string }>;
 }
+
+/**
+ * Authenticated encryption under the server's master key (templates and HMAC secrets at rest).
+ * `purpose` is bound to the ciphertext: a value only opens for the purpose it was sealed for.
+ */
+export interface SecretBox {
+  seal(plain: Uint8Array, purpose: string): Buffer;
+  open(sealed: Uint8Array, purpose: string): Buffer;
+}
