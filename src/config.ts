@@ -16,8 +16,18 @@ export interface Config {
   port: number;
   dataDir: string;
   logLevel: string;
-  /** Largest HTTP body, in bytes. */
+  /** Largest HTTP body of a route that takes images, video or templates, in bytes. */
   maxBodyBytes: number;
+  /** Largest body of every other route (administration, metadata, transactions). */
+  maxSmallBodyBytes: number;
+  /** A key with every scope for the default tenant, so a fresh server can be used and administered. Never logged. */
+  bootstrapKey?: string;
+  /** Per-client token bucket, unless the client has its own (0 requests/s: unlimited). */
+  rateLimit: { perSecond: number; burst: number };
+  /** A request unanswered after this long gets 408 (0: no limit). */
+  requestTimeoutMs: number;
+  /** How far a signed request's timestamp may be from the server's clock (TrustVision: 15 minutes; ADVANCE: 300 s). */
+  auth: { hmacSkewSeconds: number; advanceSkewSeconds: number };
   image: DecodeLimits;
   /** Inference worker threads, and threads one inference may use inside an operator. */
   threads: InferenceThreads;
@@ -82,6 +92,11 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.FACEPROOF_LOG_LEVEL ?? 'info',
     // Two images of the maximum size, base64-encoded, plus room for the rest of the JSON.
     maxBodyBytes: int(env, 'FACEPROOF_MAX_BODY_BYTES', 2 * Math.ceil((maxImageBytes * 4) / 3) + 64 * 1024),
+    maxSmallBodyBytes: int(env, 'FACEPROOF_MAX_SMALL_BODY_BYTES', 64 * 1024),
+    bootstrapKey: env.FACEPROOF_BOOTSTRAP_KEY || undefined,
+    rateLimit: { perSecond: num(env, 'FACEPROOF_RATE_LIMIT_PER_SECOND', 50), burst: int(env, 'FACEPROOF_RATE_LIMIT_BURST', 100) },
+    requestTimeoutMs: int(env, 'FACEPROOF_REQUEST_TIMEOUT_MS', 60_000),
+    auth: { hmacSkewSeconds: 15 * 60, advanceSkewSeconds: 300 },
     image: {
       maxBytes: maxImageBytes,
       maxPixels: int(env, 'FACEPROOF_MAX_IMAGE_PIXELS', 50_000_000),

@@ -27,7 +27,15 @@ import { portraitRoutes } from './v1/portrait.ts';
 import type { AgeService } from '../core/age.ts';
 import type { LivenessService } from '../core/liveness.ts';
 import type { ChallengeService } from '../core/challenges.ts';
-import { registerCaller, singleTenantCaller, type IdentifyCaller } from './caller.ts';
+import { registerCaller } from './caller.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import type { ClientAdministration } from '../core/api-clients.ts';
+import type { Authenticator } from '../core/authentication.ts';
+import type { TransactionService } from '../core/transactions.ts';
+import type { UsageMeter } from '../core/usage.ts';
+import { accessRoutes } from './v1/access.ts';
+import { registerTransactionHeader, transactionRoutes, usageRoutes } from './v1/transactions.ts';
+import { registerBodyLimits, registerRequestTimeout } from './limits.ts';
 import type { CollectionService } from '../core/collections.ts';
 import type { UserService } from '../core/users.ts';
 import type { SessionService } from '../core/sessions.ts';
@@ -35,6 +43,9 @@ import type { ImageErasure } from '../core/erasure.ts';
 import { collectionRoutes } from './v1/collections.ts';
 import { userRoutes } from './v1/users.ts';
 import { sessionRoutes } from './v1/sessions.ts';
+
+/** Request headers that carry credentials. */
+const SECRET_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -62,24 +73,33 @@ export interface AppServices {
   users: UserService;
   sessions: SessionService;
   erasure: ImageErasure;
+  administration: ClientAdministration;
+  authenticator: Authenticator;
+  transactions: TransactionService;
+  usage: UsageMeter;
+  /** Readiness: each dependency's state (database, signing keys, inference threads). */
+  readiness: () => Promise<Record<string, boolean>>;
 }
 
 export interface AppDeps {
   config: Config;
   services: AppServices;
   engine: EngineInfo;
-  /** A pino logger, or false for none (tests). */
+  /** Extra pino options (a destination stream in tests), or false for no log. */
   logger?: boolean | object;
-  /** Which tenant and client a request acts for; the single default tenant unless given. */
-  identify?: IdentifyCaller;
   /** Releases what the dependencies hold (the inference threads) when the app closes. */
   close?: () => Promise<void>;
 }
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
-export async function buildApp({ config, services, engine, logger, identify, close }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, services, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ?? { level: config.logLevel },
+    // Credentials never reach the log, whatever a serializer is later told to include.
+    logger: logger === false ? false : {
+      level: config.logLevel,
+      redact: { paths: SECRET_HEADERS.map((h) => `req.headers["${h}"]`), censor: '[redacted]' },
+      ...(typeof logger === 'object' ? logger : {}),
+    },
     bodyLimit: config.maxBodyBytes,
     genReqId: () => randomUUID(),
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
@@ -87,7 +107,10 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   });
 
   registerErrorHandling(app);
-  registerCaller(app, identify ?? singleTenantCaller);
+  registerBodyLimits(app, { media: config.maxBodyBytes, other: config.maxSmallBodyBytes });
+  registerCaller(app, { authenticator: services.authenticator, limiter: new RateLimiter(config.rateLimit) });
+  registerRequestTimeout(app, config.requestTimeoutMs);
+  registerTransactionHeader(app, services.transactions);
   if (close) app.addHook('onClose', close);
   // Only JSON and multipart bodies are accepted; anything else is 415 unsupported_media_type.
   app.removeContentTypeParser('text/plain');
@@ -106,7 +129,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
     return JSON.stringify(body);
   });
   // After signing, so a record keeps the signature it answered with.
-  registerAudit(app, services.audit);
+  registerAudit(app, services.audit, services.usage);
   app.get('/.well-known/jwks.json', {
     schema: { tags: ['service'], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
   }, async () => services.signer.publicKeys());
@@ -139,7 +162,7 @@ export async function buildApp({ config, services, engine, logger, identify, clo
         version: VERSION,
         description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
       },
-      tags: [{ name: 'faces' }, { name: 'collections' }, { name: 'users' }, { name: 'sessions' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
+      tags: [{ name: 'access' }, { name: 'transactions' }, { name: 'audit' }, { name: 'faces' }, { name: 'collections' }, { name: 'users' }, { name: 'sessions' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -155,6 +178,9 @@ export async function buildApp({ config, services, engine, logger, identify, clo
   sessionRoutes(app, services.sessions);
   auditRoutes(app, services.audit);
   portraitRoutes(app, services.quality, services.liveness, services.challenges, services.age, config.liveness.defaultLevel);
-  systemRoutes(app, { service, engine, config, version: VERSION });
+  accessRoutes(app, services.administration, services.authenticator);
+  transactionRoutes(app, services.transactions, services.audit);
+  usageRoutes(app, services.usage);
+  systemRoutes(app, { service, engine, config, version: VERSION, readiness: async () => (closing ? { accepting_requests: false } : { accepting_requests: true, ...(await services.readiness()) }) });
   return app;
 }

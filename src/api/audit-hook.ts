@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditTrail } from '../core/audit.ts';
+import type { UsageMeter } from '../core/usage.ts';
 import { envelope } from './envelope.ts';
 
 declare module 'fastify' {
@@ -16,7 +17,7 @@ export function serviceOf(route: string): string {
   const m = /^\/v1\/([a-z]+)/.exec(route);
   const first = m?.[1] ?? 'system';
   if (first === 'search') return 'collections';
-  return ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit'].includes(first) ? first : 'system';
+  return ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage'].includes(first) ? first : 'system';
 }
 
 /**
@@ -62,8 +63,8 @@ export function describeResult(payload: string): Record<string, unknown> {
   return out;
 }
 
-/** Records every /v1 request (health checks aside) in the audit trail once its response is sent. */
-export function registerAudit(app: FastifyInstance, trail: AuditTrail): void {
+/** Records every /v1 request (health checks aside) in the audit trail, and counts it for its client, once its response is sent. */
+export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter): void {
   app.addHook('onSend', async (request, reply, payload) => {
     if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
     return payload;
@@ -76,6 +77,7 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail): void {
         requestId: request.id,
         clientRequestId: envelope(request).client_request_id ?? null,
         clientId: request.caller?.clientId ?? 'anonymous',
+        ...(request.transactionId ? { transactionId: request.transactionId } : {}),
         method: request.method,
         route: request.routeOptions.url ?? request.url,
         service: serviceOf(request.routeOptions.url ?? request.url),
@@ -87,6 +89,12 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail): void {
       });
     } catch (err) {
       request.log.error({ err }, 'the audit record could not be written');
+    }
+    if (!request.caller?.principal) return;
+    try {
+      usage.count(request.caller.tenantId, request.caller.clientId, serviceOf(request.routeOptions.url ?? request.url), reply.statusCode, !!request.routeOptions.config.usesEngine, new Date());
+    } catch (err) {
+      request.log.error({ err }, 'usage could not be counted');
     }
   });
 }

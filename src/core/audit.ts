@@ -8,6 +8,8 @@ export interface AuditFacts {
   requestId: string;
   clientRequestId: string | null;
   clientId: string;
+  /** The client's transaction the request belonged to; absent (not null) otherwise, so older records hash as before. */
+  transactionId?: string;
   method: string;
   route: string;
   service: string;
@@ -26,6 +28,8 @@ export interface AuditRecord extends AuditFacts {
 
 export interface AuditQuery {
   clientRequestId?: string;
+  transactionId?: string;
+  clientId?: string;
   service?: string;
   status?: number;
   from?: string;

@@ -118,6 +118,11 @@ export class FaceEngine {
     return this.pool.close();
   }
 
+  /** Whether the inference threads are up. */
+  ready(): boolean {
+    return this.pool.open;
+  }
+
   info(): EngineInfo {
     const model = (role: ModelInfo['role'], spec: string, faceApiFile: string): ModelInfo => {
       const file = spec.startsWith('faceapi:') ? `${spec.slice('faceapi:'.length)}/${faceApiFile}` : spec;

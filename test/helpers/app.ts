@@ -1,17 +1,33 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createServices, type Services } from '../../src/bootstrap.ts';
 import { buildApp } from '../../src/api/app.ts';
-import type { IdentifyCaller } from '../../src/api/caller.ts';
 
-/** The real application, with its own empty data folder, driven through inject(). */
-export async function createTestApp(env: Record<string, string> = {}, identify?: IdentifyCaller): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
-  const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), ...env });
+/** The bootstrap key every test app is started with (FACEPROOF_BOOTSTRAP_KEY). */
+export const TEST_BOOTSTRAP_KEY = 'test-bootstrap-key-0123456789';
+
+const AUTH_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
+
+/**
+ * The real application, with its own empty data folder, driven through inject(). Requests that
+ * carry no credentials of their own are sent with the bootstrap key, as an operator would; tests of
+ * authentication pass their own headers, or `anonymous: true` in the options to send none.
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
+  const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), FACEPROOF_BOOTSTRAP_KEY: TEST_BOOTSTRAP_KEY, ...env });
   const services = await createServices(config);
-  const app = await buildApp({ config, services, engine: services.engine.info(), logger: false, identify, close: () => services.close() });
+  const app = await buildApp({ config, services, engine: services.engine.info(), logger: false, close: () => services.close() });
   await app.ready();
+  const inject = app.inject.bind(app) as (opts: InjectOptions) => ReturnType<FastifyInstance['inject']>;
+  (app as { inject: unknown }).inject = (opts: string | (InjectOptions & { anonymous?: boolean })) => {
+    const { anonymous, ...rest } = typeof opts === 'string' ? { url: opts } : opts;
+    const headers = { ...(rest.headers ?? {}) } as Record<string, string>;
+    const named = Object.keys(headers).map((h) => h.toLowerCase());
+    if (!anonymous && !AUTH_HEADERS.some((h) => named.includes(h))) headers['x-api-key'] = TEST_BOOTSTRAP_KEY;
+    return inject({ ...rest, headers });
+  };
   return { app, config, services };
 }

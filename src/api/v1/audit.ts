@@ -6,7 +6,7 @@ import { Envelope, errorResponses } from './schemas.ts';
 
 const RecordSchema = Type.Object({
   seq: Type.Integer(), request_id: Type.String(), client_request_id: Type.Union([Type.String(), Type.Null()]), client_id: Type.String(),
-  method: Type.String(), route: Type.String(), service: Type.String(), status: Type.Integer(), latency_ms: Type.Number(),
+  transaction_id: Type.Optional(Type.String()), method: Type.String(), route: Type.String(), service: Type.String(), status: Type.Integer(), latency_ms: Type.Number(),
   inputs: Type.Object({}, { additionalProperties: true, description: 'Parameters and body, images and templates replaced by their SHA-256' }),
   result: Type.Object({}, { additionalProperties: true, description: 'Decision fields, list sizes, error code and signature of the response' }),
   at: Type.String(), prev_hash: Type.String(), hash: Type.String(),
@@ -14,6 +14,8 @@ const RecordSchema = Type.Object({
 
 const ListQuery = Type.Object({
   client_request_id: Type.Optional(Type.String({ maxLength: 128, description: 'Every request that sent this X-Request-Id' })),
+  transaction_id: Type.Optional(Type.String({ maxLength: 64, description: 'Every request made within this transaction' })),
+  client_id: Type.Optional(Type.String({ maxLength: 64 })),
   service: Type.Optional(Type.String({ maxLength: 32 })),
   status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
   from: Type.Optional(Type.String({ format: 'date-time' })),
@@ -23,7 +25,7 @@ const ListQuery = Type.Object({
 }, { additionalProperties: false });
 
 const describe = (r: AuditRecord) => ({
-  seq: r.seq, request_id: r.requestId, client_request_id: r.clientRequestId, client_id: r.clientId, method: r.method, route: r.route,
+  seq: r.seq, request_id: r.requestId, client_request_id: r.clientRequestId, client_id: r.clientId, ...(r.transactionId ? { transaction_id: r.transactionId } : {}), method: r.method, route: r.route,
   service: r.service, status: r.status, latency_ms: r.latencyMs, inputs: r.inputs, result: r.result, at: r.at, prev_hash: r.prevHash, hash: r.hash,
 });
 
@@ -44,7 +46,7 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail): void {
     const q = request.query;
     const limit = q.limit ?? 100;
     const records = trail.list(request.caller.tenantId, {
-      clientRequestId: q.client_request_id, service: q.service, status: q.status, from: q.from, to: q.to, afterSeq: q.cursor ? Number(q.cursor) : undefined, limit,
+      clientRequestId: q.client_request_id, transactionId: q.transaction_id, clientId: q.client_id, service: q.service, status: q.status, from: q.from, to: q.to, afterSeq: q.cursor ? Number(q.cursor) : undefined, limit,
     });
     return { ...envelope(request), records: records.map(describe), next_cursor: records.length === limit ? String(records[records.length - 1].seq) : null };
   });

@@ -4,13 +4,36 @@ import type { EngineInfo } from '../../engine/face-engine.ts';
 import { IMAGE_TYPES } from '../../core/calibration.ts';
 import type { Config } from '../../config.ts';
 import { envelope } from '../envelope.ts';
-import { CapabilitiesResponse, HealthResponse } from './schemas.ts';
+import { Type } from '@sinclair/typebox';
+import { CapabilitiesResponse, Envelope, HealthResponse } from './schemas.ts';
 
-export function systemRoutes(app: FastifyInstance, deps: { service: FaceService; engine: EngineInfo; config: Config; version: string }): void {
+const ReadinessResponse = Type.Object({
+  ...Envelope, status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  checks: Type.Record(Type.String(), Type.Boolean(), { description: 'Each dependency: database, signing_keys, inference_threads, accepting_requests' }),
+});
+
+export function systemRoutes(app: FastifyInstance, deps: { service: FaceService; engine: EngineInfo; config: Config; version: string; readiness: () => Promise<Record<string, boolean>> }): void {
   const started = Date.now();
   app.get('/v1/health', {
     schema: { tags: ['system'], summary: 'Liveness of the server', response: { 200: HealthResponse } },
   }, async (request) => ({ ...envelope(request), status: 'ok' as const, uptime_seconds: Math.round((Date.now() - started) / 1000) }));
+
+  app.get('/v1/health/ready', {
+    schema: {
+      tags: ['system'], summary: 'Readiness: 200 when the database, signing keys and inference threads are usable, else 503',
+      response: { 200: ReadinessResponse, 503: ReadinessResponse },
+    },
+  }, async (request, reply) => {
+    let checks: Record<string, boolean>;
+    try {
+      checks = await deps.readiness();
+    } catch (err) {
+      request.log.error({ err }, 'readiness check failed');
+      checks = { checks_ran: false };
+    }
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ ...envelope(request), status: ready ? 'ready' : 'not_ready', checks });
+  });
 
   const { service, engine, config, version } = deps;
   const calibration = service.calibration;

@@ -51,6 +51,11 @@ export class InferencePool {
 
   private constructor(private readonly workers: PoolWorker[]) {}
 
+  /** Whether inferences can still be run (false once closed). */
+  get open(): boolean {
+    return !this.closed;
+  }
+
   static start(threads: InferenceThreads): InferencePool {
     const count = Math.max(1, threads.workers || os.availableParallelism());
     const workers = Array.from({ length: count }, () => {

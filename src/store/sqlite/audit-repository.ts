@@ -3,13 +3,13 @@ import type { AuditFacts, AuditQuery, AuditRecord, AuditRepository } from '../..
 
 interface Row {
   seq: number; tenant_id: string; request_id: string; client_request_id: string | null; client_id: string; method: string; route: string;
-  service: string; status: number; latency_ms: number; inputs: string; result: string; at: string; prev_hash: string; hash: string;
+  service: string; status: number; latency_ms: number; inputs: string; result: string; at: string; prev_hash: string; hash: string; transaction_id: string | null;
 }
 
 const toRecord = (r: Row): AuditRecord => ({
   seq: r.seq, tenantId: r.tenant_id, requestId: r.request_id, clientRequestId: r.client_request_id, clientId: r.client_id, method: r.method,
   route: r.route, service: r.service, status: r.status, latencyMs: r.latency_ms, inputs: JSON.parse(r.inputs), result: JSON.parse(r.result),
-  at: r.at, prevHash: r.prev_hash, hash: r.hash,
+  at: r.at, prevHash: r.prev_hash, hash: r.hash, ...(r.transaction_id !== null ? { transactionId: r.transaction_id } : {}),
 });
 
 export class SqliteAuditRepository implements AuditRepository {
@@ -19,9 +19,9 @@ export class SqliteAuditRepository implements AuditRepository {
     return this.db.transaction(() => {
       const last = this.db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
       const { prevHash, hash } = chain(last);
-      const info = this.db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
-        facts.service, facts.status, facts.latencyMs, JSON.stringify(facts.inputs), JSON.stringify(facts.result), facts.at, prevHash, hash);
+      const info = this.db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash, transaction_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
+        facts.service, facts.status, facts.latencyMs, JSON.stringify(facts.inputs), JSON.stringify(facts.result), facts.at, prevHash, hash, facts.transactionId ?? null);
       return { ...facts, seq: Number(info.lastInsertRowid), prevHash, hash };
     }).immediate();
   }
@@ -35,6 +35,8 @@ export class SqliteAuditRepository implements AuditRepository {
     const where = ['tenant_id = ?'];
     const args: unknown[] = [tenantId];
     if (q.clientRequestId !== undefined) { where.push('client_request_id = ?'); args.push(q.clientRequestId); }
+    if (q.transactionId !== undefined) { where.push('transaction_id = ?'); args.push(q.transactionId); }
+    if (q.clientId !== undefined) { where.push('client_id = ?'); args.push(q.clientId); }
     if (q.service !== undefined) { where.push('service = ?'); args.push(q.service); }
     if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
     if (q.from !== undefined) { where.push('at >= ?'); args.push(q.from); }

@@ -183,6 +183,62 @@ const MIGRATIONS: string[] = [
      last_hash TEXT NOT NULL,
      at TEXT NOT NULL
    );`,
+  // API clients and their keys. A client acts for one tenant; several clients may share one.
+  // Key secrets are kept as SHA-256 digests; keys allowed to sign requests (HMAC) also keep the
+  // secret sealed under the master key, because verifying an HMAC needs it.
+  `CREATE TABLE clients (
+     id TEXT PRIMARY KEY,
+     tenant_id TEXT NOT NULL REFERENCES tenants(id),
+     name TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+     rate_per_second REAL,
+     burst INTEGER,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL REFERENCES clients(id),
+     parent_key_id TEXT REFERENCES api_keys(id),
+     label TEXT,
+     scopes TEXT NOT NULL,
+     secret_sha256 TEXT NOT NULL,
+     secret_sealed BLOB,
+     created_at TEXT NOT NULL,
+     expires_at TEXT,
+     revoked_at TEXT
+   );
+   CREATE INDEX api_keys_by_client ON api_keys (client_id);
+   CREATE TABLE auth_replays (
+     digest TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX auth_replays_expiry ON auth_replays (expires_at);
+   CREATE TABLE transactions (
+     tenant_id TEXT NOT NULL REFERENCES tenants(id),
+     id TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     reference_id TEXT,
+     channel TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     status TEXT NOT NULL CHECK (status IN ('open', 'finished')),
+     outcome TEXT,
+     created_at TEXT NOT NULL,
+     finished_at TEXT,
+     PRIMARY KEY (tenant_id, id)
+   );
+   CREATE TABLE usage_counters (
+     tenant_id TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     day TEXT NOT NULL,
+     service TEXT NOT NULL,
+     outcome TEXT NOT NULL,
+     billable INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (tenant_id, client_id, day, service, outcome, billable)
+   );
+   ALTER TABLE audit_records ADD COLUMN transaction_id TEXT;
+   CREATE INDEX audit_by_transaction ON audit_records (tenant_id, transaction_id) WHERE transaction_id IS NOT NULL;`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { AccessTokens, TokenClaims } from '../../core/authentication.ts';
+import { FaceproofError } from '../../core/errors.ts';
+import { isScope, type Scope } from '../../core/scopes.ts';
+
+const ISSUER = 'faceproof';
+const AUDIENCE = 'faceproof-api';
+
+/**
+ * HS256 JWTs under a random server secret kept in a file of the data folder. Only this server
+ * checks them, so a symmetric key is enough; replacing the file ends every outstanding token.
+ */
+export class JwtAccessTokens implements AccessTokens {
+  private constructor(private readonly secret: Uint8Array) {}
+
+  static open(file: string): JwtAccessTokens {
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(`${file}.tmp`, randomBytes(32).toString('base64'), { mode: 0o600 });
+      fs.renameSync(`${file}.tmp`, file);
+    }
+    return new JwtAccessTokens(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'));
+  }
+
+  async issue(claims: TokenClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + ttlSeconds;
+    const token = await new SignJWT({ client_id: claims.clientId, key_id: claims.keyId, scope: claims.scopes.join(' ') })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(claims.subject ?? claims.clientId)
+      .setJti(randomUUID()).setIssuedAt(iat).setExpirationTime(exp)
+      .sign(this.secret);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockTolerance: 0 });
+      const scopes = String(payload.scope ?? '').split(' ').filter(isScope) as Scope[];
+      if (typeof payload.client_id !== 'string' || typeof payload.key_id !== 'string') throw new FaceproofError('invalid_credentials', 'the token lacks its client');
+      return { clientId: payload.client_id, keyId: payload.key_id, scopes, subject: payload.sub };
+    } catch (err) {
+      if (err instanceof FaceproofError) throw err;
+      if (err instanceof errors.JWTExpired) throw new FaceproofError('token_expired', 'the token has expired; request a new one');
+      throw new FaceproofError('invalid_credentials', 'the token is not valid');
+    }
+  }
+}
