@@ -2,25 +2,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
-import { createTenant } from '../src/store/sqlite/database.ts';
-import type { Services } from '../src/bootstrap.ts';
 
-// Until API clients exist (issue 5), the test names the tenant in a header through the app's caller seam.
-const identify = (request: { headers: Record<string, unknown> }) => ({ tenantId: String(request.headers['x-test-tenant'] ?? 'default'), clientId: 'test' });
-
+// Two API clients, each with its own tenant and a key holding every service scope (not admin):
+// client A tries everything on client B's objects.
 let app: FastifyInstance;
-let services: Services;
 let photo: string;
 let other: string;
-const b = { 'x-test-tenant': 'bank-b' };
+const keys: Record<'a' | 'b', string> = { a: '', b: '' };
+let b: Record<string, string>;
 const ids: Record<string, string> = {};
 
-const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object, headers: Record<string, string> = {}) =>
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object, headers: Record<string, string> = { 'x-api-key': keys.a }) =>
   app.inject({ method, url, payload, headers });
 
+const SERVICE_SCOPES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'collections', 'users', 'sessions', 'audit'];
+
 beforeAll(async () => {
-  ({ app, services } = await createTestApp({}, identify as never));
-  createTenant(services.db, 'bank-b');
+  ({ app } = await createTestApp());
+  for (const who of ['a', 'b'] as const) {
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/clients', payload: { client_id: `bank-${who}` } })).statusCode).toBe(201);
+    keys[who] = (await app.inject({ method: 'POST', url: `/v1/admin/clients/bank-${who}/keys`, payload: { scopes: SERVICE_SCOPES } })).json().key.api_key;
+  }
+  b = { 'x-api-key': keys.b };
   photo = b64(await selfieCrop(3, 830, 100));
   other = b64(await selfieCrop(1, 1250, 0));
   // Everything tenant B owns.
@@ -38,10 +41,12 @@ beforeAll(async () => {
   const challenge = (await call('POST', '/v1/liveness/challenges', {}, b)).json();
   ids.challenge = challenge.challenge_id;
   ids.nonce = challenge.nonce;
+  ids.transaction = (await call('POST', '/v1/transactions', { reference_id: 'b-onboarding' }, b)).json().transaction.transaction_id;
+  await call('POST', '/v1/detect', { image: { image_id: ids.image } }, { ...b, 'x-transaction-id': ids.transaction });
 });
 afterAll(async () => { await app.close(); });
 
-describe('tenant isolation: the default tenant cannot reach anything of bank-b', () => {
+describe('tenant isolation: client bank-a cannot reach anything of client bank-b', () => {
   const attempts: Array<[string, 'GET' | 'POST' | 'PATCH' | 'DELETE', () => string, () => object | undefined]> = [
     ['read an image', 'GET', () => `/v1/images/${ids.image}`, () => undefined],
     ['change an image', 'PATCH', () => `/v1/images/${ids.image}`, () => ({ label: 'x' })],
@@ -84,6 +89,8 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     ['check liveness of a stored file', 'POST', () => '/v1/liveness', () => ({ file_id: ids.file })],
     ['read an audit record', 'GET', () => `/v1/audit/records/${ids.auditedRequest}`, () => undefined],
     ['answer a challenge', 'POST', () => `/v1/liveness/challenges/${ids.challenge}/verify`, () => ({ nonce: ids.nonce, file_id: ids.file })],
+    ['read a transaction', 'GET', () => `/v1/transactions/${ids.transaction}`, () => undefined],
+    ['finish a transaction', 'POST', () => `/v1/transactions/${ids.transaction}/finish`, () => ({ outcome: 'x' })],
   ];
 
   for (const [what, method, url, payload] of attempts) {
@@ -93,6 +100,35 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
       expect(res.json().error.code).toBe('not_found');
     });
   }
+
+  it('cannot join a request to bank-b’s transaction', async () => {
+    const res = await call('POST', '/v1/detect', { image: { base64: other } }, { 'x-api-key': keys.a, 'x-transaction-id': ids.transaction });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toMatchObject({ code: 'not_found', field: 'x-transaction-id' });
+  });
+
+  it('cannot administer clients or keys without the admin scope', async () => {
+    for (const [method, url, payload] of [
+      ['GET', '/v1/admin/clients', undefined], ['GET', '/v1/admin/clients/bank-b', undefined], ['GET', '/v1/admin/clients/bank-b/keys', undefined],
+      ['POST', '/v1/admin/clients/bank-b/keys', { scopes: ['compare'] }], ['PATCH', '/v1/admin/clients/bank-b', { status: 'disabled' }],
+      ['POST', '/v1/admin/clients', { client_id: 'bank-c', tenant_id: 'bank-b' }], ['DELETE', `/v1/admin/keys/${keys.b.split('.')[0]}`, undefined],
+    ] as const) {
+      const res = await call(method, url, payload);
+      expect(res.statusCode, `${method} ${url}`).toBe(403);
+      expect(res.json().error.code).toBe('insufficient_scope');
+    }
+  });
+
+  it('sees none of bank-b’s usage or audit records', async () => {
+    const usage = (await call('GET', '/v1/usage')).json();
+    expect(usage.usage.every((r: { client_id: string }) => r.client_id === 'bank-a')).toBe(true);
+    expect((await call('GET', '/v1/usage?client_id=bank-b')).json().usage).toEqual([]);
+    expect((await call('GET', `/v1/audit/records?transaction_id=${ids.transaction}`)).json().records).toEqual([]);
+    expect((await call('GET', '/v1/audit/records?client_id=bank-b')).json().records).toEqual([]);
+    const exported = (await call('GET', '/v1/audit/export')).body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(exported.length).toBeGreaterThan(10);
+    expect(exported.every((r: { client_id: string }) => r.client_id === 'bank-a')).toBe(true);
+  });
 
   it('sees none of bank-b’s collections, and a collection of the same name is its own', async () => {
     expect((await call('GET', '/v1/collections')).json().collections).toEqual([]);
@@ -115,6 +151,9 @@ describe('tenant isolation: the default tenant cannot reach anything of bank-b',
     expect(user.faces).toHaveLength(1);
     expect((await call('GET', `/v1/sessions/${ids.session}/faces`, undefined, b)).json().faces).toHaveLength(1);
     expect((await call('GET', `/v1/audit/records/${ids.auditedRequest}`, undefined, b)).json().record.service).toBe('images');
+    const transaction = (await call('GET', `/v1/transactions/${ids.transaction}`, undefined, b)).json();
+    expect(transaction.transaction.status).toBe('open');
+    expect(transaction.requests.map((r: { route: string }) => r.route)).toEqual(['/v1/detect']);
     expect((await call('GET', '/v1/audit/records?limit=500')).json().records.every((r: { route: string; status: number }) => !r.route.startsWith('/v1/images') || r.status === 404)).toBe(true);
     // The default tenant's attempt did not spend bank-b's challenge.
     const answer = (await call('POST', `/v1/liveness/challenges/${ids.challenge}/verify`, { nonce: ids.nonce, file_id: ids.file }, b)).json();

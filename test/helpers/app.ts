@@ -16,10 +16,10 @@ const AUTH_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
  * carry no credentials of their own are sent with the bootstrap key, as an operator would; tests of
  * authentication pass their own headers, or `anonymous: true` in the options to send none.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
+export async function createTestApp(env: Record<string, string> = {}, options: { logger?: object } = {}): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
   const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), FACEPROOF_BOOTSTRAP_KEY: TEST_BOOTSTRAP_KEY, ...env });
   const services = await createServices(config);
-  const app = await buildApp({ config, services, engine: services.engine.info(), logger: false, close: () => services.close() });
+  const app = await buildApp({ config, services, engine: services.engine.info(), logger: options.logger ?? false, close: () => services.close() });
   await app.ready();
   const inject = app.inject.bind(app) as (opts: InjectOptions) => ReturnType<FastifyInstance['inject']>;
   (app as { inject: unknown }).inject = (opts: string | (InjectOptions & { anonymous?: boolean })) => {

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { FaceproofError } from '../core/errors.ts';
+import { parseScopes } from '../core/scopes.ts';
+import type { ApiClient, ApiKeyRecord, ClientAdministration } from '../core/api-clients.ts';
+
+const describeClient = (c: ApiClient) => ({ client_id: c.id, tenant_id: c.tenantId, name: c.name, status: c.status, rate_per_second: c.ratePerSecond, burst: c.burst, created_at: c.createdAt });
+const describeKey = (k: ApiKeyRecord) => ({
+  key_id: k.id, client_id: k.clientId, parent_key_id: k.parentKeyId, label: k.label, scopes: k.scopes, signing: k.secretSealed !== null,
+  created_at: k.createdAt, expires_at: k.expiresAt, revoked_at: k.revokedAt,
+});
+
+/**
+ * `faceproof clients …` and `faceproof keys …`: the administration the admin routes offer, on the
+ * database directly (a running server sees the changes at its next request).
+ */
+export function registerAdminCommands(program: Command, print: (value: unknown) => void): void {
+  const clients = program.command('clients').description('API clients: create, list, disable, enable');
+  clients.command('create')
+    .argument('<client_id>', 'a–z, 0–9, _ . - (up to 64)')
+    .option('--name <name>', 'a display name')
+    .option('--tenant <tenant_id>', 'act on this tenant\'s data (default: a new tenant named like the client)')
+    .option('--rate <per_second>', 'its own rate limit, requests per second')
+    .option('--burst <n>', 'its own burst')
+    .action((id: string, o: { name?: string; tenant?: string; rate?: string; burst?: string }) => withAdministration((a) =>
+      print(describeClient(a.createClient({ id, name: o.name, tenantId: o.tenant, ratePerSecond: optionalNumber(o.rate, '--rate'), burst: optionalNumber(o.burst, '--burst') })))));
+  clients.command('list').action(() => withAdministration((a) => print(a.listClients().map(describeClient))));
+  clients.command('disable').argument('<client_id>').description('refuse every request of the client (403 client_disabled) until enabled')
+    .action((id: string) => withAdministration((a) => print(describeClient(a.setStatus(id, 'disabled')))));
+  clients.command('enable').argument('<client_id>').action((id: string) => withAdministration((a) => print(describeClient(a.setStatus(id, 'active')))));
+
+  const keys = program.command('keys').description('API keys: create (the secret is printed once), list, revoke');
+  keys.command('create')
+    .requiredOption('--client <client_id>', 'the client the key belongs to')
+    .requiredOption('--scopes <list>', 'comma-separated: compare,detect,quality,liveness,age,images,collections,users,sessions,audit,admin or *')
+    .option('--label <text>', 'what the key is for')
+    .option('--signing', 'keep the secret sealed so the key can sign requests (TV HMAC, ADVANCE tokens)')
+    .option('--expires-in <seconds>', 'expire the key after this many seconds')
+    .action((o: { client: string; scopes: string; label?: string; signing?: boolean; expiresIn?: string }) => withAdministration((a) => {
+      const issued = a.createKey(o.client, { scopes: parseScopes(o.scopes.split(',').map((s) => s.trim()).filter(Boolean), '--scopes'), label: o.label, signing: !!o.signing, expiresInSeconds: optionalNumber(o.expiresIn, '--expires-in') });
+      print({ ...describeKey(issued.key), secret: issued.secret, api_key: issued.apiKey });
+    }));
+  keys.command('list').option('--client <client_id>', 'only this client\'s keys')
+    .action((o: { client?: string }) => withAdministration((a) => print(a.listKeys(o.client).map(describeKey))));
+  keys.command('revoke').argument('<key_id>').description('revoke a key, with its temporary credentials and tokens')
+    .action((id: string) => withAdministration((a) => print(describeKey(a.revokeKey(id)))));
+}
+
+function optionalNumber(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0)) throw new FaceproofError('invalid_parameter', `${name} must be a positive number`);
+  return n;
+}
+
+async function withAdministration(work: (a: ClientAdministration) => void): Promise<void> {
+  const { openClientAdministration } = await import('../bootstrap.ts');
+  const opened = openClientAdministration(loadConfig());
+  try {
+    work(opened.administration);
+  } finally {
+    opened.close();
+  }
+}
