@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
@@ -97,12 +98,14 @@ for (const [check, run] of Object.entries(runs)) {
 await services.close();
 
 let serverUrl = values.url;
+// A server started here gets a one-off bootstrap key; one given by --url is called with FACEPROOF_API_KEY.
+const benchKey = values.url ? (process.env.FACEPROOF_API_KEY ?? '') : randomBytes(24).toString('base64url');
 let child: ReturnType<typeof spawn> | undefined;
 if (!serverUrl) {
   const port = await freePort();
   serverUrl = `http://127.0.0.1:${port}`;
   child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn' },
+    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_BOOTSTRAP_KEY: benchKey, FACEPROOF_RATE_LIMIT_PER_SECOND: '0' },
     stdio: 'inherit',
   });
   await waitForHealth(serverUrl);
@@ -112,7 +115,7 @@ const selfieB = await sharp(fs.readFileSync(samplePhotoPath(1))).extract({ left:
 const body = JSON.stringify({ source: { base64: selfieA.toString('base64') }, target: { base64: selfieB.toString('base64') } });
 const throughput: Array<{ concurrency: number; requests_per_second: number; p50_ms: number; p99_ms: number; errors: number; non2xx: number }> = [];
 for (const concurrency of [1, 2, 4, 8]) {
-  const r = await autocannon({ url: `${serverUrl}/v1/compare`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: concurrency, duration });
+  const r = await autocannon({ url: `${serverUrl}/v1/compare`, method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': benchKey }, connections: concurrency, duration });
   throughput.push({
     concurrency,
     requests_per_second: round(r.requests.average),

@@ -113,7 +113,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int(env, 'FACEPROOF_SHUTDOWN_TIMEOUT_MS', 10_000),
     maxFrames: int(env, 'FACEPROOF_MAX_FRAMES', 300),
     retentionSweepMs: Math.max(1000, int(env, 'FACEPROOF_RETENTION_SWEEP_MS', 60_000)),
-    maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 64),
+    maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 16),
     search: {
       fpir: fraction(env, 'FACEPROOF_SEARCH_FPIR', 0.01),
       candidates: int(env, 'FACEPROOF_SEARCH_CANDIDATES', 200),

@@ -131,7 +131,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
   // After signing, so a record keeps the signature it answered with.
   registerAudit(app, services.audit, services.usage);
   app.get('/.well-known/jwks.json', {
-    schema: { tags: ['service'], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
+    schema: { tags: ['service'], security: [], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
   }, async () => services.signer.publicKeys());
 
   let pending = 0;
@@ -162,6 +162,15 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
         version: VERSION,
         description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
       },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: '"<key_id>.<secret>"; also accepted in `apikey` and `Authorization: Bearer`' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from POST /v1/auth/token, or an API key' },
+          accessToken: { type: 'apiKey', in: 'header', name: 'X-ACCESS-TOKEN', description: 'A token from POST /v1/auth/advance-token' },
+          trustVisionHmac: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'TV <key_id>:<Base64 HMAC-SHA256(secret, METHOD\\nPATH\\nX-TV-Timestamp[\\nContent-MD5])>, with X-TV-Timestamp (RFC 3339); see docs/authentication.md' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }, { accessToken: [] }, { trustVisionHmac: [] }],
       tags: [{ name: 'access' }, { name: 'transactions' }, { name: 'audit' }, { name: 'faces' }, { name: 'collections' }, { name: 'users' }, { name: 'sessions' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
     },
   });

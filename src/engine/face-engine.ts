@@ -1,3 +1,4 @@
+import { mainThreadTurn } from './main-thread-turns.ts';
 import fs from 'node:fs';
 import type { DecodedImage } from './image/decode.ts';
 import { applyAffine, rotateRgb, unrotatePoint, createRgbImage, warpAffineToRgb, type AffineMatrix, type RgbImage } from './image/raster.ts';
@@ -159,6 +160,7 @@ export class FaceEngine {
   async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
     let best: { turn: 0 | 1 | 2 | 3; raster: RgbImage; boxes: DetectedBox[]; confidence: number } | undefined;
     for (const turn of options.autoRotate ? ([0, 1, 2, 3] as const) : ([0] as const)) {
+      await mainThreadTurn();
       const raster = rotateRgb(image.rgb, turn);
       const boxes = await this.detector.detect(raster);
       const confidence = Math.max(0, ...boxes.map((b) => b.confidence));

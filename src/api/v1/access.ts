@@ -148,7 +148,7 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
 
   app.post<{ Body: Static<typeof AdvanceTokenBody> }>('/v1/auth/advance-token', {
     schema: {
-      tags, summary: 'ADVANCE token exchange: accessKey, 13-digit timestamp (±300 s) and SHA-256(accessKey + secretKey + timestamp)',
+      tags, security: [], summary: 'ADVANCE token exchange: accessKey, 13-digit timestamp (±300 s) and SHA-256(accessKey + secretKey + timestamp)',
       description: 'The token goes in X-ACCESS-TOKEN (or Authorization: Bearer). periodSecond: 60–86400, default 3600.',
       body: AdvanceTokenBody, response: { 200: TokenSchema, ...errorResponses(400, 401, 403) },
     },

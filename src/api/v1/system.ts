@@ -15,12 +15,12 @@ const ReadinessResponse = Type.Object({
 export function systemRoutes(app: FastifyInstance, deps: { service: FaceService; engine: EngineInfo; config: Config; version: string; readiness: () => Promise<Record<string, boolean>> }): void {
   const started = Date.now();
   app.get('/v1/health', {
-    schema: { tags: ['system'], summary: 'Liveness of the server', response: { 200: HealthResponse } },
+    schema: { tags: ['system'], security: [], summary: 'Liveness of the server', response: { 200: HealthResponse } },
   }, async (request) => ({ ...envelope(request), status: 'ok' as const, uptime_seconds: Math.round((Date.now() - started) / 1000) }));
 
   app.get('/v1/health/ready', {
     schema: {
-      tags: ['system'], summary: 'Readiness: 200 when the database, signing keys and inference threads are usable, else 503',
+      tags: ['system'], security: [], summary: 'Readiness: 200 when the database, signing keys and inference threads are usable, else 503',
       response: { 200: ReadinessResponse, 503: ReadinessResponse },
     },
   }, async (request, reply) => {

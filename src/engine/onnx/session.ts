@@ -1,3 +1,4 @@
+import { mainThreadTurn } from '../main-thread-turns.ts';
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 
@@ -110,6 +111,7 @@ export class InferencePool {
         s.runs++;
         s.seconds += (performance.now() - started) / 1000;
         this.stats.set(name, s);
+        await mainThreadTurn();
         return reply.outputs;
       },
     };
