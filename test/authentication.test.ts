@@ -106,6 +106,19 @@ describe('TrustVision HMAC-signed requests', () => {
     expect(res.json().error.field).toBe('content-md5');
   });
 
+  it('signs a multipart upload without Content-MD5, and refuses one with it (400, not a hang)', async () => {
+    const boundary = 'fp-boundary';
+    const multipart = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      Buffer.from(photo, 'base64'),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+    expect((await app.inject({ method: 'POST', url: '/v1/images', payload: multipart, headers: { ...headers, ...tvHeaders(signing, 'POST', '/v1/images') } })).statusCode).toBe(201);
+    const withMd5 = await app.inject({ method: 'POST', url: '/v1/images', payload: multipart, headers: { ...headers, ...tvHeaders(signing, 'POST', '/v1/images', { body: multipart.toString('latin1') }) } });
+    expectError(withMd5, 400, 'invalid_parameter');
+  });
+
   it('refuses a timestamp more than 15 minutes off (401 request_time_too_skewed) and a malformed one', async () => {
     const old = new Date(Date.now() - 16 * 60_000).toISOString();
     expectError(await app.inject({ url: '/v1/images/abc', headers: tvHeaders(signing, 'GET', '/v1/images/abc', { timestamp: old }) }), 401, 'request_time_too_skewed');

@@ -117,6 +117,11 @@ export function registerCaller(app: FastifyInstance, { authenticator, limiter }:
   });
   app.addHook('preParsing', async (request, _reply, payload) => {
     if (request.signedContentMd5 === undefined) return payload;
+    // The multipart parser reads the raw request itself, past this hook: a digest taken here would
+    // compete with it for the stream. TrustVision defines Content-MD5 for JSON bodies only.
+    if (/^multipart\//i.test(String(request.headers['content-type'] ?? ''))) {
+      throw new FaceproofError('invalid_parameter', 'Content-MD5 signing covers JSON bodies; sign a multipart request without it', 'content-md5');
+    }
     const md5 = createHash('md5');
     const tap = new Transform({
       transform(chunk, _enc, done) { md5.update(chunk); done(null, chunk); },
