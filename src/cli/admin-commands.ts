@@ -2,13 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { parseScopes } from '../core/scopes.ts';
-import type { ApiClient, ApiKeyRecord, ClientAdministration } from '../core/api-clients.ts';
-
-const describeClient = (c: ApiClient) => ({ client_id: c.id, tenant_id: c.tenantId, name: c.name, status: c.status, rate_per_second: c.ratePerSecond, burst: c.burst, created_at: c.createdAt });
-const describeKey = (k: ApiKeyRecord) => ({
-  key_id: k.id, client_id: k.clientId, parent_key_id: k.parentKeyId, label: k.label, scopes: k.scopes, signing: k.secretSealed !== null,
-  created_at: k.createdAt, expires_at: k.expiresAt, revoked_at: k.revokedAt,
-});
+import type { ClientAdministration } from '../core/api-clients.ts';
+import { describeClient, describeIssued, describeKey } from '../core/api-client-views.ts';
 
 /**
  * `faceproof clients …` and `faceproof keys …`: the administration the admin routes offer, on the
@@ -38,7 +33,7 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
     .option('--expires-in <seconds>', 'expire the key after this many seconds')
     .action((o: { client: string; scopes: string; label?: string; signing?: boolean; expiresIn?: string }) => withAdministration((a) => {
       const issued = a.createKey(o.client, { scopes: parseScopes(o.scopes.split(',').map((s) => s.trim()).filter(Boolean), '--scopes'), label: o.label, signing: !!o.signing, expiresInSeconds: optionalNumber(o.expiresIn, '--expires-in') });
-      print({ ...describeKey(issued.key), secret: issued.secret, api_key: issued.apiKey });
+      print(describeIssued(issued));
     }));
   keys.command('list').option('--client <client_id>', 'only this client\'s keys')
     .action((o: { client?: string }) => withAdministration((a) => print(a.listKeys(o.client).map(describeKey))));

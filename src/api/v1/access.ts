@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import type { ApiClient, ApiKeyRecord, ClientAdministration, IssuedKey } from '../../core/api-clients.ts';
+import type { ClientAdministration } from '../../core/api-clients.ts';
+import { describeClient, describeIssued, describeKey } from '../../core/api-client-views.ts';
 import type { Authenticator } from '../../core/authentication.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import { parseScopes, scopesFromServiceFlags, SCOPES, type Scope } from '../../core/scopes.ts';
@@ -29,15 +30,6 @@ const IssuedKeySchema = Type.Object({
 const TokenSchema = Type.Object({
   ...Envelope, token: Type.String(), token_type: Type.Literal('Bearer'), expires_at: Type.String(), expired_time: Type.Integer({ description: 'expires_at in ms (ADVANCE)' }), scopes: Type.Array(Type.String()),
 });
-
-const describeClient = (c: ApiClient) => ({
-  client_id: c.id, tenant_id: c.tenantId, name: c.name, status: c.status, rate_per_second: c.ratePerSecond, burst: c.burst, created_at: c.createdAt, updated_at: c.updatedAt,
-});
-const describeKey = (k: ApiKeyRecord) => ({
-  key_id: k.id, client_id: k.clientId, parent_key_id: k.parentKeyId, label: k.label, scopes: k.scopes, signing: k.secretSealed !== null,
-  created_at: k.createdAt, expires_at: k.expiresAt, revoked_at: k.revokedAt,
-});
-const describeIssued = (i: IssuedKey) => ({ ...describeKey(i.key), secret: i.secret, api_key: i.apiKey });
 
 const CreateClientBody = Type.Object({
   client_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_.-]*$' }),
@@ -74,6 +66,10 @@ const AdvanceTokenBody = Type.Object({
   signature: Type.String({ minLength: 64, maxLength: 64 }),
   periodSecond: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9]{1,6}$' }), Type.Integer()])),
 }, { additionalProperties: false });
+
+const describeToken = (t: { token: string; expiresAt: Date; scopes: Scope[] }) => ({
+  token: t.token, token_type: 'Bearer' as const, expires_at: t.expiresAt.toISOString(), expired_time: t.expiresAt.getTime(), scopes: t.scopes,
+});
 
 const IDENFACE_FLAGS = ['enableFace11', 'enableFaceManager', 'enableImageManager', 'enableLiveness', 'enableEncryptor'];
 
@@ -143,7 +139,7 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
   }, async (request) => {
     const b = request.body as Static<typeof TokenBody> & Record<string, unknown>;
     const issued = await authenticator.issueToken(request.caller.principal!, { scopes: requestedScopes(b), ttlSeconds: b.ttl_seconds ?? 3600, subject: b.subject });
-    return { ...envelope(request), token: issued.token, token_type: 'Bearer' as const, expires_at: issued.expiresAt.toISOString(), expired_time: issued.expiresAt.getTime(), scopes: issued.scopes };
+    return { ...envelope(request), ...describeToken(issued) };
   });
 
   app.post<{ Body: Static<typeof AdvanceTokenBody> }>('/v1/auth/advance-token', {
@@ -157,7 +153,7 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
     const period = b.periodSecond === undefined ? 3600 : Number(b.periodSecond);
     if (!(period >= 60 && period <= 86400)) throw new FaceproofError('invalid_parameter', 'periodSecond must be between 60 and 86400', 'periodSecond');
     const issued = await authenticator.exchangeAdvanceSignature({ accessKey: b.accessKey, timestamp: String(b.timestamp), signature: b.signature, periodSeconds: period });
-    return { ...envelope(request), token: issued.token, token_type: 'Bearer' as const, expires_at: issued.expiresAt.toISOString(), expired_time: issued.expiresAt.getTime(), scopes: issued.scopes };
+    return { ...envelope(request), ...describeToken(issued) };
   });
 
   app.post<{ Body: Static<typeof TemporaryCredentialBody> }>('/v1/auth/temporary-credentials', {
