@@ -22,6 +22,10 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   app.addHook('onClose', async () => clearInterval(sweeper));
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ pipeline: engine.info().pipelineId, dataDir: config.dataDir }, 'faceproof ready');
+  const now = new Date().toISOString();
+  if (!services.administration.listKeys().some((k) => !k.revokedAt && (!k.expiresAt || k.expiresAt > now))) {
+    app.log.warn('no API key is in force: every request but health will get 401. Set FACEPROOF_BOOTSTRAP_KEY (see docs/authentication.md) or create a key with `faceproof keys create`');
+  }
 
   let closing = false;
   const shutdown = (signal: string) => {
