@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exactSearch, MetricKind } from 'usearch';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { createServices, loadProjection } from '../src/bootstrap.ts';
+import { createServices, loadProjection, templateCodec } from '../src/bootstrap.ts';
 import * as collectionsModule from '../src/core/collections.ts';
 import type { CollectionService } from '../src/core/collections.ts';
 import type { FaceService } from '../src/core/face-service.ts';
@@ -35,7 +35,8 @@ const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-bench-search-')
 const config = loadConfig({ ...process.env, FACEPROOF_DATA_DIR: workDir, FACEPROOF_INDEX_SNAPSHOT_EVERY: String(10 ** 9) });
 const services = await createServices(config);
 const { collections, service } = services;
-const repository = new SqliteCollectionRepository(services.db);
+// Templates stored as the server stores them (sealed unless FACEPROOF_ENCRYPT_TEMPLATES=false).
+const repository = new SqliteCollectionRepository(services.db, templateCodec(config));
 const projection = loadProjection(config, services.engine.info());
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
@@ -96,6 +97,7 @@ const report: Record<string, unknown> = {
   template: service.templateModel,
   index: { ...config.index, projection: projection ? { dimensions: projection.outDim, id: projection.id } : null },
   candidates_reranked: config.search.candidates,
+  encrypt_templates: config.encryptTemplates,
 };
 
 log('open set on the real gallery');

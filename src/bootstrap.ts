@@ -30,6 +30,7 @@ import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 import { VectorProjection } from './store/vector/projection.ts';
 import { MasterKeyring } from './store/crypto/master-keyring.ts';
+import { TemplateCodec } from './store/sqlite/template-codec.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
 export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
@@ -50,6 +51,11 @@ export function openAuditTrail(config: Config): { audit: AuditTrail; close(): vo
 /** The master keys that seal templates and HMAC secrets at rest (see MasterKeyring). */
 export function openMasterKeyring(config: Config): MasterKeyring {
   return config.masterKey.value ? MasterKeyring.fromEnvironment(config.masterKey.value) : MasterKeyring.openFile(config.masterKey.file);
+}
+
+/** How templates are stored: sealed under the master key when FACEPROOF_ENCRYPT_TEMPLATES is on; sealed ones are read either way. */
+export function templateCodec(config: Config, keyring: MasterKeyring = openMasterKeyring(config)): TemplateCodec {
+  return TemplateCodec.withKeys(keyring, { seal: config.encryptTemplates });
 }
 
 /** The result-signing keys, under the data folder (never in the repository); created on first use. */
@@ -85,14 +91,15 @@ export async function createServices(config: Config): Promise<Services> {
   const loader = new ImageLoader(config.image, images);
   const quality = new QualityService(engine, loader);
   const service = new FaceService(engine, calibrator, loader, quality);
-  const collectionRepository = new SqliteCollectionRepository(db);
+  const templates = templateCodec(config);
+  const collectionRepository = new SqliteCollectionRepository(db, templates);
   const indexes = new UsearchIndexProvider(collectionRepository, {
     dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
     log: (m) => process.emitWarning(m, 'FaceproofIndex'),
   });
   const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
-  const users = new UserService(new SqliteUserRepository(db), service, calibrator);
-  const sessions = new SessionService(new SqliteSessionRepository(db), service, images, calibrator, config.sessions);
+  const users = new UserService(new SqliteUserRepository(db, templates), service, calibrator);
+  const sessions = new SessionService(new SqliteSessionRepository(db, templates), service, images, calibrator, config.sessions);
   const liveness = new LivenessService(service, loader, engine, files, calibrator, readLivenessModel(config.liveness.modelFile), config.image, {
     minInterEyeDistance: 12,
     minVideoSeconds: config.liveness.minVideoSeconds,

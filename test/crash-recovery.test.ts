@@ -9,7 +9,7 @@ import { openDatabase } from '../src/store/sqlite/database.ts';
 import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
 import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
 import { loadConfig } from '../src/config.ts';
-import { loadProjection } from '../src/bootstrap.ts';
+import { loadProjection, templateCodec } from '../src/bootstrap.ts';
 
 /**
  * kill -9 in the middle of a bulk index: after a restart, every acknowledged face is in the
@@ -125,9 +125,10 @@ describe('crash consistency of the vector index', () => {
 
     // Key by key: reopen the store as the server does and compare the index with every database row.
     const db = openDatabase(path.join(dataDir, 'faceproof.db'));
-    const repository = new SqliteCollectionRepository(db);
-    const record = repository.get('default', 'bulk')!;
     const config = loadConfig(env);
+    // The server sealed the templates under the master key in the data folder.
+    const repository = new SqliteCollectionRepository(db, templateCodec(config));
+    const record = repository.get('default', 'bulk')!;
     const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
     expect(projection).toBeDefined();
     const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection, buildThreads: 0 });

@@ -6,6 +6,7 @@ import { loadConfig, PROJECT_ROOT } from '../config.ts';
 import { VERSION } from '../version.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
+import { registerEncryptionCommands } from './encryption-commands.ts';
 
 const program = new Command()
   .name('faceproof')
@@ -124,6 +125,8 @@ program.command('bench')
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', `${which}.ts`), ...args], { stdio: 'inherit' });
     child.on('exit', (code) => process.exit(code ?? 1));
   });
+
+registerEncryptionCommands(program);
 
 async function openSigningKeys() {
   return (await import('../bootstrap.ts')).openSigningKeys(loadConfig());

@@ -3,7 +3,8 @@ import type {
 } from '../../core/ports.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import type { Db } from './database.ts';
-import { blobToVector, jsonOrNull, parseOrNull, vectorToBlob } from './vectors.ts';
+import { jsonOrNull, parseOrNull } from './vectors.ts';
+import { TemplateCodec, TemplateIntegrityError } from './template-codec.ts';
 
 interface CollectionRow {
   id: number; tenant_id: string; name: string; kind: CollectionRecord['kind']; description: string | null; metadata: string;
@@ -25,14 +26,19 @@ const toFace = (r: FaceRow): CollectionFace => ({
   imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at,
 });
 
+interface TemplateRow { key: number; id: string; template: Buffer }
+
 const FACE_COLUMNS = 'key, id, external_id, metadata, image_id, box, created_at';
 const DAY_MS = 86_400_000;
 
-/** Collections, their faces and the removal journal in SQLite; collection ids are only reachable through their tenant. */
+/**
+ * Collections, their faces and the removal journal in SQLite; collection ids are only reachable
+ * through their tenant. Templates go through `codec` (sealed at rest when encryption is on).
+ */
 export class SqliteCollectionRepository implements CollectionRepository, IndexJournal {
   private readonly s;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, private readonly codec: TemplateCodec = TemplateCodec.plain()) {
     this.s = {
       create: db.prepare(`INSERT INTO collections (tenant_id, name, kind, description, metadata, template_model, template_version, dimension, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -49,12 +55,12 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
       keysById: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND id = ?').pluck(),
       keysByExternalId: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND external_id = ?').pluck(),
       allKeys: db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck(),
-      vectorsOf: db.prepare('SELECT key, template FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))'),
+      vectorsOf: db.prepare('SELECT key, id, template FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))'),
       byKeys: db.prepare(`SELECT ${FACE_COLUMNS} FROM faces WHERE collection_id = ? AND key IN (SELECT value FROM json_each(?))`),
       fromImage: db.prepare('SELECT collection_id, id FROM faces WHERE tenant_id = ? AND image_id = ?'),
       inquiry: db.prepare('INSERT INTO watchlist_inquiries (face_key, tenant_id, client_id, at) VALUES (?, ?, ?, ?)'),
       history: db.prepare('SELECT COUNT(*) AS inquiries, COUNT(DISTINCT client_id) AS clients FROM watchlist_inquiries WHERE face_key = ? AND at >= ?'),
-      vectorsAfter: db.prepare('SELECT key, template FROM faces WHERE collection_id = ? AND key > ? ORDER BY key LIMIT ?'),
+      vectorsAfter: db.prepare('SELECT key, id, template FROM faces WHERE collection_id = ? AND key > ? ORDER BY key LIMIT ?'),
       removalsAfter: db.prepare('SELECT seq, face_key FROM face_removals WHERE collection_id = ? AND seq > ? ORDER BY seq'),
       lastRemoval: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM face_removals WHERE collection_id = ?').pluck(),
       pruneRemovals: db.prepare('DELETE FROM face_removals WHERE collection_id = ? AND seq <= ?'),
@@ -101,7 +107,7 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
   addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[] {
     return this.db.transaction(() => faces.map((f): CollectionFace => {
       const { lastInsertRowid } = this.s.insertFace.run(f.id, tenantId, collectionId, f.externalId, JSON.stringify(f.metadata), f.imageId,
-        jsonOrNull(f.box), vectorToBlob(f.vector), f.createdAt);
+        jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
       const { vector: _vector, ...face } = f;
       return { ...face, key: Number(lastInsertRowid) };
     }))();
@@ -139,9 +145,24 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
     })();
   }
 
+  /**
+   * The stored templates of search candidates. One whose sealed template fails its integrity check
+   * is left out and reported (process warning naming the face): it cannot be scored, and one damaged
+   * row must not make every search of its collection fail; the search answers as if it were not
+   * enrolled. (A template sealed under a key this server lacks still throws: that is configuration.)
+   */
   vectorsOf(collectionId: number, keys: number[]): Array<{ key: number; vector: Float32Array }> {
     if (keys.length === 0) return [];
-    return (this.s.vectorsOf.all(collectionId, JSON.stringify(keys)) as Array<{ key: number; template: Buffer }>).map((r) => ({ key: r.key, vector: blobToVector(r.template) }));
+    const out: Array<{ key: number; vector: Float32Array }> = [];
+    for (const r of this.s.vectorsOf.all(collectionId, JSON.stringify(keys)) as TemplateRow[]) {
+      try {
+        out.push({ key: r.key, vector: this.codec.decode(r.template, `face ${r.id} (collection ${collectionId})`) });
+      } catch (err) {
+        if (!(err instanceof TemplateIntegrityError)) throw err;
+        this.codec.warn(`${err.message}; left out of the search: delete the face and index it again`);
+      }
+    }
+    return out;
   }
 
   facesByKeys(collectionId: number, keys: number[]): CollectionFace[] {
@@ -169,9 +190,21 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
     return out;
   }
 
+  /**
+   * Templates to (re)build an index from. The index must hold every row, so a template that fails
+   * its integrity check stops the build: the search answers internal_error naming the face, which
+   * DELETE /v1/collections/{name}/faces/{face_id} removes (that path does not read templates).
+   */
   vectorsAfter(collectionId: number, afterKey: number, limit: number): Array<{ key: number; vector: Float32Array }> {
-    return (this.s.vectorsAfter.all(collectionId, afterKey, limit) as Array<{ key: number; template: Buffer }>)
-      .map((r) => ({ key: r.key, vector: blobToVector(r.template) }));
+    return (this.s.vectorsAfter.all(collectionId, afterKey, limit) as TemplateRow[]).map((r) => {
+      try {
+        return { key: r.key, vector: this.codec.decode(r.template, `face ${r.id}`) };
+      } catch (err) {
+        if (!(err instanceof TemplateIntegrityError)) throw err;
+        this.codec.warn(`${err.message} (collection ${collectionId}); the collection cannot be indexed until the face is deleted`);
+        throw new FaceproofError('internal_error', `${err.message}; delete that face and index it again`);
+      }
+    });
   }
 
   removalsAfter(collectionId: number, afterSeq: number): { keys: number[]; lastSeq: number } {

@@ -1,7 +1,8 @@
 import type { FaceBox, SessionFace, SessionRecord, SessionRepository } from '../../core/ports.ts';
 import type { ImageType } from '../../core/calibration.ts';
 import type { Db } from './database.ts';
-import { blobToVector, jsonOrNull, parseOrNull, vectorToBlob } from './vectors.ts';
+import { jsonOrNull, parseOrNull } from './vectors.ts';
+import { TemplateCodec, withStoredVector } from './template-codec.ts';
 
 interface SessionRow {
   tenant_id: string; id: string; image_storage_enabled: number; metadata: string; template_model: string; template_version: number; created_at: string; expires_at: string;
@@ -13,11 +14,14 @@ const toSession = (r: SessionRow): SessionRecord => ({
   model: { modelId: r.template_model, version: r.template_version }, createdAt: r.created_at, expiresAt: r.expires_at,
 });
 
-/** Short-lived one-to-few sessions and their faces in SQLite; every statement is scoped by tenant. */
+/**
+ * Short-lived one-to-few sessions and their faces in SQLite; every statement is scoped by tenant.
+ * Templates go through `codec` (sealed at rest when encryption is on).
+ */
 export class SqliteSessionRepository implements SessionRepository {
   private readonly s;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, private readonly codec: TemplateCodec = TemplateCodec.plain()) {
     this.s = {
       insert: db.prepare(`INSERT INTO sessions (tenant_id, id, image_storage_enabled, metadata, template_model, template_version, created_at, expires_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -53,16 +57,17 @@ export class SqliteSessionRepository implements SessionRepository {
   addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): void {
     this.db.transaction(() => {
       for (const f of faces) {
-        this.s.insertFace.run(tenantId, sessionId, f.id, f.imageType, f.imageId, f.imageOwned ? 1 : 0, jsonOrNull(f.box), vectorToBlob(f.vector), f.createdAt);
+        this.s.insertFace.run(tenantId, sessionId, f.id, f.imageType, f.imageId, f.imageOwned ? 1 : 0, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
       }
     })();
   }
 
+  /** A session's faces; each template is decoded when first read (see withStoredVector). */
   faces(tenantId: string, sessionId: string): Array<SessionFace & { vector: Float32Array }> {
-    return (this.s.faces.all(tenantId, sessionId) as FaceRow[]).map((r) => ({
-      id: r.id, imageType: r.image_type, imageId: r.image_id, imageOwned: r.image_owned === 1, box: parseOrNull<FaceBox>(r.box),
-      createdAt: r.created_at, vector: blobToVector(r.template),
-    }));
+    return (this.s.faces.all(tenantId, sessionId) as FaceRow[]).map((r) => withStoredVector(
+      { id: r.id, imageType: r.image_type, imageId: r.image_id, imageOwned: r.image_owned === 1, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at },
+      r.template, this.codec, `face ${r.id} of session ${sessionId}`,
+    ));
   }
 
   removeFace(tenantId: string, sessionId: string, faceId: string): { deleted: boolean; ownedImage: string | null } {

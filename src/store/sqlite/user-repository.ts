@@ -2,7 +2,8 @@ import type { FaceBox, KeptFaceWithVector, UserEvent, UserRecord, UserRepository
 import type { ImageType } from '../../core/calibration.ts';
 import { FaceproofError } from '../../core/errors.ts';
 import type { Db } from './database.ts';
-import { blobToVector, jsonOrNull, parseOrNull, vectorToBlob } from './vectors.ts';
+import { jsonOrNull, parseOrNull } from './vectors.ts';
+import { TemplateCodec, withStoredVector } from './template-codec.ts';
 
 interface UserRow {
   tenant_id: string; user_id: string; status: UserRecord['status']; metadata: string; template_model: string; template_version: number; created_at: string; updated_at: string;
@@ -15,15 +16,14 @@ const toUser = (r: UserRow): UserRecord => ({
   model: { modelId: r.template_model, version: r.template_version }, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
-export const toKeptFace = (r: FaceRow): KeptFaceWithVector => ({
-  id: r.id, imageType: r.image_type, imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at, vector: blobToVector(r.template),
-});
-
-/** Enrolled users, their faces and their attempt history in SQLite; every statement is scoped by tenant. */
+/**
+ * Enrolled users, their faces and their attempt history in SQLite; every statement is scoped by
+ * tenant. Templates go through `codec` (sealed at rest when encryption is on).
+ */
 export class SqliteUserRepository implements UserRepository {
   private readonly s;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, private readonly codec: TemplateCodec = TemplateCodec.plain()) {
     this.s = {
       insertUser: db.prepare(`INSERT INTO users (tenant_id, user_id, status, metadata, template_model, template_version, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -54,7 +54,7 @@ export class SqliteUserRepository implements UserRepository {
   }
 
   private insertFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[]): void {
-    for (const f of faces) this.s.insertFace.run(f.id, tenantId, userId, f.imageType, f.imageId, jsonOrNull(f.box), vectorToBlob(f.vector), f.createdAt);
+    for (const f of faces) this.s.insertFace.run(f.id, tenantId, userId, f.imageType, f.imageId, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
   }
 
   get(tenantId: string, userId: string): UserRecord | undefined {
@@ -62,8 +62,12 @@ export class SqliteUserRepository implements UserRepository {
     return row && toUser(row);
   }
 
+  /** A user's faces; each template is decoded when first read (see withStoredVector). */
   faces(tenantId: string, userId: string): KeptFaceWithVector[] {
-    return (this.s.faces.all(tenantId, userId) as FaceRow[]).map(toKeptFace);
+    return (this.s.faces.all(tenantId, userId) as FaceRow[]).map((r) => withStoredVector(
+      { id: r.id, imageType: r.image_type, imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at },
+      r.template, this.codec, `face ${r.id} of user "${userId}"`,
+    ));
   }
 
   addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string): void {
