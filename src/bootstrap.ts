@@ -30,6 +30,15 @@ import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 import { VectorProjection } from './store/vector/projection.ts';
 import { MasterKeyring } from './store/crypto/master-keyring.ts';
+import { ClientAdministration } from './core/api-clients.ts';
+import { Authenticator } from './core/authentication.ts';
+import { SqliteClientRepository } from './store/sqlite/client-repository.ts';
+import { SqliteReplayGuard } from './store/sqlite/replay-guard.ts';
+import { JwtAccessTokens } from './store/crypto/jwt-access-tokens.ts';
+import { TransactionService } from './core/transactions.ts';
+import { SqliteTransactionRepository } from './store/sqlite/transaction-repository.ts';
+import { UsageMeter } from './core/usage.ts';
+import { SqliteUsageRepository } from './store/sqlite/usage-repository.ts';
 import { TemplateCodec } from './store/sqlite/template-codec.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
@@ -56,6 +65,22 @@ export function openMasterKeyring(config: Config): MasterKeyring {
 /** How templates are stored: sealed under the master key when FACEPROOF_ENCRYPT_TEMPLATES is on; sealed ones are read either way. */
 export function templateCodec(config: Config, keyring: MasterKeyring = openMasterKeyring(config)): TemplateCodec {
   return TemplateCodec.withKeys(keyring, { seal: config.encryptTemplates });
+}
+
+/** Clients and keys over the database alone, without loading models (for `faceproof clients|keys`). */
+export function openClientAdministration(config: Config): { administration: ClientAdministration; close(): void } {
+  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
+  return { administration: new ClientAdministration(new SqliteClientRepository(db), openMasterKeyring(config)), close: () => db.close() };
+}
+
+/** Who may call: clients, keys and the schemes that map onto them. The bootstrap key follows FACEPROOF_BOOTSTRAP_KEY. */
+function createAccess(config: Config, db: Db, keyring: MasterKeyring): { administration: ClientAdministration; authenticator: Authenticator } {
+  const clients = new SqliteClientRepository(db);
+  const administration = new ClientAdministration(clients, keyring);
+  administration.syncBootstrapKey(config.bootstrapKey);
+  const tokens = JwtAccessTokens.open(path.join(config.dataDir, 'keys', 'token-hs256.key'));
+  const authenticator = new Authenticator(clients, administration, tokens, new SqliteReplayGuard(db), config.auth);
+  return { administration, authenticator };
 }
 
 /** The result-signing keys, under the data folder (never in the repository); created on first use. */
@@ -91,7 +116,8 @@ export async function createServices(config: Config): Promise<Services> {
   const loader = new ImageLoader(config.image, images);
   const quality = new QualityService(engine, loader);
   const service = new FaceService(engine, calibrator, loader, quality);
-  const templates = templateCodec(config);
+  const keyring = openMasterKeyring(config);
+  const templates = templateCodec(config, keyring);
   const collectionRepository = new SqliteCollectionRepository(db, templates);
   const indexes = new UsearchIndexProvider(collectionRepository, {
     dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
@@ -106,7 +132,16 @@ export async function createServices(config: Config): Promise<Services> {
     video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
   });
   const signer = await openSigningKeys(config);
+  const access = createAccess(config, db, keyring);
   return {
+    ...access,
+    transactions: new TransactionService(new SqliteTransactionRepository(db)),
+    usage: new UsageMeter(new SqliteUsageRepository(db)),
+    readiness: async () => ({
+      database: db.prepare('SELECT 1 AS ok').get() !== undefined,
+      signing_keys: signer.publicKeys().keys.length > 0,
+      inference_threads: engine.ready(),
+    }),
     service,
     signer,
     inferenceStats: () => engine.inferenceStats(),

@@ -19,7 +19,8 @@ const TOTAL = 24_000;
 const BATCH = 200;
 const KILL_AFTER = 12_000;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-crash-'));
-const env = { FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
+const KEY = 'crash-recovery-bootstrap-key';
+const env = { FACEPROOF_BOOTSTRAP_KEY: KEY, FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
 let server: ChildProcess | undefined;
 
 async function start(): Promise<string> {
@@ -55,7 +56,7 @@ function templates(n: number, model: { model_id: string; version: number; dimens
 }
 
 const postJson = (base: string, url: string, body: object) =>
-  fetch(`${base}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  fetch(`${base}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-api-key': KEY } });
 
 describe('crash consistency of the vector index', () => {
   it('after kill -9 during a bulk index of 24,000 faces, the index equals the database and nothing acknowledged is lost', async () => {
@@ -96,10 +97,10 @@ describe('crash consistency of the vector index', () => {
     expect(deleted.size).toBe(300);
 
     base = await start();
-    const collection = await (await fetch(`${base}/v1/collections/bulk`)).json() as { face_count: number };
+    const collection = await (await fetch(`${base}/v1/collections/bulk`, { headers: { 'x-api-key': KEY } })).json() as { face_count: number };
     const inDb = new Set<string>();
     for (let cursor: string | null = ''; cursor !== null;) {
-      const page = await (await fetch(`${base}/v1/collections/bulk/faces?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json() as { faces: Array<{ face_id: string }>; next_cursor: string | null };
+      const page = await (await fetch(`${base}/v1/collections/bulk/faces?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers: { 'x-api-key': KEY } })).json() as { faces: Array<{ face_id: string }>; next_cursor: string | null };
       page.faces.forEach((f) => inDb.add(f.face_id));
       cursor = page.next_cursor;
     }

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
 import { registerEncryptionCommands } from './encryption-commands.ts';
+import { registerAdminCommands } from './admin-commands.ts';
 
 const program = new Command()
   .name('faceproof')
@@ -127,6 +128,7 @@ program.command('bench')
   });
 
 registerEncryptionCommands(program);
+registerAdminCommands(program, print);
 
 async function openSigningKeys() {
   return (await import('../bootstrap.ts')).openSigningKeys(loadConfig());
