@@ -7,7 +7,8 @@
  * 3. Overload: autocannon sends `factor` × that rate, open loop, for `duration` s. Every response is
  *    binned by status and by 10 s window; the server's RSS is read from /proc every 5 s.
  * Reports accepted p50/p99, the latency of 429 answers, and the RSS trend (MB per minute after the
- * first minute), per window: the curve.
+ * first minute; anonymous memory apart from the file-backed pages of the SQLite file, which SQLite
+ * maps and which grows with the audit trail), per window: the curve.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,9 +48,11 @@ const [a, b] = await Promise.all([crop(3, 830, 100), crop(1, 1250, 0)]);
 const body = JSON.stringify({ source: { base64: a.toString('base64') }, target: { base64: b.toString('base64') } });
 const request = { url: `${url}/v1/compare`, method: 'POST' as const, body, headers: { 'content-type': 'application/json', 'x-api-key': key } };
 
-const rssMb = () => {
+/** Resident memory of the server: total, anonymous (heaps) and file-backed (the SQLite file mapped by mmap). */
+const memory = () => {
   const status = fs.readFileSync(`/proc/${server.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 };
 
 // 1. What the server sustains: throughput with a few requests always in flight.
@@ -60,16 +63,17 @@ process.stderr.write(`sustainable: ${sustainable.toFixed(1)} compare/s (p99 ${su
 
 // 2. Overload at `factor` × that, open loop.
 const offered = Math.round(sustainable * factor);
-interface Window { ok: number[]; refused: number[]; other: number; rss: number[] }
+interface Window { ok: number[]; refused: number[]; other: number; rss: number[]; anon: number[] }
 const windows: Window[] = [];
-const win = (t: number) => (windows[Math.floor(t / WINDOW_S)] ??= { ok: [], refused: [], other: 0, rss: [] });
+const win = (t: number) => (windows[Math.floor(t / WINDOW_S)] ??= { ok: [], refused: [], other: 0, rss: [], anon: [] });
 const start = performance.now();
-const rssSamples: Array<{ t: number; mb: number }> = [];
+const rssSamples: Array<{ t: number; mb: number; anon: number; file: number }> = [];
 const sampler = setInterval(() => {
   const t = (performance.now() - start) / 1000;
-  const mb = rssMb();
-  rssSamples.push({ t, mb });
-  win(t).rss.push(mb);
+  const m = memory();
+  rssSamples.push({ t, mb: m.rss, anon: m.anon, file: m.file });
+  win(t).rss.push(m.rss);
+  win(t).anon.push(m.anon);
 }, 5000);
 // Without a callback autocannon returns its tracker, an event emitter that is also a promise of the result.
 const instance = autocannon({ ...request, connections, overallRate: offered, duration }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
@@ -82,6 +86,7 @@ instance.on('response', (_client: unknown, status: number, _bytes: number, ms: n
 const overall = await instance;
 clearInterval(sampler);
 server.kill('SIGTERM');
+const databaseMb = fs.readdirSync(dataDir).filter((f) => f.startsWith('faceproof.db')).reduce((n, f) => n + fs.statSync(path.join(dataDir, f)).size, 0) / 2 ** 20;
 
 const q = (xs: number[], p: number) => {
   if (xs.length === 0) return null;
@@ -98,13 +103,16 @@ const curve = windows.map((w, i) => ({
   accepted_p99_ms: q(w.ok, 0.99),
   refused_p99_ms: q(w.refused, 0.99),
   rss_mb: w.rss.length ? Math.round(Math.max(...w.rss)) : null,
+  rss_anon_mb: w.anon.length ? Math.round(Math.max(...w.anon)) : null,
 }));
 // RSS trend after the first minute (warm-up): least-squares slope, MB per minute.
 const late = rssSamples.filter((s) => s.t >= 60);
 const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
-const tm = mean(late.map((s) => s.t));
-const mm = mean(late.map((s) => s.mb));
-const slope = late.reduce((n, s) => n + (s.t - tm) * (s.mb - mm), 0) / late.reduce((n, s) => n + (s.t - tm) ** 2, 0) * 60;
+const slopePerMinute = (pick: (s: (typeof late)[number]) => number) => {
+  const tm = mean(late.map((s) => s.t));
+  const mm = mean(late.map(pick));
+  return Math.round((late.reduce((n, s) => n + (s.t - tm) * (pick(s) - mm), 0) / late.reduce((n, s) => n + (s.t - tm) ** 2, 0)) * 60 * 100) / 100;
+};
 const ok = all((w) => w.ok);
 const refused = all((w) => w.refused);
 const result = {
@@ -120,12 +128,18 @@ const result = {
   accepted_per_s: Math.round((ok.length / duration) * 10) / 10,
   accepted_latency_ms: { p50: q(ok, 0.5), p99: q(ok, 0.99), max: q(ok, 1) },
   refused_latency_ms: { p50: q(refused, 0.5), p99: q(refused, 0.99), max: q(refused, 1) },
-  rss_mb: { first: Math.round(rssSamples[0]?.mb ?? 0), after_60s: Math.round(late[0]?.mb ?? 0), last: Math.round(rssSamples.at(-1)?.mb ?? 0), max: Math.round(Math.max(...rssSamples.map((s) => s.mb))), slope_mb_per_min_after_60s: Math.round(slope * 100) / 100 },
+  rss_mb: {
+    first: Math.round(rssSamples[0]?.mb ?? 0), after_60s: Math.round(late[0]?.mb ?? 0), last: Math.round(rssSamples.at(-1)?.mb ?? 0), max: Math.round(Math.max(...rssSamples.map((s) => s.mb))),
+    slope_mb_per_min_after_60s: slopePerMinute((s) => s.mb),
+    anonymous: { first: Math.round(rssSamples[0]?.anon ?? 0), last: Math.round(rssSamples.at(-1)?.anon ?? 0), slope_mb_per_min_after_60s: slopePerMinute((s) => s.anon) },
+    file_backed: { first: Math.round(rssSamples[0]?.file ?? 0), last: Math.round(rssSamples.at(-1)?.file ?? 0), slope_mb_per_min_after_60s: slopePerMinute((s) => s.file) },
+    database_mb: Math.round(databaseMb * 10) / 10,
+  },
   curve,
 };
 const out = values.out ?? path.join(PROJECT_ROOT, 'docs/bench/load.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 process.stdout.write(JSON.stringify({ ...result, curve: undefined }, null, 2) + '\n');
-for (const c of curve) process.stdout.write(`${String(c.from_s).padStart(4)} s  accepted ${c.accepted_per_s}/s p50 ${c.accepted_p50_ms} p99 ${c.accepted_p99_ms} ms · 429 ${c.refused_per_s}/s p99 ${c.refused_p99_ms} ms · RSS ${c.rss_mb} MB\n`);
+for (const c of curve) process.stdout.write(`${String(c.from_s).padStart(4)} s  accepted ${c.accepted_per_s}/s p50 ${c.accepted_p50_ms} p99 ${c.accepted_p99_ms} ms · 429 ${c.refused_per_s}/s p99 ${c.refused_p99_ms} ms · RSS ${c.rss_mb} MB (anonymous ${c.rss_anon_mb})\n`);
 fs.rmSync(dataDir, { recursive: true, force: true });

@@ -106,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     threads: {
       workers: int(env, 'FACEPROOF_INFERENCE_THREADS', os.availableParallelism()),
       intraOp: int(env, 'FACEPROOF_INTRA_OP_THREADS', 1),
+      niceness: Math.min(19, int(env, 'FACEPROOF_INFERENCE_NICENESS', 10)),
     },
     pipeline,
     calibrationFile: env.FACEPROOF_CALIBRATION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.json`),

@@ -1,6 +1,10 @@
 import sharp, { type Metadata } from 'sharp';
 import type { RgbImage } from './raster.ts';
 
+// libvips caches recent operations (50 MB by default) for re-use on the same input. Every image this
+// server sees is new, so the cache only held customers' pixels longer and made memory climb under load.
+sharp.cache(false);
+
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
 export interface DecodeLimits {

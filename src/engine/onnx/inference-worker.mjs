@@ -1,8 +1,20 @@
 // One onnxruntime-node inference thread. onnxruntime-node's run() is synchronous native code, so it
 // runs here, off the JavaScript thread that serves requests. Plain JavaScript: workers load it as is,
 // whatever TypeScript loader the main thread uses.
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+
+// Below the thread that serves HTTP: when both want a core, the request/response side goes first, so
+// refusals and small requests are answered promptly while inferences queue. On Linux a thread is a
+// task with its own id and niceness; elsewhere this is skipped.
+if (workerData.niceness > 0) {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    os.setPriority(tid, workerData.niceness);
+  } catch { /* not Linux, or not permitted: run at the process's priority */ }
+}
 
 const sessions = new Map();
 const options = {

@@ -5,6 +5,8 @@ import os from 'node:os';
 export interface InferenceThreads {
   /** Threads one inference may use inside an operator. */
   intraOp: number;
+  /** Niceness of the inference threads relative to the process (Linux): higher yields to the HTTP thread. */
+  niceness?: number;
   /** Worker threads running inferences in parallel. */
   workers: number;
 }
@@ -61,7 +63,7 @@ export class InferencePool {
     const count = Math.max(1, threads.workers || os.availableParallelism());
     const workers = Array.from({ length: count }, () => {
       const worker = new Worker(new URL('./inference-worker.mjs', import.meta.url), {
-        workerData: { intraOpThreads: threads.intraOp },
+        workerData: { intraOpThreads: threads.intraOp, niceness: threads.niceness ?? 0 },
         execArgv: [],
       });
       const entry: PoolWorker = { worker, pending: new Map() };
