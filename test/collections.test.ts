@@ -118,7 +118,13 @@ describe('collections and 1:N search', () => {
   it('a watch-list reports each hit’s earlier inquiries and the distinct clients that made them', async () => {
     await post('/v1/collections', { name: 'alerts', kind: 'watchlist' });
     await post('/v1/collections/alerts/faces', { image: { base64: b64(personA) }, external_id: 'fraudster-1' });
-    const search = (client: string) => post('/v1/collections/alerts/search', { image: { base64: b64(personAElsewhere) }, all_faces: false }, { 'x-client-id': client });
+    // Two API clients of the same tenant (a bank's two branches) search the same watch-list.
+    const keys: Record<string, string> = {};
+    for (const client of ['branch-1', 'branch-2']) {
+      await post('/v1/admin/clients', { client_id: client, tenant_id: 'default' });
+      keys[client] = (await post(`/v1/admin/clients/${client}/keys`, { scopes: ['collections'] })).json().key.api_key;
+    }
+    const search = (client: string) => post('/v1/collections/alerts/search', { image: { base64: b64(personAElsewhere) }, all_faces: false }, { 'x-api-key': keys[client] });
     const first = (await search('branch-1')).json().results[0][0];
     expect(first.external_id).toBe('fraudster-1');
     expect(first.history).toEqual([{ days: 1, inquiries: 0, clients: 0 }, { days: 7, inquiries: 0, clients: 0 }, { days: 30, inquiries: 0, clients: 0 }, { days: 180, inquiries: 0, clients: 0 }]);

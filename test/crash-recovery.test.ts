@@ -20,7 +20,8 @@ const BATCH = 200;
 const KILL_AFTER = 12_000;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-crash-'));
 const KEY = 'crash-recovery-bootstrap-key';
-const env = { FACEPROOF_BOOTSTRAP_KEY: KEY, FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
+// The probes below send hundreds of searches back to back: no per-client rate limit here.
+const env = { FACEPROOF_BOOTSTRAP_KEY: KEY, FACEPROOF_RATE_LIMIT_PER_SECOND: '0', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_INDEX_SNAPSHOT_EVERY: '2500', FACEPROOF_INFERENCE_THREADS: '1' };
 let server: ChildProcess | undefined;
 
 async function start(): Promise<string> {
