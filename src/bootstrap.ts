@@ -18,7 +18,7 @@ import { ImageErasure } from './core/erasure.ts';
 import { QualityService } from './core/quality.ts';
 import { ImageLoader } from './core/image-loader.ts';
 import { FileSigningKeys } from './store/signing/file-signing-keys.ts';
-import { AuditTrail } from './core/audit.ts';
+import { AuditInputArchive, AuditTrail } from './core/audit.ts';
 import { SqliteAuditRepository } from './store/sqlite/audit-repository.ts';
 import { AgeService } from './core/age.ts';
 import { LivenessService } from './core/liveness.ts';
@@ -146,6 +146,7 @@ export async function createServices(config: Config): Promise<Services> {
     signer,
     inferenceStats: () => engine.inferenceStats(),
     audit: new AuditTrail(new SqliteAuditRepository(db)),
+    auditInputs: config.auditKeepInputs ? new AuditInputArchive(blobs) : undefined,
     quality,
     age: new AgeService(engine, loader),
     liveness,

@@ -61,6 +61,8 @@ export interface Config {
   sessions: { defaultTtlSeconds: number; maxTtlSeconds: number; maxFaces: number };
   /** Audit records older than this many days are pruned by the sweeper (0 keeps them forever). */
   auditRetentionDays: number;
+  /** Keep the raw images and videos of audited requests (by SHA-256, per tenant); off: digests only. */
+  auditKeepInputs: boolean;
   /** Where the master keys come from: FACEPROOF_MASTER_KEY (base64 keys, first active) or a key file. */
   masterKey: { value?: string; file: string };
   /** Face templates are stored sealed with AES-256-GCM under the master key. */
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxFaces: int(env, 'FACEPROOF_SESSION_MAX_FACES', 100),
     },
     auditRetentionDays: int(env, 'FACEPROOF_AUDIT_RETENTION_DAYS', 0),
+    auditKeepInputs: oneOf(env, 'FACEPROOF_AUDIT_KEEP_INPUTS', ['false', 'true'] as const) === 'true',
     masterKey: {
       value: env.FACEPROOF_MASTER_KEY || undefined,
       file: path.resolve(env.FACEPROOF_MASTER_KEY_FILE ?? path.join(env.FACEPROOF_DATA_DIR ?? './data', 'keys', 'master.json')),

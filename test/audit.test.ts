@@ -80,3 +80,32 @@ describe('audit trail', () => {
     expect(services.audit.list('bank-b', { limit: 10 })).toEqual([]);
   });
 });
+
+describe('raw inputs kept with the audit trail (FACEPROOF_AUDIT_KEEP_INPUTS)', () => {
+  it('are off by default: no bytes kept, the inputs route answers 404', async () => {
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(photo).digest('hex');
+    const res = await app.inject(`/v1/audit/inputs/${digest}`);
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('when on, keep each image by the digest its record carries, for its tenant only', async () => {
+    const { app: keeping } = await createTestApp({ FACEPROOF_AUDIT_KEEP_INPUTS: 'true' });
+    try {
+      const detect = await keeping.inject({ method: 'POST', url: '/v1/detect', payload: { image: { base64: b64(photo) } } });
+      const record = (await keeping.inject(`/v1/audit/records/${detect.json().request_id}`)).json().record;
+      const { sha256, kept } = record.inputs.body.image;
+      expect(kept).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+      const bytes = await keeping.inject(`/v1/audit/inputs/${sha256}`);
+      expect(bytes.statusCode).toBe(200);
+      expect(Buffer.compare(bytes.rawPayload, photo)).toBe(0);
+      await keeping.inject({ method: 'POST', url: '/v1/admin/clients', payload: { client_id: 'other' } });
+      const key = (await keeping.inject({ method: 'POST', url: '/v1/admin/clients/other/keys', payload: { scopes: ['audit'] } })).json().key.api_key;
+      expect((await keeping.inject({ url: `/v1/audit/inputs/${sha256}`, headers: { 'x-api-key': key } })).statusCode).toBe(404);
+      expect((await keeping.inject('/v1/audit/inputs/not-a-digest')).statusCode).toBe(400);
+    } finally {
+      await keeping.close();
+    }
+  });
+});

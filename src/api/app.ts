@@ -18,7 +18,7 @@ import type { ImageStore } from '../core/image-store.ts';
 import { VERSION } from '../version.ts';
 import type { QualityService } from '../core/quality.ts';
 import { signedPayload, type ResultSigner } from '../core/result-signing.ts';
-import type { AuditTrail } from '../core/audit.ts';
+import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
 import { registerAudit } from './audit-hook.ts';
 import { registerMetrics, type MetricsSources } from './metrics.ts';
 import { auditRoutes } from './v1/audit.ts';
@@ -62,6 +62,8 @@ export interface AppServices {
   inferenceStats: MetricsSources['inferenceStats'];
   signer: ResultSigner;
   audit: AuditTrail;
+  /** Raw inputs of audited requests, when the operator keeps them (FACEPROOF_AUDIT_KEEP_INPUTS). */
+  auditInputs?: AuditInputArchive;
   quality: QualityService;
   age: AgeService;
   liveness: LivenessService;
@@ -129,7 +131,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     return JSON.stringify(body);
   });
   // After signing, so a record keeps the signature it answered with.
-  registerAudit(app, services.audit, services.usage);
+  registerAudit(app, services.audit, services.usage, services.auditInputs);
   app.get('/.well-known/jwks.json', {
     schema: { tags: ['service'], security: [], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
   }, async () => services.signer.publicKeys());
@@ -185,7 +187,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
   collectionRoutes(app, services.collections);
   userRoutes(app, services.users);
   sessionRoutes(app, services.sessions);
-  auditRoutes(app, services.audit);
+  auditRoutes(app, services.audit, services.auditInputs);
   portraitRoutes(app, services.quality, services.liveness, services.challenges, services.age, config.liveness.defaultLevel);
   accessRoutes(app, services.administration, services.authenticator);
   transactionRoutes(app, services.transactions, services.audit);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuditTrail } from '../core/audit.ts';
+import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
 import type { UsageMeter } from '../core/usage.ts';
 import { envelope } from './envelope.ts';
 
@@ -20,25 +20,31 @@ export function serviceOf(route: string): string {
   return ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage'].includes(first) ? first : 'system';
 }
 
+/** Called with each image, video or frame found in a request (when raw inputs are kept). */
+export type MediaSink = (bytes: Buffer, sha256: string) => void;
+
 /**
  * The request's inputs without their pixels: an image or video (base64 or file) becomes its SHA-256
- * and size, a template its SHA-256; ids and small options are kept; long text is cut.
+ * and size, a template its SHA-256; ids and small options are kept; long text is cut. `keep`, when
+ * given, receives the bytes themselves.
  */
-export function describeInputs(value: unknown, key = ''): unknown {
-  if (Buffer.isBuffer(value)) return { sha256: sha256(value), bytes: value.length };
+export function describeInputs(value: unknown, key = '', keep?: MediaSink): unknown {
+  const media = (bytes: Buffer) => {
+    const digest = sha256(bytes);
+    keep?.(bytes, digest);
+    return { sha256: digest, bytes: bytes.length, ...(keep ? { kept: true } : {}) };
+  };
+  if (Buffer.isBuffer(value)) return media(value);
   if (typeof value === 'string') {
-    if (key === 'base64') {
-      const bytes = Buffer.from(value.replace(/^data:[^,]*,/, ''), 'base64');
-      return { sha256: sha256(bytes), bytes: bytes.length };
-    }
+    if (key === 'base64') return media(Buffer.from(value.replace(/^data:[^,]*,/, ''), 'base64'));
     if (key === 'template') return { template_sha256: sha256(Buffer.from(value)) };
     return value.length > 200 ? `${value.slice(0, 200)}…` : value;
   }
-  if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key));
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key, keep));
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64');
-    return Object.fromEntries(entries.map(([k, v]) => [k, describeInputs(v, k)]));
+    if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64', keep);
+    return Object.fromEntries(entries.map(([k, v]) => [k, describeInputs(v, k, keep)]));
   }
   return value;
 }
@@ -64,16 +70,17 @@ export function describeResult(payload: string): Record<string, unknown> {
 }
 
 /** Records every /v1 request (health checks aside) in the audit trail, and counts it for its client, once its response is sent. */
-export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter): void {
+export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, archive?: AuditInputArchive): void {
   app.addHook('onSend', async (request, reply, payload) => {
     if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     if (!audited(request)) return;
+    const tenantId = request.caller?.tenantId ?? 'default';
     try {
       trail.record({
-        tenantId: request.caller?.tenantId ?? 'default',
+        tenantId,
         requestId: request.id,
         clientRequestId: envelope(request).client_request_id ?? null,
         clientId: request.caller?.clientId ?? 'anonymous',
@@ -83,7 +90,9 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
         service: serviceOf(request.routeOptions.url ?? request.url),
         status: reply.statusCode,
         latencyMs: Math.round(reply.elapsedTime * 10) / 10,
-        inputs: describeInputs({ params: request.params, query: request.query, body: request.body }) as Record<string, unknown>,
+        inputs: describeInputs({ params: request.params, query: request.query, body: request.body }, '', archive && ((bytes, digest) => {
+          archive.keep(tenantId, digest, bytes).catch((err: unknown) => request.log.error({ err }, 'an audit input could not be kept'));
+        })) as Record<string, unknown>,
         result: request.auditResult ?? {},
         at: new Date().toISOString(),
       });

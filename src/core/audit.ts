@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import { FaceproofError } from './errors.ts';
+import type { BlobStore } from './ports.ts';
 
 /** What is kept of one request: never raw images, only their digests and ids. */
 export interface AuditFacts {
@@ -107,5 +108,29 @@ export class AuditTrail {
   /** Retention: removes records older than `before`, keeping the last removed hash as the chain's anchor. */
   prune(before: string): number {
     return this.repository.prune(before);
+  }
+}
+
+/**
+ * The raw images and videos of audited requests, kept only when the operator asks for it
+ * (FACEPROOF_AUDIT_KEEP_INPUTS): stored once per tenant by SHA-256, the digest the record carries,
+ * so a record can be matched to exactly the bytes that were judged.
+ */
+export class AuditInputArchive {
+  constructor(private readonly blobs: BlobStore) {}
+
+  async keep(tenantId: string, sha256: string, bytes: Uint8Array): Promise<void> {
+    const key = this.keyOf(tenantId, sha256);
+    if (!(await this.blobs.get(key))) await this.blobs.put(key, bytes);
+  }
+
+  async get(tenantId: string, sha256: string): Promise<Buffer> {
+    const bytes = /^[0-9a-f]{64}$/.test(sha256) ? await this.blobs.get(this.keyOf(tenantId, sha256)) : undefined;
+    if (!bytes) throw new FaceproofError('not_found', `no kept input with SHA-256 ${sha256}`, 'sha256');
+    return bytes;
+  }
+
+  private keyOf(tenantId: string, sha256: string): string {
+    return `audit-inputs/${tenantId}/${sha256}`;
   }
 }

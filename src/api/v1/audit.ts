@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import type { AuditRecord, AuditTrail } from '../../core/audit.ts';
+import type { AuditInputArchive, AuditRecord, AuditTrail } from '../../core/audit.ts';
+import { FaceproofError } from '../../core/errors.ts';
 import { envelope } from '../envelope.ts';
 import { Envelope, errorResponses } from './schemas.ts';
 
@@ -30,7 +31,7 @@ const describe = (r: AuditRecord) => ({
 });
 
 /** Looking up the audit trail: one request, a filtered page, or an export of everything (NDJSON). */
-export function auditRoutes(app: FastifyInstance, trail: AuditTrail): void {
+export function auditRoutes(app: FastifyInstance, trail: AuditTrail, archive?: AuditInputArchive): void {
   const tags = ['audit'];
   app.get<{ Params: { request_id: string } }>('/v1/audit/records/:request_id', {
     schema: { tags, summary: 'The audit record of one request', params: Type.Object({ request_id: Type.String({ minLength: 1, maxLength: 64 }) }), response: { 200: Type.Object({ ...Envelope, record: RecordSchema }), ...errorResponses(400, 404) } },
@@ -60,5 +61,15 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail): void {
       if (page.length < 1000) break;
     }
     return reply.type('application/x-ndjson').send(lines.join('\n') + (lines.length ? '\n' : ''));
+  });
+
+  app.get<{ Params: { sha256: string } }>('/v1/audit/inputs/:sha256', {
+    schema: {
+      tags, summary: 'The raw image or video an audit record refers to by SHA-256 (only when FACEPROOF_AUDIT_KEEP_INPUTS is on)',
+      params: Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }), response: { ...errorResponses(400, 404) },
+    },
+  }, async (request, reply) => {
+    if (!archive) throw new FaceproofError('not_found', 'raw inputs are not kept by this server (FACEPROOF_AUDIT_KEEP_INPUTS)', 'sha256');
+    return reply.type('application/octet-stream').send(await archive.get(request.caller.tenantId, request.params.sha256));
   });
 }
