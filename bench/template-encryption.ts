@@ -1,6 +1,6 @@
 /**
  * What sealing templates at rest costs, without models (synthetic unit vectors):
- *   npx tsx bench/template-encryption.ts [--size 20000] [--queries 200] [--dim 640] [--out FILE]
+ *   npm run bench:encryption -- [--size 20000] [--queries 200] [--dim 640] [--out FILE]
  * 1. Seal and open of one template (AES-256-GCM through MasterKeyring), µs each.
  * 2. For raw (FACEPROOF_ENCRYPT_TEMPLATES=false) and sealed storage, through SqliteCollectionRepository
  *    on a fresh database: inserts per second; the search's re-rank read (`vectorsOf` of 200 random
