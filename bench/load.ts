@@ -68,9 +68,15 @@ const windows: Window[] = [];
 const win = (t: number) => (windows[Math.floor(t / WINDOW_S)] ??= { ok: [], refused: [], other: 0, rss: [], anon: [] });
 const start = performance.now();
 const rssSamples: Array<{ t: number; mb: number; anon: number; file: number }> = [];
+const heapSamples: Array<{ t: number; heap: number; external: number }> = [];
 const sampler = setInterval(() => {
   const t = (performance.now() - start) / 1000;
   const m = memory();
+  // V8's own view, to tell a JavaScript leak from native growth (allocator arenas, libraries).
+  fetch(`${url}/metrics`).then((r) => r.text()).then((text) => {
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    heapSamples.push({ t, heap: metric('faceproof_process_nodejs_heap_size_used_bytes'), external: metric('faceproof_process_nodejs_external_memory_bytes') });
+  }, () => {});
   rssSamples.push({ t, mb: m.rss, anon: m.anon, file: m.file });
   win(t).rss.push(m.rss);
   win(t).anon.push(m.anon);
@@ -134,6 +140,8 @@ const result = {
     anonymous: { first: Math.round(rssSamples[0]?.anon ?? 0), last: Math.round(rssSamples.at(-1)?.anon ?? 0), slope_mb_per_min_after_60s: slopePerMinute((s) => s.anon) },
     file_backed: { first: Math.round(rssSamples[0]?.file ?? 0), last: Math.round(rssSamples.at(-1)?.file ?? 0), slope_mb_per_min_after_60s: slopePerMinute((s) => s.file) },
     database_mb: Math.round(databaseMb * 10) / 10,
+    v8_heap_used: { first: Math.round(heapSamples[0]?.heap ?? 0), last: Math.round(heapSamples.at(-1)?.heap ?? 0), max: Math.round(Math.max(...heapSamples.map((h) => h.heap))) },
+    v8_external: { first: Math.round(heapSamples[0]?.external ?? 0), last: Math.round(heapSamples.at(-1)?.external ?? 0) },
   },
   curve,
 };

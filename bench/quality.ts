@@ -73,7 +73,7 @@ for (const file of photos) {
   count1('undegraded', clean.verdict, clean.reasons, ['good'], clean.eyeToBox);
   if (!clean.face) continue;
   const m = clean.face.measures;
-  measures.push({ sharpness: m.sharpness, blockiness: m.blockiness, interEye: m.interEyeDistance, faceBrightness: m.faceBrightness, nose: m.occlusion.nose, mouth: m.occlusion.mouth, eyeDarkL: m.eyeDarkness.left, eyeBandDark: m.eyeBandDarkFraction, eyeOpenL: m.eyesOpen.left, eyeOpenR: m.eyesOpen.right, yaw: m.yaw, roll: m.roll });
+  measures.push({ sharpness: m.sharpness, blockiness: m.blockiness, interEye: m.interEyeDistance, faceBrightness: m.faceBrightness, nose: m.occlusion.nose, mouth: m.occlusion.mouth, eyeDarkL: m.eyeDarkness.left, eyeBandDark: m.eyeBandDarkFraction, eyeOpenL: m.eyesOpen.left, eyeOpenR: m.eyesOpen.right, yaw: m.yaw, pitch: m.pitch, roll: m.roll });
   if (clean.verdict !== 'good') continue;
   const lm = clean.face.face.landmarks68;
   const meta = await sharp(bytes).metadata();

@@ -13,21 +13,32 @@ const toRecord = (r: Row): AuditRecord => ({
 });
 
 export class SqliteAuditRepository implements AuditRepository {
-  constructor(private readonly db: Db) {}
+  // Prepared once: append runs on every request, and statements left to the garbage collector hold
+  // native memory V8 does not see.
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      last: db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1'),
+      insert: db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash, transaction_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      get: db.prepare('SELECT * FROM audit_records WHERE tenant_id = ? AND request_id = ?'),
+      anchor: db.prepare('SELECT up_to_seq AS upToSeq, last_hash AS lastHash FROM audit_prunes ORDER BY up_to_seq DESC LIMIT 1'),
+    };
+  }
 
   append(facts: AuditFacts, chain: (last: { hash: string } | undefined) => { prevHash: string; hash: string }): AuditRecord {
     return this.db.transaction(() => {
-      const last = this.db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
+      const last = this.s.last.get() as { hash: string } | undefined;
       const { prevHash, hash } = chain(last);
-      const info = this.db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash, transaction_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
+      const info = this.s.insert.run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
         facts.service, facts.status, facts.latencyMs, JSON.stringify(facts.inputs), JSON.stringify(facts.result), facts.at, prevHash, hash, facts.transactionId ?? null);
       return { ...facts, seq: Number(info.lastInsertRowid), prevHash, hash };
     }).immediate();
   }
 
   get(tenantId: string, requestId: string): AuditRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM audit_records WHERE tenant_id = ? AND request_id = ?').get(tenantId, requestId) as Row | undefined;
+    const row = this.s.get.get(tenantId, requestId) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -51,7 +62,7 @@ export class SqliteAuditRepository implements AuditRepository {
   }
 
   anchor(): { upToSeq: number; lastHash: string } | undefined {
-    const row = this.db.prepare('SELECT up_to_seq AS upToSeq, last_hash AS lastHash FROM audit_prunes ORDER BY up_to_seq DESC LIMIT 1').get() as { upToSeq: number; lastHash: string } | undefined;
+    const row = this.s.anchor.get() as { upToSeq: number; lastHash: string } | undefined;
     return row;
   }
 
