@@ -89,12 +89,9 @@ export interface CallerOptions {
 export function registerCaller(app: FastifyInstance, { authenticator, limiter }: CallerOptions): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request, reply) => {
-    const access = accessOf(request.routeOptions.url);
-    if (access === 'public') {
-      request.caller = ANONYMOUS();
-      return;
-    }
     request.caller = ANONYMOUS();
+    const access = accessOf(request.routeOptions.url);
+    if (access === 'public') return;
     try {
       const credentials = credentialsOf(request);
       if (!credentials) throw new FaceproofError('unauthenticated', 'this route needs credentials: X-API-Key, Authorization (Bearer or TV signature) or X-ACCESS-TOKEN');

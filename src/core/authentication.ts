@@ -102,7 +102,7 @@ export class Authenticator {
     if (!key || !secret) throw new FaceproofError('invalid_credentials', 'unknown accessKey, or a key not made for signing', 'accessKey');
     const expected = sha256hex(input.accessKey + secret + input.timestamp);
     if (!sameText(expected, input.signature.toLowerCase())) throw new FaceproofError('invalid_signature', 'signature is not SHA-256(accessKey + secretKey + timestamp)', 'signature');
-    const principal = this.admit(key);
+    const principal = this.admit(key, 'token');
     this.rejectReplay(`advance:${key.id}:${input.signature.toLowerCase()}`, Number(input.timestamp) + this.policy.advanceSkewSeconds * 1000);
     const issued = await this.tokens.issue({ clientId: principal.clientId, keyId: key.id, scopes: key.scopes }, input.periodSeconds);
     return { ...issued, scopes: key.scopes };
@@ -149,7 +149,7 @@ export class Authenticator {
   }
 
   /** The key, its parent and its client must all still be in force. */
-  private admit(key: ApiKeyRecord, scheme: Credentials['scheme'] = 'token'): Principal {
+  private admit(key: ApiKeyRecord, scheme: Credentials['scheme']): Principal {
     const nowIso = new Date(this.now()).toISOString();
     for (let k: ApiKeyRecord | undefined = key; k; k = k.parentKeyId ? this.repository.getKey(k.parentKeyId) : undefined) {
       if (k.revokedAt) throw new FaceproofError('key_revoked', k === key ? 'this key was revoked' : 'the key this credential was made from was revoked');
