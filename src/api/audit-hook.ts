@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
 import type { UsageMeter } from '../core/usage.ts';
+import { serviceOf } from './route-service.ts';
 import { envelope } from './envelope.ts';
 
 declare module 'fastify' {
@@ -11,14 +12,6 @@ declare module 'fastify' {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Which service a route belongs to (the scopes of API keys to come). */
-export function serviceOf(route: string): string {
-  const m = /^\/v1\/([a-z]+)/.exec(route);
-  const first = m?.[1] ?? 'system';
-  if (first === 'search') return 'collections';
-  return ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage'].includes(first) ? first : 'system';
-}
 
 /** Called with each image, video or frame found in a request (when raw inputs are kept). */
 export type MediaSink = (bytes: Buffer, sha256: string) => void;

@@ -6,6 +6,7 @@ import { FaceproofError } from '../core/errors.ts';
 import type { Authenticator, Credentials, Principal } from '../core/authentication.ts';
 import type { Scope } from '../core/scopes.ts';
 import { sendError } from './errors.ts';
+import { scopeOf, serviceOf } from './route-service.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 /** Who is calling: the tenant whose data the request may touch, and the client that made it. */
@@ -31,21 +32,11 @@ export type Access = 'public' | 'authenticated' | Scope;
 const PUBLIC = new Set(['/v1/health', '/v1/health/ready', '/.well-known/jwks.json', '/metrics', '/openapi.json', '/v1/auth/advance-token']);
 const ANONYMOUS = (): Caller => ({ tenantId: DEFAULT_TENANT, clientId: 'anonymous', principal: null });
 
-/** The scope a route needs, from its path: one scope per service. */
+/** What a route needs: public routes nothing, otherwise its service's scope or any valid credential. */
 export function accessOf(route: string | undefined): Access {
   if (route === undefined) return 'authenticated';
   if (PUBLIC.has(route) || route.startsWith('/docs')) return 'public';
-  const first = /^\/v1\/([a-z-]+)/.exec(route)?.[1];
-  switch (first) {
-    case 'admin': return 'admin';
-    case 'search': return 'collections';
-    case 'files': return 'images';
-    case 'usage': return 'audit';
-    case 'compare': case 'detect': case 'quality': case 'liveness': case 'age': case 'images':
-    case 'collections': case 'users': case 'sessions': case 'audit':
-      return first;
-    default: return 'authenticated';
-  }
+  return scopeOf(serviceOf(route)) ?? 'authenticated';
 }
 
 /**

@@ -71,13 +71,14 @@ const describeToken = (t: { token: string; expiresAt: Date; scopes: Scope[] }) =
   token: t.token, token_type: 'Bearer' as const, expires_at: t.expiresAt.toISOString(), expired_time: t.expiresAt.getTime(), scopes: t.scopes,
 });
 
-const IDENFACE_FLAGS = ['enableFace11', 'enableFaceManager', 'enableImageManager', 'enableLiveness', 'enableEncryptor'];
+/** iDenFace's service flags (its enableEncryptor concerns payload encryption, not a service). */
+const IDENFACE_FLAGS = ['enableFace11', 'enableFaceManager', 'enableImageManager', 'enableLiveness'];
 
 /** The scopes a body asks for: `scopes`, else `services` flags, else iDenFace's top-level flags, else undefined (all of the parent's). */
 function requestedScopes(body: { scopes?: string[]; services?: Record<string, boolean> } & Record<string, unknown>): Scope[] | undefined {
   if (body.scopes) return parseScopes(body.scopes);
   if (body.services) return scopesFromServiceFlags(body.services);
-  const flags = Object.fromEntries(IDENFACE_FLAGS.filter((f) => f !== 'enableEncryptor' && typeof body[f] === 'boolean').map((f) => [f, body[f] as boolean]));
+  const flags = Object.fromEntries(IDENFACE_FLAGS.filter((f) => typeof body[f] === 'boolean').map((f) => [f, body[f] as boolean]));
   return Object.keys(flags).length ? scopesFromServiceFlags(flags) : undefined;
 }
 

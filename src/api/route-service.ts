@@ -1,0 +1,17 @@
+import { isScope, type Scope } from '../core/scopes.ts';
+
+const SERVICES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage'];
+
+/** Which service a route belongs to, from its first path segment: what audit records and usage count by. */
+export function serviceOf(route: string): string {
+  const first = /^\/v1\/([a-z]+)/.exec(route)?.[1] ?? 'system';
+  if (first === 'search') return 'collections';
+  return SERVICES.includes(first) ? first : 'system';
+}
+
+/** The scope a service needs; undefined: any valid credential (tokens, transactions, system routes). */
+export function scopeOf(service: string): Scope | undefined {
+  if (service === 'files') return 'images';
+  if (service === 'usage') return 'audit';
+  return isScope(service) ? service : undefined;
+}
