@@ -171,7 +171,7 @@ async function atScale(size: number) {
   // Latency: real probes (their mates are in the gallery), one at a time on one thread.
   const probes = mateProbes.slice(0, queryCount);
   const raw: number[] = [];
-  for (const p of probes) { const s = performance.now(); reloaded.search(p.vector, 10); raw.push(performance.now() - s); }
+  for (const p of probes) { const s = performance.now(); reloaded.search(p.vector, 10, config.search.candidates); raw.push(performance.now() - s); }
   // The product path: template parsing, candidates from the index, exact re-ranking from SQLite, threshold.
   const product: number[] = [];
   const productTop10: string[][] = [];

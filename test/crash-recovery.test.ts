@@ -135,11 +135,14 @@ describe('crash consistency of the vector index', () => {
     expect(projection).toBeDefined();
     const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection, buildThreads: 0 });
     const snapshots = fs.readdirSync(path.join(dataDir, 'indexes'));
-    expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}\\.k\\d+\\.r\\d+\\.usearch$`))]);
-    const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number } };
+    expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}l2\\.k\\d+\\.r\\d+\\.usearch$`))]);
+    const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
     const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
     expect(index.native.size()).toBe(keys.length);
     expect(keys.every((k) => index.native.contains(BigInt(k)))).toBe(true);
+    // The templates kept in memory for re-ranking are the same faces.
+    expect(index.templates.size).toBe(keys.length);
+    expect(keys.every((k) => index.templates.has(k))).toBe(true);
     const deletedKeys = db.prepare('SELECT COUNT(*) FROM faces WHERE id IN (SELECT value FROM json_each(?))').pluck().get(JSON.stringify([...deleted]));
     expect(deletedKeys).toBe(0);
     db.close();

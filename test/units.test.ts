@@ -14,6 +14,7 @@ import { countBlinks } from '../src/core/liveness.ts';
 import { parseSecurityLevel } from '../src/core/liveness-model.ts';
 import { splitPngs } from '../src/engine/video/video-frames.ts';
 import { contextRegion } from '../src/engine/crop/box-crop.ts';
+import { HalfPrecisionTemplates, fromHalf, toHalf } from '../src/store/vector/half-templates.ts';
 
 const codeOf = (fn: () => unknown) => {
   try { fn(); } catch (e) { return e instanceof FaceproofError ? e.code : String(e); }
@@ -200,5 +201,31 @@ describe('liveness and challenge rules', () => {
       expect(r.x + r.width).toBeLessThanOrEqual(w - 1 + 1e-6);
       expect(r.y + r.height).toBeLessThanOrEqual(h - 1 + 1e-6);
     }));
+  });
+});
+
+describe('half-precision templates', () => {
+  it('rounds to the nearest binary16 value', () => {
+    expect([1, -2, 0.5, 65504, 0, 2 ** -24, 1e-9, 70000].map(toHalf)).toEqual([0x3c00, 0xc000, 0x3800, 0x7bff, 0, 1, 0, 0x7c00]);
+    fc.assert(fc.property(fc.float({ min: -1, max: 1, noNaN: true }), (x) => {
+      const back = fromHalf(toHalf(x));
+      // relative error of half a unit in the last place (2^-11), or the subnormal step
+      expect(Math.abs(back - x)).toBeLessThanOrEqual(Math.max(Math.abs(x) * 2 ** -11, 2 ** -25));
+    }));
+  });
+
+  it('keeps, replaces and forgets templates by key, reusing freed slots', () => {
+    const store = new HalfPrecisionTemplates(4);
+    const a = Float32Array.of(0.5, 0.5, 0.5, 0.5), b = Float32Array.of(1, 0, 0, 0);
+    store.set(7, a);
+    store.set(9, b);
+    expect(store.dot(b, 7)).toBeCloseTo(0.5, 6);
+    expect(store.dot(b, 9)).toBe(1);
+    store.delete(7);
+    expect(store.has(7)).toBe(false);
+    expect(store.dot(b, 7)).toBeNaN();
+    store.set(11, a);
+    store.set(9, a);
+    expect([store.size, store.dot(b, 11), store.dot(b, 9)]).toEqual([2, 0.5, 0.5]);
   });
 });

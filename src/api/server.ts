@@ -20,6 +20,9 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   }, config.retentionSweepMs);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
+  const opening = performance.now();
+  const indexed = services.collections.openIndexes();
+  app.log.info({ faces: indexed, ms: Math.round(performance.now() - opening) }, 'collection indexes open');
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ pipeline: engine.info().pipelineId, dataDir: config.dataDir }, 'faceproof ready');
   const now = new Date().toISOString();

@@ -84,6 +84,14 @@ export class CollectionService {
     return this.repository.sizes();
   }
 
+  /**
+   * Opens every collection's index, so that no search waits for one to load (a million faces take
+   * seconds to read back into memory); returns how many faces they hold.
+   */
+  openIndexes(): number {
+    return this.repository.sizes().reduce((n, { tenantId, name }) => n + this.indexes.open(this.get(tenantId, name)).size, 0);
+  }
+
   list(tenantId: string): CollectionSummary[] {
     return this.repository.list(tenantId).map((c) => ({ ...c, faceCount: this.repository.count(c.id) }));
   }
@@ -147,17 +155,18 @@ export class CollectionService {
     const maxResults = options.maxResults ?? this.settings.maxResults;
     const candidates = Math.max(maxResults, this.settings.candidates);
     const queries = probes.map((probe) => {
-      const scored: Array<{ collection: CollectionRecord; key: number; similarity: number }> = [];
-      collections.forEach((collection, i) => {
-        const keys = indexes[i].search(probe.vector, candidates).map((m) => m.key);
-        // Exact re-ranking against the stored vectors: the index may hold them quantised.
-        for (const { key, vector } of this.repository.vectorsOf(collection.id, keys)) {
+      const ranked = collections.flatMap((collection, i) =>
+        indexes[i].search(probe.vector, maxResults, candidates).map((m) => ({ collection, key: m.key, similarity: m.similarity })));
+      const top = ranked.sort((a, b) => b.similarity - a.similarity).slice(0, maxResults);
+      // The results are scored on the exact stored templates; the index ranked on copies it may keep rounded.
+      const best: typeof top = [];
+      for (const c of new Set(top.map((r) => r.collection))) {
+        for (const { key, vector } of this.repository.vectorsOf(c.id, top.filter((r) => r.collection === c).map((r) => r.key))) {
           const similarity = cosineSimilarity(probe.vector, vector);
-          if (similarity >= threshold.similarity) scored.push({ collection, key, similarity });
+          if (similarity >= threshold.similarity) best.push({ collection: c, key, similarity });
         }
-      });
-      scored.sort((a, b) => b.similarity - a.similarity);
-      const best = scored.slice(0, maxResults);
+      }
+      best.sort((a, b) => b.similarity - a.similarity);
       const faces = new Map<number, CollectionFace>(); // face keys are unique across collections
       for (const c of new Set(best.map((s) => s.collection))) {
         for (const face of this.repository.facesByKeys(c.id, best.filter((s) => s.collection === c).map((s) => s.key))) faces.set(face.key, face);

@@ -160,13 +160,15 @@ export interface IndexJournal {
   count(collectionId: number): number;
 }
 
-export interface VectorMatch { key: number; distance: number }
+/** A candidate and its cosine similarity to the query, as near exact as the index keeps its vectors. */
+export interface VectorMatch { key: number; similarity: number }
 
-/** Approximate nearest neighbours by cosine distance over one collection's vectors. */
+/** Approximate nearest neighbours by cosine similarity over one collection's vectors. */
 export interface VectorIndex {
   add(keys: number[], vectors: Float32Array[]): void;
   remove(keys: number[]): void;
-  search(vector: Float32Array, k: number): VectorMatch[];
+  /** The `k` most similar of the `candidates` the approximate search finds, best first. */
+  search(vector: Float32Array, k: number, candidates: number): VectorMatch[];
   readonly size: number;
 }
 

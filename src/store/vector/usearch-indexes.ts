@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { CollectionRecord, IndexJournal, VectorIndex, VectorIndexProvider, VectorMatch } from '../../core/ports.ts';
+import { HalfPrecisionTemplates } from './half-templates.ts';
 import type { VectorProjection } from './projection.ts';
 
 export type Quantization = 'f32' | 'f16' | 'i8';
@@ -9,7 +10,7 @@ export type Quantization = 'f32' | 'f16' | 'i8';
 export interface UsearchOptions {
   /** Folder of the snapshot files. */
   dir: string;
-  /** How the index stores vectors; search results are re-ranked against the exact stored vectors anyway. */
+  /** How the graph stores vectors; candidates are re-ranked on the templates kept at half precision in memory. */
   quantization: Quantization;
   /** HNSW graph degree and beam widths (usearch's connectivity, expansion_add, expansion_search). */
   connectivity: number;
@@ -33,7 +34,8 @@ interface Snapshot { file: string; maxKey: number; removalSeq: number }
 interface Layout { projection: VectorProjection | null; tag: string }
 
 /**
- * One usearch HNSW index per collection. The database is the source of truth: a snapshot file is
+ * One usearch HNSW index per collection, with the collection's templates in memory at half precision
+ * to re-rank the graph's candidates. The database is the source of truth: a snapshot file is
  * named after what it contains (the highest face key and the last removal it applied), written to a
  * temporary file and renamed into place, so it is always whole. Opening an index loads the newest
  * snapshot, adds the faces inserted after it and applies the removals logged after it: after any
@@ -103,19 +105,20 @@ export class UsearchIndexProvider implements VectorIndexProvider {
   private layoutOf(collection: CollectionRecord): Layout {
     const p = this.options.projection;
     const fits = p && p.modelId === collection.model.modelId && p.modelVersion === collection.model.version && p.inDim === collection.model.dimension;
-    return fits ? { projection: p, tag: `p${p.id}` } : { projection: null, tag: 'full' };
+    return fits ? { projection: p, tag: `p${p.id}l2` } : { projection: null, tag: 'full' };
   }
 
   private createIndex(collection: CollectionRecord, layout: Layout): CollectionIndex {
     const o = this.options;
-    // Projected vectors are centred, so they are compared by inner product (the ranking of cosine on the templates).
+    // Projections are compared by Euclidean distance, which ranks as the cosine of the unit templates does;
+    // an inner product over centred projections ranks the same in theory, but its graph is far harder to search.
     const native = new Index({
       dimensions: layout.projection ? layout.projection.outDim : collection.model.dimension,
-      metric: layout.projection ? MetricKind.IP : MetricKind.Cos,
+      metric: layout.projection ? MetricKind.L2sq : MetricKind.Cos,
       quantization: SCALAR[o.quantization],
       connectivity: o.connectivity, expansion_add: o.expansionAdd, expansion_search: o.expansionSearch, multi: false,
     });
-    return new CollectionIndex(collection.id, native, layout, this);
+    return new CollectionIndex(collection.id, native, new HalfPrecisionTemplates(collection.model.dimension), layout, this);
   }
 
   private load(collection: CollectionRecord): CollectionIndex {
@@ -142,16 +145,19 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     return index;
   }
 
-  /** Adds the faces stored after the snapshot and applies the removals logged after it. */
+  /**
+   * Reads every stored face into the half-precision copy, adds to the graph those stored after its
+   * snapshot, and applies the removals logged after it.
+   */
   private catchUp(index: CollectionIndex): void {
-    for (;;) {
-      const batch = this.journal.vectorsAfter(index.collectionId, index.maxKey, REPLAY_BATCH);
+    for (let after = 0; ;) {
+      const batch = this.journal.vectorsAfter(index.collectionId, after, REPLAY_BATCH);
       if (batch.length === 0) break;
       index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), this.options.buildThreads);
-      index.maxKey = batch[batch.length - 1].key;
+      after = batch[batch.length - 1].key;
     }
     const { keys, lastSeq } = this.journal.removalsAfter(index.collectionId, index.removalSeq);
-    if (keys.length) index.native.remove(BigUint64Array.from(keys, BigInt));
+    if (keys.length) index.removeNow(keys);
     index.changes += keys.length;
     index.removalSeq = lastSeq;
   }
@@ -173,15 +179,22 @@ class CollectionIndex implements VectorIndex {
   changes = 0;
   snapshotPending = false;
 
-  constructor(readonly collectionId: number, readonly native: Index, readonly layout: Layout, private readonly provider: UsearchIndexProvider) {}
+  constructor(
+    readonly collectionId: number,
+    readonly native: Index,
+    private readonly templates: HalfPrecisionTemplates,
+    readonly layout: Layout,
+    private readonly provider: UsearchIndexProvider,
+  ) {}
 
   get size(): number {
     return this.native.size();
   }
 
-  /** Adds the faces the index does not hold yet (an index opened after their insert already caught them up). */
+  /** Keeps the templates, and adds to the graph those it does not hold yet (a snapshot, or an index opened after their insert, has them). */
   addNow(keys: number[], vectors: Float32Array[], threads: number): void {
-    const fresh = keys.flatMap((k, i) => (this.native.contains(BigInt(k)) ? [] : [i]));
+    keys.forEach((k, i) => this.templates.set(k, vectors[i]));
+    const fresh = keys.flatMap((k, i) => (k <= this.maxKey && this.native.contains(BigInt(k)) ? [] : [i]));
     if (fresh.length === 0) return;
     const { projection } = this.layout;
     const dim = projection ? projection.outDim : vectors[0].length;
@@ -197,25 +210,32 @@ class CollectionIndex implements VectorIndex {
     this.provider.changed(this);
   }
 
+  removeNow(keys: number[]): void {
+    this.native.remove(BigUint64Array.from(keys, BigInt));
+    for (const k of keys) this.templates.delete(k);
+  }
+
   remove(keys: number[]): void {
     if (keys.length === 0) return;
-    this.native.remove(BigUint64Array.from(keys, BigInt));
+    this.removeNow(keys);
     this.changes += keys.length;
     this.provider.changed(this);
   }
 
-  search(vector: Float32Array, k: number): VectorMatch[] {
+  search(vector: Float32Array, k: number, candidates: number): VectorMatch[] {
     const size = this.native.size();
     if (size === 0) return [];
-    const query = this.layout.projection ? this.layout.projection.projectQuery(vector) : vector;
-    const found = this.native.search(query, Math.min(k, size), 1);
+    const query = this.layout.projection ? this.layout.projection.projectStored(vector) : vector;
+    const found = this.native.search(query, Math.min(Math.max(k, candidates), size), 1);
     const out: VectorMatch[] = [];
     for (let i = 0; i < found.keys.length; i++) {
-      // usearch pads with sentinel keys when fewer than k are reachable.
+      // usearch pads with sentinel keys when fewer than asked are reachable.
       if (!Number.isFinite(found.distances[i])) continue;
-      out.push({ key: Number(found.keys[i]), distance: found.distances[i] });
+      const key = Number(found.keys[i]);
+      const similarity = this.templates.dot(vector, key);
+      if (!Number.isNaN(similarity)) out.push({ key, similarity });
     }
-    return out;
+    return out.sort((a, b) => b.similarity - a.similarity).slice(0, k);
   }
 }
 

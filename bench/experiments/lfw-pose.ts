@@ -1,0 +1,36 @@
+/**
+ * The two head-pose estimates the engine has — the generic-head fit to the 68 landmarks and
+ * faceplugin's learned fr_pose — side by side on untouched LFW (the 600 photos of bench:quality),
+ * with the quality verdict, to see how far they agree on the faces refused for pose:
+ *   npx tsx bench/experiments/lfw-pose.ts --data ../shared/data > /tmp/lfw-pose.ndjson
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../src/config.ts';
+import { createServices } from '../../src/bootstrap.ts';
+import { DEFAULT_TENANT } from '../../src/core/image-store.ts';
+import { loadImage } from '../../src/core/image-input.ts';
+
+const { values } = parseArgs({ options: { data: { type: 'string' } } });
+const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
+if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
+const config = loadConfig();
+config.dataDir = fs.mkdtempSync('/tmp/faceproof-lfw-pose-');
+const services = await createServices(config);
+const lfwDir = path.join(dataDir, 'verify/lfw_original150_pairs');
+const all = fs.readdirSync(lfwDir).sort().flatMap((id) => fs.readdirSync(path.join(lfwDir, id)).sort().map((f) => path.join(lfwDir, id, f)));
+const photos = all.filter((_, i) => i % Math.floor(all.length / 600) === 0).slice(0, 600);
+for (const file of photos) {
+  const data = fs.readFileSync(file);
+  const report = await services.quality.assess({ kind: 'bytes', data }, DEFAULT_TENANT, 'id_document', { minInterEyeDistance: 18 });
+  const image = await loadImage({ kind: 'bytes', data }, config.image, 'image');
+  const faces = await services.engine.analyze(image, { autoRotate: false });
+  if (!faces[0]) { process.stdout.write(JSON.stringify({ file: path.relative(lfwDir, file), verdict: report.verdict }) + '\n'); continue; }
+  const learned = await services.engine.learnedPose(image, faces[0]);
+  process.stdout.write(JSON.stringify({
+    file: path.relative(lfwDir, file), verdict: report.verdict, reasons: report.faces[0]?.reasons ?? [],
+    landmarks: faces[0].pose, learned,
+  }) + '\n');
+}
+await services.close();
