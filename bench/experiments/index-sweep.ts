@@ -35,12 +35,18 @@ real.slice(1700, 1700 + Q).forEach((v, i) => queries.set(v, i * dim));
 const exact = exactSearch(data, queries, dim, 10, MetricKind.Cos, 0) as unknown as { keys: BigUint64Array };
 const pd = projection ? projection.outDim : dim;
 const stored = projection ? new Float32Array(N * pd) : data;
-if (projection) for (let i = 0; i < N; i++) stored.set(projection.projectStored(data.subarray(i * dim, (i + 1) * dim)), i * pd);
+if (projection) for (let i = 0; i < N; i++) stored.set(projection.project(data.subarray(i * dim, (i + 1) * dim)), i * pd);
 const keys = new BigUint64Array(N).map((_, i) => BigInt(i));
 // ip: centred projections against the uncentred query (the ranking of q · x); l2: both centred, a metric space.
 const l2 = values.metric === 'l2';
 const metric = l2 ? MetricKind.L2sq : projection ? MetricKind.IP : MetricKind.Cos;
-const toQuery = (q: Float32Array) => (projection ? (l2 ? projection.projectStored(q) : projection.projectQuery(q)) : q);
+// P q = P (q − mean) − P (0 − mean): the uncentred projection the first design searched with.
+const origin = projection?.project(new Float32Array(dim));
+const toQuery = (q: Float32Array) => {
+  if (!projection) return q;
+  const centred = projection.project(q);
+  return l2 ? centred : centred.map((x, k) => x - origin![k]);
+};
 const rerank = (query: Float32Array, candidates: Iterable<bigint>) => Array.from(candidates, (k) => {
   const o = Number(k) * dim;
   let s = 0;

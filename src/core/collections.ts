@@ -160,16 +160,16 @@ export class CollectionService {
       const top = ranked.sort((a, b) => b.similarity - a.similarity).slice(0, maxResults);
       // The results are scored on the exact stored templates; the index ranked on copies it may keep rounded.
       const best: typeof top = [];
-      for (const c of new Set(top.map((r) => r.collection))) {
-        for (const { key, vector } of this.repository.vectorsOf(c.id, top.filter((r) => r.collection === c).map((r) => r.key))) {
+      for (const [c, keys] of keysByCollection(top)) {
+        for (const { key, vector } of this.repository.vectorsOf(c.id, keys)) {
           const similarity = cosineSimilarity(probe.vector, vector);
           if (similarity >= threshold.similarity) best.push({ collection: c, key, similarity });
         }
       }
       best.sort((a, b) => b.similarity - a.similarity);
       const faces = new Map<number, CollectionFace>(); // face keys are unique across collections
-      for (const c of new Set(best.map((s) => s.collection))) {
-        for (const face of this.repository.facesByKeys(c.id, best.filter((s) => s.collection === c).map((s) => s.key))) faces.set(face.key, face);
+      for (const [c, keys] of keysByCollection(best)) {
+        for (const face of this.repository.facesByKeys(c.id, keys)) faces.set(face.key, face);
       }
       const hits = best.map((s): SearchHit => {
         const far = this.calibrator.far(s.similarity);
@@ -233,4 +233,10 @@ export class CollectionService {
     if (!c) throw new FaceproofError('not_found', `no collection "${name}"`, 'collection');
     return c;
   }
+}
+
+function keysByCollection(items: Array<{ collection: CollectionRecord; key: number }>): Map<CollectionRecord, number[]> {
+  const out = new Map<CollectionRecord, number[]>();
+  for (const { collection, key } of items) out.set(collection, [...(out.get(collection) ?? []), key]);
+  return out;
 }

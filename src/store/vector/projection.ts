@@ -5,10 +5,11 @@ import fs from 'node:fs';
  * A linear projection onto the principal components of a model's templates. The recognisers'
  * templates live in a subspace (for the default fused 640-D template, 192 components carry 99.3 %
  * of the variance): indexing their projections makes every distance the ANN graph computes several
- * times cheaper at no cost in ranking, since the final results are re-ranked on the full templates.
+ * times cheaper at little cost in ranking, since the final results are re-ranked on the templates.
  *
- * Inner products are preserved up to the discarded components: q · (x − mean) ≈ P q · P (x − mean),
- * and q · mean is the same for every x, so ranking by P q · P (x − mean) ranks by q · x.
+ * Templates and queries are both centred and projected: the Euclidean distance between projections
+ * is the templates' distance up to the discarded components, and for unit templates that distance
+ * ranks as the cosine does.
  */
 export class VectorProjection {
   private constructor(
@@ -61,24 +62,14 @@ export class VectorProjection {
       this.components.subarray(0, dimensions * this.inDim), `${this.id}d${dimensions}`);
   }
 
-  /** Where a stored template goes in the index. */
-  projectStored(v: Float32Array): Float32Array {
-    return this.apply(v, true);
-  }
-
-  /** Where a query goes. */
-  projectQuery(v: Float32Array): Float32Array {
-    return this.apply(v, false);
-  }
-
-  private apply(v: Float32Array, centre: boolean): Float32Array {
+  /** Where a template, stored or searched for, goes in the index: P (v − mean). */
+  project(v: Float32Array): Float32Array {
     const { inDim, outDim, mean, components } = this;
     const out = new Float32Array(outDim);
     for (let k = 0; k < outDim; k++) {
       const row = k * inDim;
       let s = 0;
-      if (centre) for (let i = 0; i < inDim; i++) s += components[row + i] * (v[i] - mean[i]);
-      else for (let i = 0; i < inDim; i++) s += components[row + i] * v[i];
+      for (let i = 0; i < inDim; i++) s += components[row + i] * (v[i] - mean[i]);
       out[k] = s;
     }
     return out;

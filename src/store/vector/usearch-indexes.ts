@@ -199,7 +199,7 @@ class CollectionIndex implements VectorIndex {
     const { projection } = this.layout;
     const dim = projection ? projection.outDim : vectors[0].length;
     const flat = new Float32Array(fresh.length * dim);
-    fresh.forEach((i, j) => flat.set(projection ? projection.projectStored(vectors[i]) : vectors[i], j * dim));
+    fresh.forEach((i, j) => flat.set(projection ? projection.project(vectors[i]) : vectors[i], j * dim));
     this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
@@ -225,7 +225,7 @@ class CollectionIndex implements VectorIndex {
   search(vector: Float32Array, k: number, candidates: number): VectorMatch[] {
     const size = this.native.size();
     if (size === 0) return [];
-    const query = this.layout.projection ? this.layout.projection.projectStored(vector) : vector;
+    const query = this.layout.projection ? this.layout.projection.project(vector) : vector;
     const found = this.native.search(query, Math.min(Math.max(k, candidates), size), 1);
     const out: VectorMatch[] = [];
     for (let i = 0; i < found.keys.length; i++) {
