@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { decodeBase64 } from '../src/core/image-input.ts';
 import { encodeTemplate, decodeTemplate, assertCompatible } from '../src/core/template.ts';
 import { Calibrator, parseThresholdPolicy, type CalibrationTable } from '../src/core/calibration.ts';
@@ -15,6 +18,11 @@ import { parseSecurityLevel } from '../src/core/liveness-model.ts';
 import { splitPngs } from '../src/engine/video/video-frames.ts';
 import { contextRegion } from '../src/engine/crop/box-crop.ts';
 import { HalfPrecisionTemplates, fromHalf, toHalf } from '../src/store/vector/half-templates.ts';
+import { VectorProjection } from '../src/store/vector/projection.ts';
+import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
+import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
+import { TemplateCodec } from '../src/store/sqlite/template-codec.ts';
+import { openDatabase } from '../src/store/sqlite/database.ts';
 
 const codeOf = (fn: () => unknown) => {
   try { fn(); } catch (e) { return e instanceof FaceproofError ? e.code : String(e); }
@@ -227,5 +235,38 @@ describe('half-precision templates', () => {
     store.set(11, a);
     store.set(9, a);
     expect([store.size, store.dot(b, 11), store.dot(b, 9)]).toEqual([2, 0.5, 0.5]);
+  });
+});
+
+describe('vector index over 8-bit projections', () => {
+  it('finds each template and a near copy of it first, before and after a reopen from its snapshot', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-i8-'));
+    const config = loadConfig({ FACEPROOF_DATA_DIR: dir, FACEPROOF_INDEX_QUANTIZATION: 'i8' });
+    const projection = VectorProjection.read(config.index.projectionFile).truncated(config.index.dimensions);
+    const db = openDatabase(path.join(dir, 'faceproof.db'));
+    const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
+    const record = repository.create({
+      tenantId: 'default', name: 'i8', kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
+      model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
+    });
+    let seed = 99;
+    const normal = () => { seed = (seed * 48271) % 2147483647; const u = seed / 2147483647; seed = (seed * 48271) % 2147483647; return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * (seed / 2147483647)); };
+    const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+    const templates = Array.from({ length: 3000 }, () => unit(Float32Array.from({ length: projection.inDim }, normal)));
+    const faces = repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
+    const options = { dir: path.join(dir, 'indexes'), ...config.index, projection, buildThreads: 1 };
+    const provider = new UsearchIndexProvider(repository, options);
+    provider.open(record).add(faces.map((f) => f.key), templates);
+    const firstHits = (index: { search(v: Float32Array, k: number, candidates: number): Array<{ key: number; similarity: number }> }) =>
+      faces.slice(0, 300).filter((f, i) => {
+        const nearCopy = unit(templates[i].map((x) => x + 0.01 * normal()));
+        return index.search(templates[i], 1, 10)[0]?.key === f.key && index.search(nearCopy, 1, 10)[0]?.key === f.key;
+      }).length;
+    expect(firstHits(provider.open(record))).toBe(300);
+    provider.close();
+    expect(fs.readdirSync(options.dir)).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection.id}l2i8m${config.index.connectivity}\\.`))]);
+    expect(firstHits(new UsearchIndexProvider(repository, options).open(record))).toBe(300);
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

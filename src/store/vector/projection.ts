@@ -55,6 +55,17 @@ export class VectorProjection {
     fs.writeFileSync(file, Buffer.concat([header, Buffer.from(body.buffer)]));
   }
 
+  /**
+   * How far a typical unit template lies from the mean, √(1 − |mean|²) (when its similarity to the
+   * mean is |mean|², as on average). No component of a projection reaches it in practice: for the
+   * default pipeline it is 0.76, the largest component of any LFW template 0.39.
+   */
+  get typicalRadius(): number {
+    let norm2 = 0;
+    for (const m of this.mean) norm2 += m * m;
+    return Math.sqrt(Math.max(1 - norm2, 1e-6));
+  }
+
   /** The same projection onto its first `dimensions` components only. */
   truncated(dimensions: number): VectorProjection {
     if (dimensions >= this.outDim) return this;

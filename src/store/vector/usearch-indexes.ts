@@ -30,8 +30,11 @@ const REPLAY_BATCH = 10_000;
 
 interface Snapshot { file: string; maxKey: number; removalSeq: number }
 
-/** How a collection's vectors are indexed: which projection (if any), hence which dimensions and metric. */
-interface Layout { projection: VectorProjection | null; tag: string }
+/**
+ * How a collection's vectors are indexed: which projection (if any), hence which dimensions and
+ * metric, and what the graph is given for a template. The tag names all that goes into a snapshot.
+ */
+interface Layout { projection: VectorProjection | null; tag: string; toIndexed: (template: Float32Array) => Float32Array | Int8Array }
 
 /**
  * One usearch HNSW index per collection, with the collection's templates in memory at half precision
@@ -104,8 +107,18 @@ export class UsearchIndexProvider implements VectorIndexProvider {
 
   private layoutOf(collection: CollectionRecord): Layout {
     const p = this.options.projection;
+    const { quantization, connectivity } = this.options;
+    const graph = `${quantization}m${connectivity}`;
     const fits = p && p.modelId === collection.model.modelId && p.modelVersion === collection.model.version && p.inDim === collection.model.dimension;
-    return fits ? { projection: p, tag: `p${p.id}l2` } : { projection: null, tag: 'full' };
+    if (!fits) return { projection: null, tag: `full${graph}`, toIndexed: (t) => t };
+    if (quantization !== 'i8') return { projection: p, tag: `p${p.id}l2${graph}`, toIndexed: (t) => p.project(t) };
+    // usearch casts floats to i8 as if they spanned [−1, 1]; projections span far less, so they are
+    // scaled by one factor (the distances' order is kept) before they are rounded.
+    const scale = 127 / p.typicalRadius;
+    return {
+      projection: p, tag: `p${p.id}l2${graph}`,
+      toIndexed: (t) => Int8Array.from(p.project(t), (x) => Math.max(-127, Math.min(127, Math.round(x * scale)))),
+    };
   }
 
   private createIndex(collection: CollectionRecord, layout: Layout): CollectionIndex {
@@ -196,10 +209,10 @@ class CollectionIndex implements VectorIndex {
     keys.forEach((k, i) => this.templates.set(k, vectors[i]));
     const fresh = keys.flatMap((k, i) => (k <= this.maxKey && this.native.contains(BigInt(k)) ? [] : [i]));
     if (fresh.length === 0) return;
-    const { projection } = this.layout;
-    const dim = projection ? projection.outDim : vectors[0].length;
-    const flat = new Float32Array(fresh.length * dim);
-    fresh.forEach((i, j) => flat.set(projection ? projection.project(vectors[i]) : vectors[i], j * dim));
+    const indexed = fresh.map((i) => this.layout.toIndexed(vectors[i]));
+    const dim = indexed[0].length;
+    const flat = indexed[0] instanceof Int8Array ? new Int8Array(fresh.length * dim) : new Float32Array(fresh.length * dim);
+    indexed.forEach((v, j) => flat.set(v, j * dim));
     this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
@@ -225,8 +238,7 @@ class CollectionIndex implements VectorIndex {
   search(vector: Float32Array, k: number, candidates: number): VectorMatch[] {
     const size = this.native.size();
     if (size === 0) return [];
-    const query = this.layout.projection ? this.layout.projection.project(vector) : vector;
-    const found = this.native.search(query, Math.min(Math.max(k, candidates), size), 1);
+    const found = this.native.search(this.layout.toIndexed(vector), Math.min(Math.max(k, candidates), size), 1);
     const out: VectorMatch[] = [];
     for (let i = 0; i < found.keys.length; i++) {
       // usearch pads with sentinel keys when fewer than asked are reachable.
