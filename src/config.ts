@@ -125,8 +125,8 @@ export function loadConfig(env: Env = process.env): Config {
     index: {
       projectionFile: env.FACEPROOF_PROJECTION_FILE ?? path.join(PROJECT_ROOT, 'calibration', `${pipeline.id}.projection.bin`),
       dimensions: int(env, 'FACEPROOF_INDEX_DIMENSIONS', 96),
-      quantization: oneOf(env, 'FACEPROOF_INDEX_QUANTIZATION', ['f16', 'f32', 'i8'] as const),
-      connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 32),
+      quantization: oneOf(env, 'FACEPROOF_INDEX_QUANTIZATION', ['i8', 'f16', 'f32'] as const),
+      connectivity: int(env, 'FACEPROOF_INDEX_CONNECTIVITY', 64),
       expansionAdd: int(env, 'FACEPROOF_INDEX_EXPANSION_ADD', 128),
       expansionSearch: int(env, 'FACEPROOF_INDEX_EXPANSION_SEARCH', 768),
       snapshotEvery: Math.max(1, int(env, 'FACEPROOF_INDEX_SNAPSHOT_EVERY', 10_000)),
