@@ -37,10 +37,8 @@ const pd = projection ? projection.outDim : dim;
 const stored = projection ? new Float32Array(N * pd) : data;
 if (projection) for (let i = 0; i < N; i++) stored.set(projection.project(data.subarray(i * dim, (i + 1) * dim)), i * pd);
 const keys = new BigUint64Array(N).map((_, i) => BigInt(i));
-// "i8" configs get the projections as integers, scaled by one factor (per-dimension factors would
-// change the distances) so the largest component is 127; usearch's own cast assumes values in [-1, 1].
-const i8Scale = 127 / stored.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-const toInt8 = (v: Float32Array) => Int8Array.from(v, (x) => Math.max(-127, Math.min(127, Math.round(x * i8Scale))));
+// "i8" configs get the projections as the product's i8 graphs do
+const toInt8 = (v: Float32Array) => projection!.toInt8(v);
 let storedInt8: Int8Array | undefined;
 // ip: centred projections against the uncentred query (the ranking of q · x); l2: both centred, a metric space.
 const l2 = values.metric === 'l2';

@@ -56,15 +56,19 @@ export class VectorProjection {
   }
 
   /**
-   * How far a typical unit template lies from the mean, √(1 − |mean|²) (when its similarity to the
-   * mean is |mean|², as on average). No component of a projection reaches it in practice: for the
-   * default pipeline it is 0.76, the largest component of any LFW template 0.39.
+   * A projection as 8-bit integers for an i8 graph. usearch's own cast assumes values spanning
+   * [−1, 1] and projections span far less, so all components are scaled by one factor (which keeps
+   * the distances' order): 127 over how far a typical unit template lies from the mean,
+   * √(1 − |mean|²) (its similarity to the mean being |mean|² on average). For the default pipeline
+   * that is 0.76, and the largest component of any LFW template 0.39.
    */
-  get typicalRadius(): number {
-    let norm2 = 0;
-    for (const m of this.mean) norm2 += m * m;
-    return Math.sqrt(Math.max(1 - norm2, 1e-6));
+  toInt8(projected: Float32Array): Int8Array {
+    this.int8Scale ??= 127 / Math.sqrt(Math.max(1 - this.mean.reduce((sum, m) => sum + m * m, 0), 1e-6));
+    const scale = this.int8Scale;
+    return Int8Array.from(projected, (x) => Math.max(-127, Math.min(127, Math.round(x * scale))));
   }
+
+  private int8Scale: number | undefined;
 
   /** The same projection onto its first `dimensions` components only. */
   truncated(dimensions: number): VectorProjection {

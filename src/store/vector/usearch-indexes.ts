@@ -111,14 +111,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     const graph = `${quantization}m${connectivity}`;
     const fits = p && p.modelId === collection.model.modelId && p.modelVersion === collection.model.version && p.inDim === collection.model.dimension;
     if (!fits) return { projection: null, tag: `full${graph}`, toIndexed: (t) => t };
-    if (quantization !== 'i8') return { projection: p, tag: `p${p.id}l2${graph}`, toIndexed: (t) => p.project(t) };
-    // usearch casts floats to i8 as if they spanned [−1, 1]; projections span far less, so they are
-    // scaled by one factor (the distances' order is kept) before they are rounded.
-    const scale = 127 / p.typicalRadius;
-    return {
-      projection: p, tag: `p${p.id}l2${graph}`,
-      toIndexed: (t) => Int8Array.from(p.project(t), (x) => Math.max(-127, Math.min(127, Math.round(x * scale)))),
-    };
+    return { projection: p, tag: `p${p.id}l2${graph}`, toIndexed: quantization === 'i8' ? (t) => p.toInt8(p.project(t)) : (t) => p.project(t) };
   }
 
   private createIndex(collection: CollectionRecord, layout: Layout): CollectionIndex {
