@@ -153,10 +153,9 @@ export class CollectionService {
     const galleryFaces = indexes.reduce((n, i) => n + i.size, 0);
     const threshold = searchThreshold(this.calibrator, galleryFaces, options, this.settings.fpir);
     const maxResults = options.maxResults ?? this.settings.maxResults;
-    const candidates = Math.max(maxResults, this.settings.candidates);
     const queries = probes.map((probe) => {
       const ranked = collections.flatMap((collection, i) =>
-        indexes[i].search(probe.vector, maxResults, candidates).map((m) => ({ collection, key: m.key, similarity: m.similarity })));
+        indexes[i].search(probe.vector, maxResults, this.settings.candidates).map((m) => ({ collection, key: m.key, similarity: m.similarity })));
       const top = ranked.sort((a, b) => b.similarity - a.similarity).slice(0, maxResults);
       // The results are scored on the exact stored templates; the index ranked on copies it may keep rounded.
       const best: typeof top = [];
@@ -237,6 +236,9 @@ export class CollectionService {
 
 function keysByCollection(items: Array<{ collection: CollectionRecord; key: number }>): Map<CollectionRecord, number[]> {
   const out = new Map<CollectionRecord, number[]>();
-  for (const { collection, key } of items) out.set(collection, [...(out.get(collection) ?? []), key]);
+  for (const { collection, key } of items) {
+    const keys = out.get(collection);
+    if (keys) keys.push(key); else out.set(collection, [key]);
+  }
   return out;
 }
