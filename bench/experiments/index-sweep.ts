@@ -13,26 +13,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Index, exactSearch, MetricKind, ScalarKind } from 'usearch';
 import { loadConfig } from '../../src/config.ts';
-import { FaceEngine } from '../../src/engine/face-engine.ts';
 import { VectorProjection } from '../../src/store/vector/projection.ts';
-import { GaussianSampler } from '../lib/gaussian.ts';
-import { embedImages } from '../lib/embed-set.ts';
+import { QUERIES as Q, sweepGallery } from '../lib/sweep-gallery.ts';
 
 const { values } = parseArgs({ options: {
   data: { type: 'string' }, size: { type: 'string' }, configs: { type: 'string' }, efs: { type: 'string' }, dimensions: { type: 'string' },
   metric: { type: 'string' }, cache: { type: 'string' }, index: { type: 'string' },
 } });
 const config = loadConfig();
-const CHUNK = 1 << 30;
-const real = await realTemplates(values.cache);
-
-const dim = real[0].length, N = Number(values.size ?? 1_000_000), Q = 300;
+const N = Number(values.size ?? 1_000_000);
+const { dim, data, query, rerank, recallOf, firstOf } = await sweepGallery(config, N, values);
 const dims = Number(values.dimensions ?? config.index.dimensions);
 const projection = dims > 0 ? VectorProjection.read(config.index.projectionFile).truncated(dims) : undefined;
-const data = gallery();
-const queries = new Float32Array(Q * dim);
-real.slice(1700, 1700 + Q).forEach((v, i) => queries.set(v, i * dim));
-const exact = exactSearch(data, queries, dim, 10, MetricKind.Cos, 0) as unknown as { keys: BigUint64Array };
 const pd = projection ? projection.outDim : dim;
 const stored = projection ? new Float32Array(N * pd) : data;
 if (projection) for (let i = 0; i < N; i++) stored.set(projection.project(data.subarray(i * dim, (i + 1) * dim)), i * pd);
@@ -50,25 +42,15 @@ const toQuery = (q: Float32Array) => {
   const centred = projection.project(q);
   return l2 ? centred : centred.map((x, k) => x - origin![k]);
 };
-const rerank = (query: Float32Array, candidates: Iterable<bigint>) => Array.from(candidates, (k) => {
-  const o = Number(k) * dim;
-  let s = 0;
-  for (let j = 0; j < dim; j++) s += query[j] * data[o + j];
-  return [Number(k), s] as const;
-}).sort((a, b) => b[1] - a[1]).slice(0, 10);
-const recallOf = (i: number, top: ReadonlyArray<readonly [number, number]>) => {
-  const truth = new Set(Array.from(exact.keys.subarray(i * 10, i * 10 + 10), Number));
-  return top.filter(([k]) => truth.has(k)).length;
-};
 
 // Upper bound of any index over these vectors: brute force in the indexed space, then the same re-rank.
 if (projection) {
   const pq = new Float32Array(Q * pd);
-  for (let i = 0; i < Q; i++) pq.set(toQuery(queries.subarray(i * dim, (i + 1) * dim)), i * pd);
+  for (let i = 0; i < Q; i++) pq.set(toQuery(query(i)), i * pd);
   for (const candidates of [10, 50, 200, 500, 1000, 2000]) {
     const bf = exactSearch(stored, pq, pd, candidates, metric, 0) as unknown as { keys: BigUint64Array };
     let found = 0;
-    for (let i = 0; i < Q; i++) found += recallOf(i, rerank(queries.subarray(i * dim, (i + 1) * dim), bf.keys.subarray(i * candidates, (i + 1) * candidates)));
+    for (let i = 0; i < Q; i++) found += recallOf(i, rerank(query(i), bf.keys.subarray(i * candidates, (i + 1) * candidates)));
     console.log(JSON.stringify({ brute_force_in_index_space: true, metric: values.metric ?? 'ip', dimensions: pd, candidates, recall_at_10: Number((found / Q / 10).toFixed(4)) }));
   }
 }
@@ -91,13 +73,13 @@ for (const [q, conn, efAdd] of JSON.parse(values.configs ?? '[["f16",32,128]]') 
     const latency: number[] = [];
     let found = 0, firstFound = 0;
     for (let i = 0; i < Q; i++) {
-      const query = queries.subarray(i * dim, (i + 1) * dim);
+      const probe = query(i);
       const t0 = performance.now();
-      const r = index.search(q === 'i8' ? toInt8(toQuery(query)) : toQuery(query), candidates, 1);
-      const top = rerank(query, r.keys);
+      const r = index.search(q === 'i8' ? toInt8(toQuery(probe)) : toQuery(probe), candidates, 1);
+      const top = rerank(probe, r.keys);
       latency.push(performance.now() - t0);
       found += recallOf(i, top);
-      if (top[0]?.[0] === Number(exact.keys[i * 10])) firstFound++;
+      if (firstOf(i, top)) firstFound++;
     }
     latency.sort((a, b) => a - b);
     console.log(JSON.stringify({
@@ -107,43 +89,3 @@ for (const [q, conn, efAdd] of JSON.parse(values.configs ?? '[["f16",32,128]]') 
     }));
   }
 }
-
-/** The real LFW templates, embedded once and kept in `cache` (a raw float32 file) when given. */
-async function realTemplates(cache: string | undefined): Promise<Float32Array[]> {
-  const dimension = 640;
-  if (cache && fs.existsSync(cache)) {
-    const all = new Float32Array(new Uint8Array(fs.readFileSync(cache)).buffer);
-    return Array.from({ length: all.length / dimension }, (_, i) => all.subarray(i * dimension, (i + 1) * dimension));
-  }
-  const imageDir = path.join(values.data ?? '../shared/data', 'verify/lfw_original150_pairs');
-  const images = fs.readdirSync(imageDir).sort().flatMap((id) => fs.readdirSync(path.join(imageDir, id)).sort().map((f) => ({ file: `${id}/${f}`, identity: id })));
-  const engine = await FaceEngine.load(config.pipeline, config.threads);
-  const vectors = (await embedImages(engine, config.image, imageDir, images)).flatMap((e) => (e.vector ? [e.vector] : []));
-  await engine.close();
-  if (cache) fs.writeFileSync(cache, Buffer.concat(vectors.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
-  return vectors;
-}
-
-/** 1,700 real templates and Gaussian distractors; the draw is seeded, so it is kept beside the template cache. */
-function gallery(): Float32Array {
-  const file = values.cache ? `${values.cache}.gallery${N}` : undefined;
-  if (file && fs.existsSync(file)) {
-    const out = new Float32Array(N * dim);
-    const fd = fs.openSync(file, 'r');
-    for (let o = 0; o < out.byteLength; o += CHUNK) fs.readSync(fd, new Uint8Array(out.buffer, o, Math.min(CHUNK, out.byteLength - o)), 0, Math.min(CHUNK, out.byteLength - o), o);
-    fs.closeSync(fd);
-    return out;
-  }
-  const out = new Float32Array(N * dim);
-  real.slice(0, 1700).forEach((v, i) => out.set(v, i * dim));
-  const sampler = GaussianSampler.fit(real);
-  for (let done = 1700; done < N; done += 10_000) sampler.sample(out, done, Math.min(10_000, N - done));
-  if (file) {
-    // one call moves at most 2 GiB
-    const fd = fs.openSync(file, 'w');
-    for (let o = 0; o < out.byteLength; o += CHUNK) fs.writeSync(fd, new Uint8Array(out.buffer, o, Math.min(CHUNK, out.byteLength - o)));
-    fs.closeSync(fd);
-  }
-  return out;
-}
-
