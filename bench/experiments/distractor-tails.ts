@@ -14,7 +14,7 @@ import { GaussianSampler } from '../lib/gaussian.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, cache: { type: 'string' } } });
 const imageDir = path.join(values.data ?? '../shared/data', 'verify/lfw_original150_pairs');
-// The cache holds every image's template in this order (index-sweep.ts writes it; every LFW image has a face).
+// The cache holds every image's template in this order (the index sweeps write it, through bench/lib/sweep-gallery.ts; every LFW image has a face).
 const identities = fs.readdirSync(imageDir).sort().flatMap((id) => fs.readdirSync(path.join(imageDir, id)).map(() => id));
 const all = new Float32Array(new Uint8Array(fs.readFileSync(values.cache ?? '/tmp/lfw-templates.f32')).buffer);
 const dim = all.length / identities.length;
