@@ -58,7 +58,7 @@ program.command('compare')
   });
 
 program.command('index')
-  .description('bulk-index a folder of images into a collection (one identity per sub-folder, or file names as external ids); run it while the server is stopped')
+  .description('bulk-index a folder of images into a collection (one identity per sub-folder, or file names as external ids); a running server on the same data folder searches the new faces at once')
   .argument('<dir>', 'folder of JPEG, PNG or WebP images')
   .requiredOption('--collection <name>', 'collection to index into (created if missing)')
   .option('--watchlist', 'create the collection as a watch-list')

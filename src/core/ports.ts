@@ -156,7 +156,8 @@ export interface IndexJournal {
   lastRemovalSeq(collectionId: number): number;
   /** Forgets removals up to `uptoSeq`, once a snapshot contains them. */
   pruneRemovals(collectionId: number, uptoSeq: number): void;
-  maxKey(collectionId: number): number;
+  /** Keys of the faces stored with a key above `afterKey`, ascending. */
+  keysAfter(collectionId: number, afterKey: number): number[];
   count(collectionId: number): number;
 }
 

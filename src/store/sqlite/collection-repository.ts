@@ -64,7 +64,7 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
       removalsAfter: db.prepare('SELECT seq, face_key FROM face_removals WHERE collection_id = ? AND seq > ? ORDER BY seq'),
       lastRemoval: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM face_removals WHERE collection_id = ?').pluck(),
       pruneRemovals: db.prepare('DELETE FROM face_removals WHERE collection_id = ? AND seq <= ?'),
-      maxKey: db.prepare('SELECT COALESCE(MAX(key), 0) FROM faces WHERE collection_id = ?').pluck(),
+      keysAfter: db.prepare('SELECT key FROM faces WHERE collection_id = ? AND key > ? ORDER BY key').pluck(),
     };
   }
 
@@ -216,8 +216,8 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
     return this.s.lastRemoval.get(collectionId) as number;
   }
 
-  maxKey(collectionId: number): number {
-    return this.s.maxKey.get(collectionId) as number;
+  keysAfter(collectionId: number, afterKey: number): number[] {
+    return this.s.keysAfter.all(collectionId, afterKey) as number[];
   }
 
   pruneRemovals(collectionId: number, uptoSeq: number): void {

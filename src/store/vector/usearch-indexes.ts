@@ -57,7 +57,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     if (!index) {
       index = this.load(collection);
       this.open_.set(collection.id, index);
-    }
+    } else if (this.refresh(index)) this.changed(index);
     return index;
   }
 
@@ -73,7 +73,9 @@ export class UsearchIndexProvider implements VectorIndexProvider {
 
   /** Writes a snapshot of the index as it is now, then forgets the removals it already contains. */
   snapshot(index: CollectionIndex): void {
-    const removalSeq = this.journal.lastRemovalSeq(index.collectionId);
+    // the name says what the file holds, so first take in what another process changed
+    this.refresh(index);
+    const removalSeq = index.removalSeq;
     const name = `c${index.collectionId}.${index.layout.tag}.k${index.maxKey}.r${removalSeq}.usearch`;
     const tmp = path.join(this.options.dir, `${name}.tmp`);
     index.native.save(tmp);
@@ -156,16 +158,47 @@ export class UsearchIndexProvider implements VectorIndexProvider {
    * snapshot, and applies the removals logged after it.
    */
   private catchUp(index: CollectionIndex): void {
-    for (let after = 0; ;) {
+    this.addStoredAfter(index, 0);
+    index.seenKey = index.maxKey;
+    this.applyRemovals(index);
+  }
+
+  /**
+   * Takes in the faces another process (the CLI's bulk index, a second server on the same data
+   * folder) stored or removed since this index last looked: two indexed reads when nothing changed.
+   * Keys are handed out in commit order, so every face this process has not seen has a key above
+   * the last one it read. True when the index changed.
+   */
+  private refresh(index: CollectionIndex): boolean {
+    let changed = false;
+    const keys = this.journal.keysAfter(index.collectionId, index.seenKey);
+    if (keys.length > 0) {
+      if (keys.some((k) => !index.holds(k))) {
+        this.addStoredAfter(index, index.seenKey);
+        changed = true;
+      }
+      index.seenKey = keys[keys.length - 1];
+    }
+    if (this.journal.lastRemovalSeq(index.collectionId) > index.removalSeq) changed = this.applyRemovals(index) || changed;
+    return changed;
+  }
+
+  private addStoredAfter(index: CollectionIndex, afterKey: number): void {
+    for (let after = afterKey; ;) {
       const batch = this.journal.vectorsAfter(index.collectionId, after, REPLAY_BATCH);
       if (batch.length === 0) break;
       index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), this.options.buildThreads);
       after = batch[batch.length - 1].key;
     }
+  }
+
+  /** Applies the removals logged after the index's last one (this process's own are applied already: removing them again does nothing). */
+  private applyRemovals(index: CollectionIndex): boolean {
     const { keys, lastSeq } = this.journal.removalsAfter(index.collectionId, index.removalSeq);
-    if (keys.length) index.removeNow(keys);
-    index.changes += keys.length;
+    const removed = keys.length ? index.removeNow(keys) : 0;
+    index.changes += removed;
     index.removalSeq = lastSeq;
+    return removed > 0;
   }
 
   /** Called after every change: writes a snapshot once enough changes have gathered, off the request's path. */
@@ -181,6 +214,8 @@ export class UsearchIndexProvider implements VectorIndexProvider {
 
 class CollectionIndex implements VectorIndex {
   maxKey = 0;
+  /** Every face stored with a key up to this one is in the index (or was removed since). */
+  seenKey = 0;
   removalSeq = 0;
   changes = 0;
   snapshotPending = false;
@@ -216,9 +251,15 @@ class CollectionIndex implements VectorIndex {
     this.provider.changed(this);
   }
 
-  removeNow(keys: number[]): void {
-    this.native.remove(BigUint64Array.from(keys, BigInt));
+  /** How many of `keys` the graph held. */
+  removeNow(keys: number[]): number {
+    const counts = this.native.remove(BigUint64Array.from(keys, BigInt)) as number[];
     for (const k of keys) this.templates.delete(k);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  holds(key: number): boolean {
+    return this.templates.has(key);
   }
 
   remove(keys: number[]): void {
