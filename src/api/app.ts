@@ -36,6 +36,7 @@ import type { UsageMeter } from '../core/usage.ts';
 import { accessRoutes } from './v1/access.ts';
 import { registerTransactionHeader, transactionRoutes, usageRoutes } from './v1/transactions.ts';
 import { registerBodyLimits, registerRequestTimeout } from './limits.ts';
+import { registerBodyRules, registerRouteContract } from './route-contract.ts';
 import type { CollectionService } from '../core/collections.ts';
 import type { UserService } from '../core/users.ts';
 import type { SessionService } from '../core/sessions.ts';
@@ -110,6 +111,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
 
   registerErrorHandling(app);
   registerBodyLimits(app, { media: config.maxBodyBytes, other: config.maxSmallBodyBytes });
+  registerRouteContract(app);
   registerCaller(app, { authenticator: services.authenticator, limiter: new RateLimiter(config.rateLimit) });
   registerRequestTimeout(app, config.requestTimeoutMs);
   registerTransactionHeader(app, services.transactions);
@@ -131,13 +133,9 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     return JSON.stringify(body);
   });
   // After signing, so a record keeps the signature it answered with.
-  registerAudit(app, services.audit, services.usage, services.auditInputs);
-  app.get('/.well-known/jwks.json', {
-    schema: { tags: ['service'], security: [], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
-  }, async () => services.signer.publicKeys());
+  registerAudit(app, services.audit, services.usage, { archive: services.auditInputs, auditProbes: config.auditProbes });
 
   let pending = 0;
-  registerMetrics(app, { pendingRequests: () => pending, inferenceStats: () => services.inferenceStats(), collectionSizes: () => services.collections.sizes() });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.config.usesEngine) return;
     if (pending >= config.maxPendingRequests) {
@@ -155,14 +153,21 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     attachFieldsToBody: 'keyValues',
     limits: { fileSize: config.image.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   });
+  registerBodyRules(app);
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Faceproof',
         version: VERSION,
-        description: 'Self-hosted face verification: detection, 1:1 comparison with calibrated false-accept rates. Errors are {"error": {"code", "message", "field"?}}; see docs/errors.md.',
+        description: [
+          'Self-hosted face verification and identity proofing: face detection with landmarks and pose, 1:1 comparison with calibrated false-accept rates,',
+          'collections with 1:N search and watch-lists, users who authenticate with their face, one-to-few sessions, portrait quality, passive and challenge',
+          'liveness, age, stored images and files; API clients with scoped keys, signed results (JWKS), a tamper-evident audit trail, transactions, usage',
+          'and Prometheus metrics. Every error is {"request_id", "error": {"code", "message", "field"?}} with the status of docs/errors.md.',
+        ].join(' '),
+        license: { name: 'MIT', identifier: 'MIT' },
       },
       components: {
         securitySchemes: {
@@ -173,11 +178,27 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
         },
       },
       security: [{ apiKey: [] }, { bearer: [] }, { accessToken: [] }, { trustVisionHmac: [] }],
-      tags: [{ name: 'access' }, { name: 'transactions' }, { name: 'audit' }, { name: 'faces' }, { name: 'collections' }, { name: 'users' }, { name: 'sessions' }, { name: 'images' }, { name: 'files' }, { name: 'system' }],
+      tags: [
+        { name: 'faces', description: 'Detection, comparison, quality, liveness and age' },
+        { name: 'collections', description: 'Galleries of faces and 1:N search' },
+        { name: 'users', description: 'Users who authenticate with their face' },
+        { name: 'sessions', description: 'Short-lived one-to-few galleries' },
+        { name: 'images', description: 'Stored images' },
+        { name: 'files', description: 'Stored files' },
+        { name: 'access', description: 'API clients, keys and tokens' },
+        { name: 'transactions', description: 'Transactions and usage' },
+        { name: 'audit', description: 'The audit trail' },
+        { name: 'system', description: 'Health, capabilities, signing keys and metrics' },
+      ],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // After the document's plugin, so that it lists them.
+  app.get('/.well-known/jwks.json', {
+    schema: { tags: ['system'], summary: 'Public keys of result signatures (JWKS)', response: { 200: Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String() }, { additionalProperties: true })) }) } },
+  }, async () => services.signer.publicKeys());
+  registerMetrics(app, { pendingRequests: () => pending, inferenceStats: () => services.inferenceStats(), collectionSizes: () => services.collections.sizes() });
 
   const { service } = services;
   detectRoute(app, service);

@@ -29,7 +29,7 @@ declare module 'fastify' {
 /** What a route needs: nothing, any valid credential, or one scope. */
 export type Access = 'public' | 'authenticated' | Scope;
 
-const PUBLIC = new Set(['/v1/health', '/v1/health/ready', '/.well-known/jwks.json', '/metrics', '/openapi.json', '/v1/auth/advance-token']);
+const PUBLIC = new Set(['/v1/health', '/v1/health/ready', '/.well-known/jwks.json', '/openapi.json', '/v1/auth/advance-token']);
 const ANONYMOUS = (): Caller => ({ tenantId: DEFAULT_TENANT, clientId: 'anonymous', principal: null });
 
 /** What a route needs: public routes nothing, otherwise its service's scope or any valid credential. */
@@ -81,6 +81,8 @@ export function registerCaller(app: FastifyInstance, { authenticator, limiter }:
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request, reply) => {
     request.caller = ANONYMOUS();
+    // A path that names no route is 404 for everyone: credentials would not change the answer.
+    if (request.is404) return;
     const access = accessOf(request.routeOptions.url);
     if (access === 'public') return;
     try {

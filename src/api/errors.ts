@@ -42,10 +42,9 @@ function toPublicError(err: FastifyError | FaceproofError | Error, request: Fast
   if (err instanceof FaceproofError) return err;
   const fe = err as FastifyError & { validationContext?: string };
   if (fe.validation) {
-    const first = fe.validation[0];
-    const where = first?.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : (first?.params as { missingProperty?: string })?.missingProperty;
-    const field = where || (fe.validationContext === 'body' ? undefined : fe.validationContext);
-    return new FaceproofError('invalid_parameter', `${fe.validationContext ?? 'request'}${where ? `.${where}` : ''} ${first?.message ?? 'is invalid'}`, field);
+    const { path, message } = describeValidation(fe.validation as ValidationIssue[]);
+    const field = path || (fe.validationContext === 'body' ? undefined : fe.validationContext);
+    return new FaceproofError('invalid_parameter', `${fe.validationContext ?? 'request'}${path ? `.${path}` : ''} ${message}`, field);
   }
   const mapped = fe.code ? FRAMEWORK_CODES[fe.code] : undefined;
   if (mapped) return new FaceproofError(mapped, fe.message);
@@ -61,4 +60,54 @@ function toPublicError(err: FastifyError | FaceproofError | Error, request: Fast
   }
   request.log.error({ err }, 'unhandled error');
   return new FaceproofError('internal_error', 'an internal error occurred; the request id identifies it in the server log');
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: { missingProperty?: string; additionalProperty?: string; allowedValue?: unknown; allowedValues?: unknown[] };
+}
+
+/**
+ * One readable sentence from Ajv's errors: the allowed values of an enumeration (a union of
+ * literals reports one `const` error per value), the name of an unknown field, the fields one of
+ * which a union of objects needs.
+ */
+export function describeValidation(issues: ValidationIssue[]): { path: string; message: string } {
+  const dotted = (p: string) => p.slice(1).replace(/\//g, '.');
+  const first = issues[0];
+  if (!first) return { path: '', message: 'is invalid' };
+  const union = issues.find((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf');
+  if (union) {
+    const branches = issues.filter((i) => i !== union && i.instancePath.startsWith(union.instancePath));
+    const path = dotted(union.instancePath);
+    const consts = branches.filter((i) => i.keyword === 'const' && i.instancePath === union.instancePath);
+    const types = [...new Set(branches.filter((i) => i.keyword === 'type' && i.instancePath === union.instancePath).map((i) => i.message?.replace(/^must be /, '')))];
+    if (consts.length) {
+      const values = consts.map((i) => JSON.stringify(i.params.allowedValue));
+      return { path, message: `must be one of ${values.join(', ')}${types.length ? ` or ${types.join(' or ')}` : ''}` };
+    }
+    const unknown = branches.find((i) => i.keyword === 'additionalProperties');
+    const needed = [...new Set(branches.filter((i) => i.keyword === 'required' && i.instancePath === union.instancePath).map((i) => i.params.missingProperty))];
+    if (needed.length) {
+      const extra = unknown ? ` (unknown field "${unknown.params.additionalProperty}")` : '';
+      return { path, message: `must be an object with one of the fields ${needed.map((n) => `"${n}"`).join(', ')}${extra}` };
+    }
+    if (types.length === branches.length && types.length > 0) return { path, message: `must be ${types.join(' or ')}` };
+  }
+  if (first.keyword === 'enum' && first.params.allowedValues) {
+    return { path: dotted(first.instancePath), message: `must be one of ${first.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
+  if (first.keyword === 'additionalProperties' && first.params.additionalProperty !== undefined) {
+    const name = first.params.additionalProperty;
+    const parent = dotted(first.instancePath);
+    return { path: parent ? `${parent}.${name}` : name, message: 'is not a known field' };
+  }
+  if (first.keyword === 'required' && first.params.missingProperty !== undefined) {
+    const parent = dotted(first.instancePath);
+    const name = first.params.missingProperty;
+    return { path: parent ? `${parent}.${name}` : name, message: 'is required' };
+  }
+  return { path: dotted(first.instancePath), message: first.message ?? 'is invalid' };
 }

@@ -84,7 +84,8 @@ export const CompareMultipartBody = Type.Object({
   quality_profile: Type.Optional(QualityProfileOption),
 });
 
-const PointSchema = Type.Tuple([Type.Number(), Type.Number()]);
+/** [x, y] in pixels (a pair as an array of two, which every OpenAPI version reads alike). */
+const PointSchema = Type.Array(Type.Number(), { minItems: 2, maxItems: 2, description: '[x, y] in pixels' });
 
 export const FaceSchema = Type.Object({
   box: Type.Object({ x: Type.Number(), y: Type.Number(), width: Type.Number(), height: Type.Number() }),

@@ -1,0 +1,112 @@
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import { FaceproofError } from '../core/errors.ts';
+import { ErrorResponse } from './v1/schemas.ts';
+import { accessOf } from './caller.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Media types the route's body may be sent as; absent: the route takes no body. */
+    bodyMediaTypes?: string[];
+    /** The body has required fields, so a request without one is refused rather than read as {}. */
+    bodyRequired?: boolean;
+  }
+}
+
+/** The credential schemes of the OpenAPI document; every authenticated operation accepts each. */
+export const SECURITY_SCHEMES = ['apiKey', 'bearer', 'accessToken', 'trustVisionHmac'] as const;
+
+type JsonSchema = TSchema & { required?: string[]; minProperties?: number; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; type?: unknown; additionalProperties?: unknown };
+type BodySchema = JsonSchema & { content?: Record<string, { schema: JsonSchema }> };
+
+const needsFields = (s: JsonSchema): boolean => {
+  const branches = s.anyOf ?? s.oneOf;
+  if (branches) return branches.every(needsFields);
+  return (s.required?.length ?? 0) > 0 || (s.minProperties ?? 0) > 0;
+};
+
+/**
+ * Multipart text fields are checked as strictly as JSON: an unknown field (a typo such as
+ * `return_template`) is refused instead of silently ignored.
+ */
+const strictObject = (s: JsonSchema): JsonSchema => (s.type === 'object' && s.additionalProperties === undefined ? { ...s, additionalProperties: false } : s);
+
+/**
+ * Derives what every route's contract shares from its schema and access, in one place, so the
+ * OpenAPI document cannot drift from what the server does:
+ * - the error statuses the shared hooks can answer (auth, scope, validation, limits, timeout,
+ *   rate, internal), with the error schema;
+ * - the security requirement, naming the scope the route needs;
+ * - which media types the body may have and whether it may be absent.
+ */
+export function registerRouteContract(app: FastifyInstance): void {
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const schema = route.schema as (RouteOptions['schema'] & { hide?: boolean; security?: unknown; description?: string; response?: Record<string, unknown> }) | undefined;
+    if (!schema || schema.hide) return;
+    const access = accessOf(route.url);
+    const body = schema.body as BodySchema | undefined;
+    const config = (route.config ?? {}) as NonNullable<RouteOptions['config']>;
+    if (body) {
+      if (body.content) {
+        for (const [type, media] of Object.entries(body.content)) if (type.startsWith('multipart/')) media.schema = strictObject(media.schema);
+        config.bodyMediaTypes = Object.keys(body.content);
+        config.bodyRequired = Object.values(body.content).some((m) => needsFields(m.schema));
+      } else {
+        config.bodyMediaTypes = ['application/json'];
+        config.bodyRequired = needsFields(body);
+      }
+      route.config = config;
+    }
+
+    const statuses = new Set<number>([408, 500]);
+    if (body || schema.querystring || schema.params) statuses.add(400);
+    if (body) { statuses.add(413); statuses.add(415); }
+    if (schema.params) statuses.add(404);
+    if (access !== 'public') [400, 401, 403, 429].forEach((s) => statuses.add(s));
+    if (config.usesEngine) statuses.add(429);
+    const response = { ...(schema.response ?? {}) };
+    for (const status of [...statuses].sort()) if (!(status in response)) response[status] = ErrorResponse;
+    schema.response = response;
+
+    if (access === 'public') {
+      schema.security = [];
+    } else {
+      const roles = access === 'authenticated' ? [] : [access];
+      schema.security = SECURITY_SCHEMES.map((name) => ({ [name]: roles }));
+      const needs = access === 'authenticated' ? 'Needs any valid credential.' : `Needs the \`${access}\` scope.`;
+      schema.description = schema.description ? `${schema.description}\n\n${needs}` : needs;
+    }
+  });
+}
+
+/**
+ * Refuses a body the route cannot read (multipart sent to a JSON-only route, JSON to a
+ * multipart-only one) before it is read, and, once parsed, reads an absent body as {} where every
+ * field is optional and refuses it where some are required. Registered after the multipart plugin,
+ * whose preValidation hook is what turns the parts into the body.
+ */
+export function registerBodyRules(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  // An empty JSON body is no body: the route's rule below decides, as for a request without one.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    const body = String(text);
+    if (body.trim() === '') return done(null, undefined);
+    return json(request, body, done);
+  });
+  app.addHook('onRequest', async (request) => {
+    const types = request.routeOptions.config.bodyMediaTypes;
+    const header = request.headers['content-type'];
+    if (!types || !header) return;
+    const essence = header.split(';')[0].trim().toLowerCase();
+    if (!types.includes(essence)) {
+      throw new FaceproofError('unsupported_media_type', `this route takes ${types.join(' or ')}, not ${essence || 'an empty content type'}`, 'content-type');
+    }
+  });
+  app.addHook('preValidation', async (request) => {
+    const { bodyMediaTypes, bodyRequired } = request.routeOptions.config;
+    if (!bodyMediaTypes || request.body !== undefined) return;
+    if (bodyRequired) throw new FaceproofError('invalid_parameter', `this request needs a body, sent as ${bodyMediaTypes.join(' or ')}`);
+    request.body = {};
+  });
+}
