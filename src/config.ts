@@ -63,6 +63,8 @@ export interface Config {
   auditRetentionDays: number;
   /** Keep the raw images and videos of audited requests (by SHA-256, per tenant); off: digests only. */
   auditKeepInputs: boolean;
+  /** Also audit health and readiness probes (off: a load balancer's probes would flood the trail). */
+  auditProbes: boolean;
   /** Where the master keys come from: FACEPROOF_MASTER_KEY (base64 keys, first active) or a key file. */
   masterKey: { value?: string; file: string };
   /** Face templates are stored sealed with AES-256-GCM under the master key. */
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     auditRetentionDays: int(env, 'FACEPROOF_AUDIT_RETENTION_DAYS', 0),
     auditKeepInputs: oneOf(env, 'FACEPROOF_AUDIT_KEEP_INPUTS', ['false', 'true'] as const) === 'true',
+    auditProbes: oneOf(env, 'FACEPROOF_AUDIT_PROBES', ['false', 'true'] as const) === 'true',
     masterKey: {
       value: env.FACEPROOF_MASTER_KEY || undefined,
       file: path.resolve(env.FACEPROOF_MASTER_KEY_FILE ?? path.join(env.FACEPROOF_DATA_DIR ?? './data', 'keys', 'master.json')),

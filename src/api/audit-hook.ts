@@ -16,30 +16,38 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** Called with each image, video or frame found in a request (when raw inputs are kept). */
 export type MediaSink = (bytes: Buffer, sha256: string) => void;
 
+/** How deep a request's inputs are described: what lies deeper is named, not walked. */
+const MAX_DEPTH = 8;
+
 /**
  * The request's inputs without their pixels: an image or video (base64 or file) becomes its SHA-256
  * and size, a template its SHA-256; ids and small options are kept; long text is cut. `keep`, when
- * given, receives the bytes themselves.
+ * given, receives the bytes themselves. Whatever a client sent can be described: numbers JSON
+ * cannot hold (1e400 parses to Infinity) become text, and nesting, cycles and objects that are not
+ * plain data (a half-read multipart body) are cut short, so no input can cost a request its record.
  */
-export function describeInputs(value: unknown, key = '', keep?: MediaSink): unknown {
+export function describeInputs(value: unknown, key = '', keep?: MediaSink, depth = 0): unknown {
   const media = (bytes: Buffer) => {
     const digest = sha256(bytes);
     keep?.(bytes, digest);
     return { sha256: digest, bytes: bytes.length, ...(keep ? { kept: true } : {}) };
   };
   if (Buffer.isBuffer(value)) return media(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return String(value);
   if (typeof value === 'string') {
     if (key === 'base64') return media(Buffer.from(value.replace(/^data:[^,]*,/, ''), 'base64'));
     if (key === 'template') return { template_sha256: sha256(Buffer.from(value)) };
     return value.length > 200 ? `${value.slice(0, 200)}…` : value;
   }
-  if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key, keep));
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64', keep);
-    return Object.fromEntries(entries.map(([k, v]) => [k, describeInputs(v, k, keep)]));
-  }
-  return value;
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+  if (depth >= MAX_DEPTH) return '[nested too deep]';
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key, keep, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return `[${(value as object).constructor?.name ?? 'object'}]`;
+  const entries = Object.entries(value as Record<string, unknown>).slice(0, 100);
+  if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64', keep, depth + 1);
+  return Object.fromEntries(entries.map(([k, v]) => [k.length > 100 ? `${k.slice(0, 100)}…` : k, describeInputs(v, k, keep, depth + 1)]));
 }
 
 const RESULT_KEYS = ['decision', 'score', 'far', 'similarity', 'is_live', 'verdict', 'status', 'reason', 'signature'] as const;
@@ -62,8 +70,16 @@ export function describeResult(payload: string): Record<string, unknown> {
   return out;
 }
 
-/** Records every /v1 request (health checks aside) in the audit trail, and counts it for its client, once its response is sent. */
-export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, archive?: AuditInputArchive): void {
+/** Health and readiness probes: a load balancer's, answered many times a minute. */
+const PROBES = new Set(['/v1/health', '/v1/health/ready']);
+
+/**
+ * Records every request, whatever its status (probes only when `auditProbes`), in the audit trail,
+ * and counts it for its client, once its response is sent.
+ */
+export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, options: { archive?: AuditInputArchive; auditProbes?: boolean } = {}): void {
+  const { archive, auditProbes = false } = options;
+  const audited = (request: FastifyRequest) => auditProbes || !PROBES.has(request.routeOptions.url ?? '');
   app.addHook('onSend', async (request, reply, payload) => {
     if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
     return payload;
@@ -71,37 +87,42 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
   app.addHook('onResponse', async (request, reply) => {
     if (!audited(request)) return;
     const tenantId = request.caller?.tenantId ?? 'default';
+    // An unmatched path is recorded as sent, without its query and cut short: it names no route.
+    const route = request.routeOptions.url ?? request.url.split('?')[0].slice(0, 200);
+    const service = serviceOf(route);
+    const base = {
+      tenantId,
+      requestId: request.id,
+      clientRequestId: envelope(request).client_request_id ?? null,
+      clientId: request.caller?.clientId ?? 'anonymous',
+      ...(request.transactionId ? { transactionId: request.transactionId } : {}),
+      method: request.method,
+      route,
+      service,
+      status: reply.statusCode,
+      latencyMs: Math.round(reply.elapsedTime * 10) / 10,
+      result: request.auditResult ?? {},
+      at: new Date().toISOString(),
+    };
     try {
-      trail.record({
-        tenantId,
-        requestId: request.id,
-        clientRequestId: envelope(request).client_request_id ?? null,
-        clientId: request.caller?.clientId ?? 'anonymous',
-        ...(request.transactionId ? { transactionId: request.transactionId } : {}),
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        service: serviceOf(request.routeOptions.url ?? request.url),
-        status: reply.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 10) / 10,
-        inputs: describeInputs({ params: request.params, query: request.query, body: request.body }, '', archive && ((bytes, digest) => {
-          archive.keep(tenantId, digest, bytes).catch((err: unknown) => request.log.error({ err }, 'an audit input could not be kept'));
-        })) as Record<string, unknown>,
-        result: request.auditResult ?? {},
-        at: new Date().toISOString(),
-      });
+      const inputs = describeInputs({ params: request.params, query: request.query, body: request.body }, '', archive && ((bytes, digest) => {
+        archive.keep(tenantId, digest, bytes).catch((err: unknown) => request.log.error({ err }, 'an audit input could not be kept'));
+      })) as Record<string, unknown>;
+      trail.record({ ...base, inputs });
     } catch (err) {
-      request.log.error({ err }, 'the audit record could not be written');
+      // The request is still recorded, with why its inputs are not.
+      request.log.error({ err }, 'the audit record could not be written with its inputs');
+      try {
+        trail.record({ ...base, inputs: { unrecorded: String((err as Error).message ?? err).slice(0, 200) } });
+      } catch (again) {
+        request.log.error({ err: again }, 'the audit record could not be written');
+      }
     }
     if (!request.caller?.principal) return;
     try {
-      usage.count(request.caller.tenantId, request.caller.clientId, serviceOf(request.routeOptions.url ?? request.url), reply.statusCode, !!request.routeOptions.config.usesEngine, new Date());
+      usage.count(request.caller.tenantId, request.caller.clientId, service, reply.statusCode, !!request.routeOptions.config.usesEngine, new Date());
     } catch (err) {
       request.log.error({ err }, 'usage could not be counted');
     }
   });
-}
-
-function audited(request: FastifyRequest): boolean {
-  const route = request.routeOptions.url ?? request.url;
-  return route.startsWith('/v1/') && route !== '/v1/health';
 }

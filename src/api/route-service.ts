@@ -1,9 +1,10 @@
 import { isScope, type Scope } from '../core/scopes.ts';
 
-const SERVICES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage'];
+const SERVICES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage', 'metrics'];
 
 /** Which service a route belongs to, from its first path segment: what audit records and usage count by. */
 export function serviceOf(route: string): string {
+  if (route === '/metrics') return 'metrics';
   const first = /^\/v1\/([a-z]+)/.exec(route)?.[1] ?? 'system';
   if (first === 'search') return 'collections';
   return SERVICES.includes(first) ? first : 'system';

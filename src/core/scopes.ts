@@ -1,7 +1,10 @@
 import { FaceproofError } from './errors.ts';
 
-/** What a key may do, one scope per service. `admin` manages clients and keys. */
-export const SCOPES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'collections', 'users', 'sessions', 'audit', 'admin'] as const;
+/**
+ * What a key may do, one scope per service. `admin` manages clients and keys (and sees every
+ * tenant's collection names in the metrics); `metrics` reads GET /metrics, for a Prometheus scraper.
+ */
+export const SCOPES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'collections', 'users', 'sessions', 'audit', 'admin', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {
