@@ -116,6 +116,7 @@ describe('the OpenAPI document', () => {
     for (const { route, method, op } of operations) {
       const where = `${method.toUpperCase()} ${route}`;
       expect(op.security, where).toBeDefined();
+      expect(Object.keys(op.responses).some((s) => s.startsWith('2')), `${where} documents its success`).toBe(true);
       expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(['408', '500']));
       if (op.security!.length > 0) expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(['401', '403', '429']));
     }

@@ -53,7 +53,10 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail, archive?: A
   });
 
   app.get('/v1/audit/export', {
-    schema: { tags, summary: 'Every audit record of the tenant, one JSON object per line (application/x-ndjson)' },
+    schema: {
+      tags, summary: 'Every audit record of the tenant, one JSON object per line (application/x-ndjson)',
+      response: { 200: { description: 'One record per line, oldest first, as GET /v1/audit/records describes them', content: { 'application/x-ndjson': { schema: { type: 'string' } } } } },
+    },
   }, async (request, reply) => {
     const lines: string[] = [];
     for (let after: number | undefined, page; (page = trail.list(request.caller.tenantId, { afterSeq: after, limit: 1000 })).length > 0; after = page[page.length - 1].seq) {
@@ -66,7 +69,8 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail, archive?: A
   app.get<{ Params: { sha256: string } }>('/v1/audit/inputs/:sha256', {
     schema: {
       tags, summary: 'The raw image or video an audit record refers to by SHA-256 (only when FACEPROOF_AUDIT_KEEP_INPUTS is on)',
-      params: Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }), response: { ...errorResponses(400, 404) },
+      params: Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+      response: { 200: { description: 'The bytes as received', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
     if (!archive) throw new FaceproofError('not_found', 'raw inputs are not kept by this server (FACEPROOF_AUDIT_KEEP_INPUTS)', 'sha256');
