@@ -62,7 +62,8 @@ export function registerRouteContract(app: FastifyInstance): void {
     if (body || schema.querystring || schema.params) statuses.add(400);
     if (body) { statuses.add(413); statuses.add(415); }
     if (schema.params) statuses.add(404);
-    if (access !== 'public') [400, 401, 403, 429].forEach((s) => statuses.add(s));
+    // Any authenticated request may name a transaction (X-Transaction-Id): unknown is 404, finished 409.
+    if (access !== 'public') [400, 401, 403, 404, 409, 429].forEach((s) => statuses.add(s));
     if (config.usesEngine) statuses.add(429);
     const response = { ...(schema.response ?? {}) };
     for (const status of [...statuses].sort()) if (!(status in response)) response[status] = ErrorResponse;
