@@ -40,6 +40,8 @@ import { SqliteTransactionRepository } from './store/sqlite/transaction-reposito
 import { UsageMeter } from './core/usage.ts';
 import { SqliteUsageRepository } from './store/sqlite/usage-repository.ts';
 import { TemplateCodec } from './store/sqlite/template-codec.ts';
+import { sealedColumns, sealingStatus } from './store/sqlite/template-reseal.ts';
+import { FaceproofError } from './core/errors.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
 export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
@@ -57,9 +59,28 @@ export function openAuditTrail(config: Config): { audit: AuditTrail; close(): vo
   return { audit: new AuditTrail(new SqliteAuditRepository(db)), close: () => db.close() };
 }
 
-/** The master keys that seal templates and HMAC secrets at rest (see MasterKeyring). */
+/** The master keys that seal templates and HMAC secrets at rest (see MasterKeyring); a missing key file is created (the server's start). */
 export function openMasterKeyring(config: Config): MasterKeyring {
   return config.masterKey.value ? MasterKeyring.fromEnvironment(config.masterKey.value) : MasterKeyring.openFile(config.masterKey.file);
+}
+
+/**
+ * The master keys as a tool opens them: never created by reading, and never made up for a data
+ * folder whose values are already sealed (under a key this process was not given: most often the
+ * server's FACEPROOF_MASTER_KEY left out of the command's environment). `eager`: refuse at once
+ * when the ring is missing and the folder holds sealed values, rather than at the first seal.
+ */
+function toolKeyring(config: Config, db: Db, options: { eager: boolean }): MasterKeyring {
+  if (config.masterKey.value) return openMasterKeyring(config);
+  const refuseIfSealed = () => {
+    const ids = [...new Set(sealingStatus(db, sealedColumns(db)).flatMap((s) => Object.keys(s.sealed)))];
+    if (ids.length > 0) {
+      throw new FaceproofError('not_found', `this data folder holds values sealed under master key ${ids.join(', ')}, but FACEPROOF_MASTER_KEY is unset and ${config.masterKey.file} does not exist: run with the server's FACEPROOF_MASTER_KEY or FACEPROOF_MASTER_KEY_FILE`);
+    }
+  };
+  const ring = MasterKeyring.openFile(config.masterKey.file, { create: 'on-first-seal', beforeCreate: refuseIfSealed });
+  if (options.eager && ring.list().length === 0) refuseIfSealed();
+  return ring;
 }
 
 /** How templates are stored: sealed under the master key when FACEPROOF_ENCRYPT_TEMPLATES is on; sealed ones are read either way. */
@@ -67,26 +88,53 @@ export function templateCodec(config: Config, keyring: MasterKeyring = openMaste
   return TemplateCodec.withKeys(keyring, { seal: config.encryptTemplates });
 }
 
-/** Clients and keys over the database alone, without loading models (for `faceproof clients|keys`). */
+/**
+ * Clients and keys over the database alone, without loading models (for `faceproof clients|keys`).
+ * The bootstrap key is left as it is, and the master key file is created only by sealing a signing
+ * key's secret into a data folder that has none.
+ */
 export function openClientAdministration(config: Config): { administration: ClientAdministration; close(): void } {
   const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
-  return { administration: new ClientAdministration(new SqliteClientRepository(db), openMasterKeyring(config)), close: () => db.close() };
+  return { administration: new ClientAdministration(new SqliteClientRepository(db), toolKeyring(config, db, { eager: false })), close: () => db.close() };
 }
 
-/** Who may call: clients, keys and the schemes that map onto them. The bootstrap key follows FACEPROOF_BOOTSTRAP_KEY. */
-function createAccess(config: Config, db: Db, keyring: MasterKeyring): { administration: ClientAdministration; authenticator: Authenticator } {
+/**
+ * Who may call: clients, keys and the schemes that map onto them. At the server's start the
+ * bootstrap key follows FACEPROOF_BOOTSTRAP_KEY and the token secret is created if missing; a tool
+ * leaves both as they are.
+ */
+function createAccess(config: Config, db: Db, keyring: MasterKeyring, mode: ServicesMode): { administration: ClientAdministration; authenticator: Authenticator } {
   const clients = new SqliteClientRepository(db);
   const administration = new ClientAdministration(clients, keyring);
-  administration.syncBootstrapKey(config.bootstrapKey);
-  const tokens = JwtAccessTokens.open(path.join(config.dataDir, 'keys', 'token-hs256.key'));
+  if (mode === 'serve') administration.syncBootstrapKey(config.bootstrapKey);
+  const tokens = JwtAccessTokens.open(path.join(config.dataDir, 'keys', 'token-hs256.key'), { create: mode === 'serve' });
   const authenticator = new Authenticator(clients, administration, tokens, new SqliteReplayGuard(db), config.auth);
   return { administration, authenticator };
 }
 
-/** The result-signing keys, under the data folder (never in the repository); created on first use. */
-export function openSigningKeys(config: Config): Promise<FileSigningKeys> {
-  return FileSigningKeys.open(path.join(config.dataDir, 'keys', 'signing'));
+/** Where the result-signing keys live: under the data folder, never in the repository. */
+export function signingKeysDir(config: Config): string {
+  return path.join(config.dataDir, 'keys', 'signing');
 }
+
+/**
+ * The result-signing keys. By default (the server's start) a data folder without one gets its first
+ * key; with `create: false` they are only read (none: an empty set that cannot sign).
+ */
+export function openSigningKeys(config: Config, options: { create?: boolean } = {}): Promise<FileSigningKeys> {
+  return FileSigningKeys.open(signingKeysDir(config), options);
+}
+
+/**
+ * Whose the services are. `serve`: the server's start, which owns the data folder's keys — the
+ * bootstrap key's row follows FACEPROOF_BOOTSTRAP_KEY (created, replaced, or revoked when the
+ * variable is unset), and a missing signing key, token secret or master key file is created.
+ * `tool`: a CLI command or benchmark working on someone's data folder — it never creates, replaces
+ * or revokes a key: the bootstrap row is not touched, signing keys and the token secret are only
+ * read, and the master key file is created only if the tool must seal a template and none exists
+ * (refused when the folder already holds values sealed under another key: see toolKeyring).
+ */
+export type ServicesMode = 'serve' | 'tool';
 
 /** The use cases the routes call, plus what only the composition root holds. */
 export interface Services extends AppServices {
@@ -99,8 +147,10 @@ export interface Services extends AppServices {
 /**
  * Loads the models once, opens the embedded store (SQLite file and blob folder under the data
  * folder) and wires the use cases: the composition root shared by the server, CLI and benchmarks.
+ * Only the server may use the default mode; everything else passes `{ mode: 'tool' }` (see ServicesMode).
  */
-export async function createServices(config: Config): Promise<Services> {
+export async function createServices(config: Config, options: { mode?: ServicesMode } = {}): Promise<Services> {
+  const mode = options.mode ?? 'serve';
   const engine = await FaceEngine.load(config.pipeline, config.threads);
   const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
   const info = engine.info();
@@ -116,7 +166,14 @@ export async function createServices(config: Config): Promise<Services> {
   const loader = new ImageLoader(config.image, images);
   const quality = new QualityService(engine, loader);
   const service = new FaceService(engine, calibrator, loader, quality);
-  const keyring = openMasterKeyring(config);
+  let keyring: MasterKeyring;
+  try {
+    keyring = mode === 'serve' ? openMasterKeyring(config) : toolKeyring(config, db, { eager: true });
+  } catch (err) {
+    await engine.close();
+    db.close();
+    throw err;
+  }
   const templates = templateCodec(config, keyring);
   const collectionRepository = new SqliteCollectionRepository(db, templates);
   const indexes = new UsearchIndexProvider(collectionRepository, {
@@ -131,8 +188,8 @@ export async function createServices(config: Config): Promise<Services> {
     minVideoSeconds: config.liveness.minVideoSeconds,
     video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
   });
-  const signer = await openSigningKeys(config);
-  const access = createAccess(config, db, keyring);
+  const signer = await openSigningKeys(config, { create: mode === 'serve' });
+  const access = createAccess(config, db, keyring, mode);
   return {
     ...access,
     transactions: new TransactionService(new SqliteTransactionRepository(db)),

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { parseScopes } from '../core/scopes.ts';
-import type { ClientAdministration } from '../core/api-clients.ts';
+import { BOOTSTRAP_KEY_ID, type ClientAdministration } from '../core/api-clients.ts';
 import { describeClient, describeIssued, describeKey } from '../core/api-client-views.ts';
 
 /**
  * `faceproof clients …` and `faceproof keys …`: the administration the admin routes offer, on the
- * database directly (a running server sees the changes at its next request).
+ * database directly (a running server sees the changes at its next request). They change only what
+ * they are asked to: the bootstrap key is revoked by `keys revoke bootstrap` alone, never synced here.
  */
 export function registerAdminCommands(program: Command, print: (value: unknown) => void): void {
   const clients = program.command('clients').description('API clients: create, list, disable, enable');
@@ -37,8 +38,8 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
     }));
   keys.command('list').option('--client <client_id>', 'only this client\'s keys')
     .action((o: { client?: string }) => withAdministration((a) => print(a.listKeys(o.client).map(describeKey))));
-  keys.command('revoke').argument('<key_id>').description('revoke a key, with its temporary credentials and tokens')
-    .action((id: string) => withAdministration((a) => print(describeKey(a.revokeKey(id)))));
+  keys.command('revoke').argument('<key_id>').description('revoke a key, with its temporary credentials and tokens; `bootstrap`: the bootstrap key, until a server starts with FACEPROOF_BOOTSTRAP_KEY again')
+    .action((id: string) => withAdministration((a) => print(describeKey(id === BOOTSTRAP_KEY_ID ? a.revokeBootstrapKey() : a.revokeKey(id)))));
 }
 
 function optionalNumber(value: string | undefined, name: string): number | undefined {

@@ -42,7 +42,7 @@ export function registerEncryptionCommands(program: Command): void {
     .option('--retire-old-keys', 'afterwards, drop the keys no value is sealed under any more (key file only)')
     .action(async (opts: { retireOldKeys?: boolean }) => {
       const config = loadConfig();
-      const ring = await openKeyring(config);
+      const ring = await openExistingKeyring(config);
       await withDatabase(config, async (db) => {
         const resealed = await reseal(db, ring, config);
         const after = await status(db);
@@ -72,7 +72,7 @@ export function registerEncryptionCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const ring = await openKeyring(config);
+      const ring = await openExistingKeyring(config);
       await withDatabase(config, async (db) => {
         const previous = ring.activeKeyId;
         // The new key is saved before anything is sealed under it: an interruption leaves every row readable.
@@ -92,6 +92,20 @@ function keySource(config: Config): { kind: 'environment' | 'file'; file?: strin
 
 async function openKeyring(config: Config): Promise<MasterKeyring> {
   return (await import('../bootstrap.ts')).openMasterKeyring(config);
+}
+
+/**
+ * The ring `reseal` and `rotate` work with, which must exist already: a missing key file most often
+ * means the server's FACEPROOF_MASTER_KEY (or FACEPROOF_MASTER_KEY_FILE) was left out, and sealing
+ * every template under a key made up here would lock the server out of them.
+ */
+async function openExistingKeyring(config: Config): Promise<MasterKeyring> {
+  const source = keySource(config);
+  if (source.kind === 'file' && !fs.existsSync(source.file!)) {
+    const { FaceproofError } = await import('../core/errors.ts');
+    throw new FaceproofError('not_found', `no master key: FACEPROOF_MASTER_KEY is unset and ${source.file} does not exist; run with the server's FACEPROOF_MASTER_KEY or FACEPROOF_MASTER_KEY_FILE (a server started on this data folder creates the key file)`);
+  }
+  return openKeyring(config);
 }
 
 async function withDatabase(config: Config, use: (db: Db) => Promise<void>): Promise<void> {

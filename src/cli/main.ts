@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
@@ -8,14 +9,17 @@ import { FaceproofError } from '../core/errors.ts';
 import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
 import { registerEncryptionCommands } from './encryption-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
+import type { Services } from '../bootstrap.ts';
 
 const program = new Command()
   .name('faceproof')
   .description('Self-hosted face verification server and tools')
   .version(VERSION);
 
+// Only `serve` owns the data folder's keys: it syncs the bootstrap key from FACEPROOF_BOOTSTRAP_KEY
+// and creates missing keys. Every other command reads keys and changes only those it is asked to.
 program.command('serve')
-  .description('run the HTTP server (configured by FACEPROOF_* environment variables)')
+  .description('run the HTTP server (configured by FACEPROOF_* environment variables); sets or revokes the bootstrap key from FACEPROOF_BOOTSTRAP_KEY')
   .action(async () => {
     const { startServer } = await import('../api/server.ts');
     await startServer(loadConfig());
@@ -27,12 +31,14 @@ program.command('detect')
   .option('--templates', 'include face templates')
   .option('--auto-rotate', 'also try the image turned by 90°, 180° and 270°')
   .action(async (image: string, opts: { templates?: boolean; autoRotate?: boolean }) => {
-    const service = await loadService();
-    const result = await service.detect({ kind: 'bytes', data: fs.readFileSync(image) }, {
-      autoRotate: !!opts.autoRotate, returnTemplates: !!opts.templates, returnFaceImages: false,
+    const bytes = fs.readFileSync(image);
+    await withScratchService(async (service) => {
+      const result = await service.detect({ kind: 'bytes', data: bytes }, {
+        autoRotate: !!opts.autoRotate, returnTemplates: !!opts.templates, returnFaceImages: false,
+      });
+      const { summarizeFace } = await import('../core/face-summary.ts');
+      print({ image: result.image, faces: result.faces.map((f) => summarizeFace(f.face, { template: f.template })) });
     });
-    const { summarizeFace } = await import('../core/face-summary.ts');
-    print({ image: result.image, faces: result.faces.map((f) => summarizeFace(f.face, { template: f.template })) });
   });
 
 program.command('compare')
@@ -45,16 +51,18 @@ program.command('compare')
     for (const t of [opts.sourceType, opts.targetType]) {
       if (!(IMAGE_TYPES as readonly string[]).includes(t)) throw new FaceproofError('invalid_parameter', `unknown image type ${t}`);
     }
-    const service = await loadService();
-    const r = await service.compare({
-      source: { kind: 'image', source: { kind: 'bytes', data: fs.readFileSync(a) } },
-      target: { kind: 'image', source: { kind: 'bytes', data: fs.readFileSync(b) } },
-      sourceType: opts.sourceType as ImageType,
-      targetType: opts.targetType as ImageType,
-      allFaces: false,
-      autoRotate: false,
+    const [source, target] = [fs.readFileSync(a), fs.readFileSync(b)];
+    await withScratchService(async (service) => {
+      const r = await service.compare({
+        source: { kind: 'image', source: { kind: 'bytes', data: source } },
+        target: { kind: 'image', source: { kind: 'bytes', data: target } },
+        sourceType: opts.sourceType as ImageType,
+        targetType: opts.targetType as ImageType,
+        allFaces: false,
+        autoRotate: false,
+      });
+      print({ score: r.score, similarity: r.similarity, far: r.far, decision: r.decision, threshold: r.threshold });
     });
-    print({ score: r.score, similarity: r.similarity, far: r.far, decision: r.decision, threshold: r.threshold });
   });
 
 program.command('index')
@@ -80,11 +88,11 @@ program.command('index')
 program.command('verify')
   .description('check the signature of a saved response, offline; exit 0 when it holds, 1 when not')
   .argument('<response>', 'a JSON file holding a signed response body')
-  .option('--jwks <file>', 'public keys (a saved GET /.well-known/jwks.json); default: this server\'s keys in the data folder')
+  .option('--jwks <file>', 'public keys (a saved GET /.well-known/jwks.json); default: this server\'s keys in the data folder, read only')
   .action(async (response: string, opts: { jwks?: string }) => {
     const { verifySignedResponse } = await import('../core/result-signing.ts');
     const body = JSON.parse(fs.readFileSync(response, 'utf8')) as Record<string, unknown>;
-    const keys = opts.jwks ? JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) : (await openSigningKeys()).publicKeys();
+    const keys = opts.jwks ? JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) : await dataFolderPublicKeys();
     const check = await verifySignedResponse(body, keys);
     print(check);
     process.exit(check.valid ? 0 : 1);
@@ -95,6 +103,7 @@ program.command('signing-keys')
   .argument('<action>', 'list | rotate')
   .action(async (action: string) => {
     if (!['list', 'rotate'].includes(action)) throw new FaceproofError('invalid_parameter', 'signing-keys takes list or rotate');
+    // Listing reads; rotating adds one key (the first one, on a data folder that has none).
     const keys = await openSigningKeys();
     if (action === 'rotate') await keys.rotate();
     print(keys.list());
@@ -130,17 +139,46 @@ program.command('bench')
 registerEncryptionCommands(program);
 registerAdminCommands(program, print);
 
+/** The data folder's signing keys, read only (never created here). */
 async function openSigningKeys() {
-  return (await import('../bootstrap.ts')).openSigningKeys(loadConfig());
+  return (await import('../bootstrap.ts')).openSigningKeys(loadConfig(), { create: false });
 }
 
+/** The public keys `verify` checks against by default; refuses when the data folder has none. */
+async function dataFolderPublicKeys() {
+  const keys = (await openSigningKeys()).publicKeys();
+  if (keys.keys.length === 0) {
+    const { signingKeysDir } = await import('../bootstrap.ts');
+    throw new FaceproofError('not_found', `no signing keys in ${signingKeysDir(loadConfig())}; pass --jwks FILE (a saved GET /.well-known/jwks.json)`, 'jwks');
+  }
+  return keys;
+}
+
+/** The services on the configured data folder, as a tool: no key is created, replaced or revoked (see ServicesMode). */
 async function loadServices() {
   const { createServices } = await import('../bootstrap.ts');
-  return createServices({ ...loadConfig(), logLevel: 'silent' });
+  return createServices({ ...loadConfig(), logLevel: 'silent' }, { mode: 'tool' });
 }
 
-async function loadService() {
-  return (await loadServices()).service;
+/**
+ * `detect` and `compare` keep nothing: they run on a scratch data folder, removed afterwards, so
+ * they neither read nor write the configured one.
+ */
+async function withScratchService(work: (service: Services['service']) => Promise<void>): Promise<void> {
+  const { createServices } = await import('../bootstrap.ts');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-cli-'));
+  try {
+    // Nothing is sealed there: the scratch folder gets no master key, and the configured one is not read.
+    const config = loadConfig({ ...process.env, FACEPROOF_DATA_DIR: scratch, FACEPROOF_MASTER_KEY: '', FACEPROOF_MASTER_KEY_FILE: path.join(scratch, 'keys', 'master.json') });
+    const services = await createServices({ ...config, logLevel: 'silent' }, { mode: 'tool' });
+    try {
+      await work(services.service);
+    } finally {
+      await services.close();
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 function print(value: unknown) {

@@ -145,15 +145,27 @@ export class ClientAdministration {
   }
 
   revokeKey(id: string): ApiKeyRecord {
-    if (id === BOOTSTRAP_KEY_ID) throw new FaceproofError('invalid_parameter', 'the bootstrap key is revoked by unsetting FACEPROOF_BOOTSTRAP_KEY', 'key_id');
+    if (id === BOOTSTRAP_KEY_ID) throw new FaceproofError('invalid_parameter', 'the bootstrap key is revoked by restarting the server without FACEPROOF_BOOTSTRAP_KEY, or with `faceproof keys revoke bootstrap`', 'key_id');
     const key = this.repository.revokeKey(id, this.now().toISOString());
     if (!key) throw new FaceproofError('not_found', `no key ${id}`, 'key_id');
     return key;
   }
 
   /**
+   * The operator's explicit revocation (`faceproof keys revoke bootstrap`): the running server
+   * refuses the key from its next request; the next server start with FACEPROOF_BOOTSTRAP_KEY set
+   * gives it back (the row follows the variable at each start).
+   */
+  revokeBootstrapKey(): ApiKeyRecord {
+    const key = this.repository.getKey(BOOTSTRAP_KEY_ID);
+    if (!key) throw new FaceproofError('not_found', 'this data folder has no bootstrap key (no server started with FACEPROOF_BOOTSTRAP_KEY)', 'key_id');
+    return key.revokedAt ? key : this.repository.revokeKey(BOOTSTRAP_KEY_ID, this.now().toISOString())!;
+  }
+
+  /**
    * The key given in FACEPROOF_BOOTSTRAP_KEY: every scope, default tenant. Its row follows the
-   * variable at each start (a changed value replaces it; an unset one revokes it).
+   * variable at each start of the server (a changed value replaces it; an unset one revokes it).
+   * The server's start alone calls this: CLI commands and benchmarks leave the row as it is.
    */
   syncBootstrapKey(secret: string | undefined): void {
     const at = this.now().toISOString();

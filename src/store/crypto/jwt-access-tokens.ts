@@ -14,18 +14,24 @@ const AUDIENCE = 'faceproof-api';
  * checks them, so a symmetric key is enough; replacing the file ends every outstanding token.
  */
 export class JwtAccessTokens implements AccessTokens {
-  private constructor(private readonly secret: Uint8Array) {}
+  private constructor(private readonly secret: Uint8Array | undefined, private readonly file: string) {}
 
-  static open(file: string): JwtAccessTokens {
+  /**
+   * The secret of `file`; with `create` (the server's start) a missing one is created. Without it
+   * (CLI commands and benchmarks) a missing secret is left missing: no token is issued, none verifies.
+   */
+  static open(file: string, options: { create?: boolean } = {}): JwtAccessTokens {
     if (!fs.existsSync(file)) {
+      if (options.create === false) return new JwtAccessTokens(undefined, file);
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       fs.writeFileSync(`${file}.tmp`, randomBytes(32).toString('base64'), { mode: 0o600 });
       fs.renameSync(`${file}.tmp`, file);
     }
-    return new JwtAccessTokens(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'));
+    return new JwtAccessTokens(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'), file);
   }
 
   async issue(claims: TokenClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    if (!this.secret) throw new Error(`no token secret in ${this.file} (the server creates it at its start)`);
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + ttlSeconds;
     const token = await new SignJWT({ client_id: claims.clientId, key_id: claims.keyId, scope: claims.scopes.join(' ') })
@@ -37,6 +43,7 @@ export class JwtAccessTokens implements AccessTokens {
   }
 
   async verify(token: string): Promise<TokenClaims> {
+    if (!this.secret) throw new FaceproofError('invalid_credentials', 'the token is not valid');
     try {
       const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockTolerance: 0 });
       const scopes = String(payload.scope ?? '').split(' ').filter(isScope) as Scope[];

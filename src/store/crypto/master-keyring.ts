@@ -22,7 +22,7 @@ export const SEAL_OVERHEAD = HEADER + TAG;
  * from a JSON key file, created with one random key on first use.
  */
 export class MasterKeyring implements SecretBox {
-  private constructor(private keys: MasterKey[], private readonly file: string | undefined) {}
+  private constructor(private keys: MasterKey[], private readonly file: string | undefined, private readonly beforeCreate?: () => void) {}
 
   static fromEnvironment(value: string): MasterKeyring {
     const keys = value.split(',').map((s) => s.trim()).filter(Boolean).map((b64) => {
@@ -34,20 +34,20 @@ export class MasterKeyring implements SecretBox {
     return new MasterKeyring(keys, undefined);
   }
 
-  static openFile(file: string): MasterKeyring {
-    if (!fs.existsSync(file)) {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      const ring = new MasterKeyring([], file);
-      ring.keys = [newKey()];
-      ring.save();
-      return ring;
-    }
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys: Array<{ id: number; key: string; created: string }> };
-    return new MasterKeyring(stored.keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64'), created: k.created })), file);
+  /**
+   * The keys of a JSON key file. A missing file is created with one random key at once (`now`: the
+   * server's start) or only when something is first sealed (`on-first-seal`: CLI commands, which
+   * must not create a key just by reading). Until then the ring is empty: it opens nothing.
+   * `beforeCreate` may refuse the creation by throwing (a data folder already sealed under a key not given).
+   */
+  static openFile(file: string, options: { create?: 'now' | 'on-first-seal'; beforeCreate?: () => void } = {}): MasterKeyring {
+    const ring = new MasterKeyring([], file, options.beforeCreate);
+    if (!ring.load() && (options.create ?? 'now') === 'now') ring.createFile();
+    return ring;
   }
 
   get activeKeyId(): number {
-    return this.keys[0].id;
+    return this.existingKey().id;
   }
 
   list(): Array<{ id: number; created: string; active: boolean }> {
@@ -57,6 +57,7 @@ export class MasterKeyring implements SecretBox {
   /** Adds a new active key to a file keyring; older keys keep opening what they sealed. */
   rotate(): number {
     if (!this.file) throw new Error('keys given in FACEPROOF_MASTER_KEY are rotated by putting the new key first in the variable');
+    this.existingKey();
     this.keys = [newKey(), ...this.keys];
     this.save();
     return this.keys[0].id;
@@ -65,6 +66,7 @@ export class MasterKeyring implements SecretBox {
   /** Drops every key but the active one (after everything was re-sealed under it). */
   retireOldKeys(): number {
     if (!this.file) throw new Error('keys given in FACEPROOF_MASTER_KEY are retired by removing them from the variable');
+    this.existingKey();
     const dropped = this.keys.length - 1;
     this.keys = this.keys.slice(0, 1);
     this.save();
@@ -72,7 +74,7 @@ export class MasterKeyring implements SecretBox {
   }
 
   seal(plain: Uint8Array, purpose: string): Buffer {
-    const { id, key } = this.keys[0];
+    const { id, key } = this.activeKey();
     const iv = randomBytes(12);
     const header = Buffer.alloc(HEADER);
     header[0] = FORMAT;
@@ -88,6 +90,8 @@ export class MasterKeyring implements SecretBox {
     const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     if (buf.length < SEAL_OVERHEAD || buf[0] !== FORMAT) throw new Error('not a sealed value');
     const id = buf.readUInt32BE(1);
+    // A key file created by another process since this ring was opened empty.
+    if (this.keys.length === 0 && this.file) this.load();
     const entry = this.keys.find((k) => k.id === id);
     if (!entry) throw new Error(`sealed under master key ${id}, which this server does not hold`);
     const decipher = createDecipheriv('aes-256-gcm', entry.key, buf.subarray(5, HEADER));
@@ -101,12 +105,59 @@ export class MasterKeyring implements SecretBox {
     return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).readUInt32BE(1);
   }
 
+  /**
+   * The key that seals. An empty file ring (opened `on-first-seal`) reads the file again, since
+   * another process (the server) may have created it; if there is still none, it creates it.
+   */
+  private activeKey(): MasterKey {
+    if (this.keys.length === 0 && this.file && !this.load()) this.createFile();
+    return this.keys[0];
+  }
+
+  /** The active key, which must exist already (reading never creates one). */
+  private existingKey(): MasterKey {
+    if (this.keys.length === 0 && this.file) this.load();
+    if (this.keys.length === 0) throw new Error(`no master key: ${this.file} does not exist and FACEPROOF_MASTER_KEY is unset`);
+    return this.keys[0];
+  }
+
+  /** Reads the key file; false when there is none. */
+  private load(): boolean {
+    const file = this.file!;
+    if (!fs.existsSync(file)) return false;
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys: Array<{ id: number; key: string; created: string }> };
+    this.keys = stored.keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64'), created: k.created }));
+    return true;
+  }
+
+  /** Creates the key file with one new key, unless another process created it first (then that one is read). */
+  private createFile(): void {
+    const file = this.file!;
+    this.beforeCreate?.();
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const keys = [newKey()];
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, serialize(keys), { mode: 0o600 });
+    try {
+      fs.linkSync(tmp, file); // never replaces an existing key file
+      this.keys = keys;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      this.load();
+    } finally {
+      fs.unlinkSync(tmp);
+    }
+  }
+
   private save(): void {
     const file = this.file!;
-    const stored = { keys: this.keys.map((k) => ({ id: k.id, key: k.key.toString('base64'), created: k.created })) };
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    fs.writeFileSync(`${file}.tmp`, serialize(this.keys), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
   }
+}
+
+function serialize(keys: MasterKey[]): string {
+  return JSON.stringify({ keys: keys.map((k) => ({ id: k.id, key: k.key.toString('base64'), created: k.created })) }, null, 2);
 }
 
 function newKey(): MasterKey {
