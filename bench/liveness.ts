@@ -18,6 +18,7 @@ import { fitLogistic, predictLogistic, type LogisticFit } from './lib/logistic.t
 import sharp from 'sharp';
 import { encodeClip } from './lib/video-clip.ts';
 import { createServices } from '../src/bootstrap.ts';
+import { freshDataFolder } from './lib/fresh-data.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, fit: { type: 'boolean' }, out: { type: 'string' } } });
 const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
@@ -46,13 +47,13 @@ const videoFrames = manifest.filter((m) => m.source === 'pyimagesearch_style_apf
   .sort((a, b) => parseInt(path.basename(a.path)) - parseInt(path.basename(b.path))).slice(0, 60).map((m) => fs.readFileSync(path.join(dataDir, m.path)));
 const evenFrames = await Promise.all(videoFrames.map((f) => sharp(f).resize(300, 400, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer()));
 const clip = await encodeClip(evenFrames, 10);
-config.dataDir = fs.mkdtempSync('/tmp/faceproof-bench-liveness-');
-const services = await createServices(config);
+const scratch = freshDataFolder('bench-liveness');
+const services = await createServices(scratch.config, { mode: 'tool' });
 const v0 = performance.now();
 const videoResult = await services.liveness.checkVideo({ bytes: clip }, 'default', { securityLevel: 'MEDIUM', returnBestFrame: false });
 const videoSeconds = (performance.now() - v0) / 1000;
 await services.close();
-fs.rmSync(config.dataDir, { recursive: true, force: true });
+scratch.remove();
 
 const sets = [...new Set(samples.map((s) => s.source))];
 const personSets = sets.filter((s) => samples.filter((x) => x.source === s).length >= 50);

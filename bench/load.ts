@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { PROJECT_ROOT } from '../src/config.ts';
 import { samplePhotoPath } from './lib/photos.ts';
 import { freePort, waitForHealth } from './lib/server-process.ts';
+import { freshDataFolder } from './lib/fresh-data.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,9 +37,11 @@ const WINDOW_S = 10;
 const key = randomBytes(24).toString('base64url');
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-load-'));
+// Never the inherited data folder: the server's bootstrap key would replace the operator's.
+const scratch = freshDataFolder('load');
+const dataDir = scratch.dir;
 const server = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'serve'], {
-  env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_BOOTSTRAP_KEY: key, FACEPROOF_RATE_LIMIT_PER_SECOND: '0' },
+  env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', ...scratch.env, FACEPROOF_BOOTSTRAP_KEY: key, FACEPROOF_RATE_LIMIT_PER_SECOND: '0' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 await waitForHealth(url);
@@ -150,4 +153,4 @@ fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 process.stdout.write(JSON.stringify({ ...result, curve: undefined }, null, 2) + '\n');
 for (const c of curve) process.stdout.write(`${String(c.from_s).padStart(4)} s  accepted ${c.accepted_per_s}/s p50 ${c.accepted_p50_ms} p99 ${c.accepted_p99_ms} ms · 429 ${c.refused_per_s}/s p99 ${c.refused_p99_ms} ms · RSS ${c.rss_mb} MB (anonymous ${c.rss_anon_mb})\n`);
-fs.rmSync(dataDir, { recursive: true, force: true });
+scratch.remove();

@@ -11,17 +11,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 import { createServices } from '../src/bootstrap.ts';
+import { freshDataFolder } from './lib/fresh-data.ts';
 import { DEFAULT_TENANT } from '../src/core/image-store.ts';
 import type { QualityProfile, QualityVerdict } from '../src/core/quality.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, images: { type: 'string' }, out: { type: 'string' } } });
 const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
 if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
-const config = loadConfig();
-config.dataDir = fs.mkdtempSync('/tmp/faceproof-bench-quality-');
-const services = await createServices(config);
+const scratch = freshDataFolder('bench-quality');
+const services = await createServices(scratch.config, { mode: 'tool' });
 const { quality } = services;
 
 const lfwDir = path.join(dataDir, 'verify/lfw_original150_pairs');
@@ -97,7 +97,7 @@ for (const e of manifest.filter((m) => m.set === 'quality')) {
   count1(`quality/${e.label}`, r.verdict, r.reasons, EXPECT[e.label] ?? []);
 }
 await services.close();
-fs.rmSync(config.dataDir, { recursive: true, force: true });
+scratch.remove();
 
 const pct = (a: number, b: number) => Number(((100 * a) / Math.max(1, b)).toFixed(1));
 latencies.sort((a, b) => a - b);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exactSearch, MetricKind } from 'usearch';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 import { createServices, loadProjection, templateCodec } from '../src/bootstrap.ts';
 import * as collectionsModule from '../src/core/collections.ts';
 import type { CollectionService } from '../src/core/collections.ts';
@@ -22,6 +22,7 @@ import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
 import { loadLfw } from './lib/lfw.ts';
 import { embedImages, impostorSimilarities } from './lib/embed-set.ts';
 import { GaussianSampler } from './lib/gaussian.ts';
+import { freshDataFolder } from './lib/fresh-data.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, sizes: { type: 'string' }, queries: { type: 'string' }, out: { type: 'string' } } });
 const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
@@ -31,9 +32,9 @@ const queryCount = Number(values.queries ?? 500);
 const outDir = values.out ?? path.join(PROJECT_ROOT, 'docs/bench');
 const TENANT = 'default';
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-bench-search-'));
-const config = loadConfig({ ...process.env, FACEPROOF_DATA_DIR: workDir, FACEPROOF_INDEX_SNAPSHOT_EVERY: String(10 ** 9) });
-const services = await createServices(config);
+const scratch = freshDataFolder('bench-search', { FACEPROOF_INDEX_SNAPSHOT_EVERY: String(10 ** 9) });
+const { config, dir: workDir } = scratch;
+const services = await createServices(config, { mode: 'tool' });
 const { collections, service } = services;
 // Templates stored as the server stores them (sealed unless FACEPROOF_ENCRYPT_TEMPLATES=false).
 const repository = new SqliteCollectionRepository(services.db, templateCodec(config));
@@ -123,7 +124,7 @@ fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'search.json'), JSON.stringify(report, null, 2) + '\n');
 console.log(JSON.stringify(report, null, 2));
 await services.close();
-fs.rmSync(workDir, { recursive: true, force: true });
+scratch.remove();
 
 async function atScale(size: number) {
   const name = `scale-${size}`;

@@ -6,7 +6,10 @@
  * 2. Quality, liveness and age: latency of each check through its use case (decode, detect and the
  *    check), one request at a time, on the selfie and on the large photo (per face).
  * 3. POST /v1/compare throughput with two 640×480 images at concurrency 1, 2, 4 and 8 against a
- *    server process (started here unless --url names a running one).
+ *    server process (started here unless --url names a running one, called with FACEPROOF_API_KEY).
+ * Everything runs on a fresh temporary data folder, never the inherited one (FACEPROOF_DATA_DIR or
+ * ./data), whose keys belong to the operator's server: the server started here has a bootstrap key
+ * of its own, which would otherwise replace the operator's.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,10 +21,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import cliProgress from 'cli-progress';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 import { createServices } from '../src/bootstrap.ts';
 import { samplePhotoPath } from './lib/photos.ts';
 import { freePort, waitForHealth } from './lib/server-process.ts';
+import { freshDataFolder } from './lib/fresh-data.ts';
 
 const { values } = parseArgs({ options: {
   iterations: { type: 'string', default: '60' },
@@ -31,7 +35,8 @@ const { values } = parseArgs({ options: {
 } });
 const iterations = Number(values.iterations);
 const duration = Number(values.duration);
-const config = loadConfig();
+const scratch = freshDataFolder('bench-speed');
+const { config } = scratch;
 
 const sample3 = fs.readFileSync(samplePhotoPath(3));
 const inputs = {
@@ -40,7 +45,7 @@ const inputs = {
   'large 1920×1350': sample3,
 };
 
-const services = await createServices({ ...config, logLevel: 'silent' });
+const services = await createServices({ ...config, logLevel: 'silent' }, { mode: 'tool' });
 const { service } = services;
 const latency: Record<string, { p50: number; p95: number; faces: number; event_loop_delay_p99_ms: number; event_loop_delay_max_ms: number }> = {};
 const bar = new cliProgress.SingleBar({ format: 'latency {bar} {value}/{total} {name}' }, cliProgress.Presets.shades_classic);
@@ -105,7 +110,7 @@ if (!serverUrl) {
   const port = await freePort();
   serverUrl = `http://127.0.0.1:${port}`;
   child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_BOOTSTRAP_KEY: benchKey, FACEPROOF_RATE_LIMIT_PER_SECOND: '0' },
+    env: { ...process.env, ...scratch.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_BOOTSTRAP_KEY: benchKey, FACEPROOF_RATE_LIMIT_PER_SECOND: '0' },
     stdio: 'inherit',
   });
   await waitForHealth(serverUrl);
@@ -126,7 +131,12 @@ for (const concurrency of [1, 2, 4, 8]) {
   });
   process.stderr.write(`compare at concurrency ${concurrency}: ${round(r.requests.average)} req/s, p99 ${r.latency.p99} ms\n`);
 }
-child?.kill('SIGTERM');
+if (child) {
+  const exited = new Promise((resolve) => child!.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+scratch.remove();
 
 const result = {
   date: new Date().toISOString(),

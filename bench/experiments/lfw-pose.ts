@@ -9,17 +9,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../src/config.ts';
 import { createServices } from '../../src/bootstrap.ts';
+import { freshDataFolder } from '../lib/fresh-data.ts';
 import { DEFAULT_TENANT } from '../../src/core/image-store.ts';
 import { loadImage } from '../../src/core/image-input.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' } } });
 const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
 if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
-const config = loadConfig();
-config.dataDir = fs.mkdtempSync('/tmp/faceproof-lfw-pose-');
-const services = await createServices(config);
+const scratch = freshDataFolder('lfw-pose');
+const { config } = scratch;
+const services = await createServices(config, { mode: 'tool' });
 const lfwDir = path.join(dataDir, 'verify/lfw_original150_pairs');
 const all = fs.readdirSync(lfwDir).sort().flatMap((id) => fs.readdirSync(path.join(lfwDir, id)).sort().map((f) => path.join(lfwDir, id, f)));
 const photos = all.filter((_, i) => i % Math.floor(all.length / 600) === 0).slice(0, 600);
@@ -44,3 +44,4 @@ process.stdout.write(JSON.stringify({
   below_minus30: pitches.filter((x) => x < -30).length, above_30: pitches.filter((x) => x > 30).length,
 }) + '\n');
 await services.close();
+scratch.remove();
