@@ -76,9 +76,9 @@ const sampler = setInterval(() => {
   const t = (performance.now() - start) / 1000;
   const m = memory();
   // V8's own view, to tell a JavaScript leak from native growth (allocator arenas, libraries).
-  fetch(`${url}/metrics`).then((r) => r.text()).then((text) => {
+  fetch(`${url}/metrics`, { headers: { 'x-api-key': key } }).then((r) => r.text()).then((text) => {
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    heapSamples.push({ t, heap: metric('faceproof_process_nodejs_heap_size_used_bytes'), external: metric('faceproof_process_nodejs_external_memory_bytes') });
+    heapSamples.push({ t, heap: metric('nodejs_heap_size_used_bytes'), external: metric('nodejs_external_memory_bytes') });
   }, () => {});
   rssSamples.push({ t, mb: m.rss, anon: m.anon, file: m.file });
   win(t).rss.push(m.rss);
