@@ -101,11 +101,15 @@ export class CollectionService {
     return { ...c, faceCount: this.repository.count(c.id) };
   }
 
-  /** Erases the collection: its faces, their templates and history, and its index files. */
+  /**
+   * Erases the collection: its faces, their templates and history, and its index files. The files
+   * go first: a crash in between leaves a collection whose index is rebuilt from its rows, rather
+   * than index files (the faces' projections) that no collection will ever open or erase.
+   */
   delete(tenantId: string, name: string): void {
     const c = this.get(tenantId, name);
-    this.repository.delete(tenantId, c.id);
     this.indexes.drop(c.id);
+    this.repository.delete(tenantId, c.id);
   }
 
   async index(tenantId: string, name: string, input: FaceInput, options: IndexOptions): Promise<CollectionFace[]> {

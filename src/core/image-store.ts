@@ -6,6 +6,9 @@ import type { BlobStore, ImageRepository, StoredImageRecord } from './ports.ts';
 
 export const DEFAULT_TENANT = 'default';
 
+/** How long an image's bytes may wait for their row (a store in progress, here or in another process) before the sweeper erases them. */
+export const BLOB_GRACE_MS = 10 * 60_000;
+
 export interface StoreImageOptions {
   label?: string;
   metadata?: Record<string, unknown>;
@@ -39,9 +42,12 @@ export class ImageStore {
       createdAt: created.toISOString(),
       expiresAt: options.ttlSeconds !== undefined ? new Date(created.getTime() + options.ttlSeconds * 1000).toISOString() : null,
     };
-    // Bytes first: a row is only ever visible once its blob exists.
-    await this.blobs.put(blobKey(tenantId, record.id), data);
-    this.repository.insert(record);
+    // Bytes first: a row is only ever visible once its blob exists. The mark, cleared by the row's
+    // insert, lets the sweeper erase bytes whose row never came (a crash, a failed insert).
+    const key = blobKey(tenantId, record.id);
+    this.repository.markPendingBlob(key, new Date(created.getTime() + BLOB_GRACE_MS).toISOString());
+    await this.blobs.put(key, data);
+    this.repository.insert(record, key);
     return record;
   }
 
@@ -63,23 +69,52 @@ export class ImageStore {
     return this.repository.update(tenantId, id, changes)!;
   }
 
-  /** Erases the image: its row, then its bytes. */
+  /** Erases the image: its row (marking its bytes pending erasure, so a crash cannot keep them), then its bytes. */
   async delete(tenantId: string, id: string): Promise<void> {
-    if (!this.repository.delete(tenantId, id)) throw new FaceproofError('not_found', `no image ${id}`, 'image_id');
-    await this.blobs.delete(blobKey(tenantId, id));
+    const key = blobKey(tenantId, id);
+    if (!this.repository.delete(tenantId, id, { key, due: this.now().toISOString() })) throw new FaceproofError('not_found', `no image ${id}`, 'image_id');
+    await this.eraseBytes(key);
   }
 
-  /** Deletes images whose retention has run out; returns how many. */
+  /**
+   * Deletes images whose retention has run out, and the bytes a crash left without a row (written
+   * for a row never committed, or whose row was erased first); returns how many images.
+   */
   async sweepExpired(batch = 500): Promise<number> {
     let removed = 0;
     for (;;) {
       const due = this.repository.expired(this.now().toISOString(), batch);
       for (const { tenantId, id } of due) {
-        if (this.repository.delete(tenantId, id)) removed++;
-        await this.blobs.delete(blobKey(tenantId, id));
+        const key = blobKey(tenantId, id);
+        if (this.repository.delete(tenantId, id, { key, due: this.now().toISOString() })) removed++;
+        await this.eraseBytes(key);
       }
-      if (due.length < batch) return removed;
+      if (due.length < batch) break;
     }
+    await this.sweepPendingBytes(batch);
+    return removed;
+  }
+
+  /** Erases marked bytes that no row claims; returns how many were erased. */
+  async sweepPendingBytes(batch = 500): Promise<number> {
+    const now = this.now();
+    let erased = 0;
+    for (;;) {
+      const keys = this.repository.pendingBlobs(now.toISOString(), batch);
+      for (const key of keys) {
+        const [tenantId, , id] = key.split('/');
+        if (this.repository.get(tenantId, id)) this.repository.clearPendingBlob(key); // its row came after all
+        else { await this.eraseBytes(key); erased++; }
+      }
+      if (keys.length < batch) break;
+    }
+    await this.blobs.sweepInterrupted?.(new Date(now.getTime() - BLOB_GRACE_MS));
+    return erased;
+  }
+
+  private async eraseBytes(key: string): Promise<void> {
+    await this.blobs.delete(key);
+    this.repository.clearPendingBlob(key);
   }
 
   private isExpired(record: StoredImageRecord): boolean {

@@ -27,10 +27,21 @@ export interface StoredImageRecord extends PictureFacts {
 }
 
 export interface ImageRepository {
-  insert(record: StoredImageRecord): void;
+  /** Inserts the row and, in the same transaction, clears its blob's pending mark (see markPendingBlob). */
+  insert(record: StoredImageRecord, blobKey: string): void;
   get(tenantId: string, id: string): StoredImageRecord | undefined;
   update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): StoredImageRecord | undefined;
-  delete(tenantId: string, id: string): boolean;
+  /** Deletes the row and, in the same transaction, marks its blob pending erasure (due at `blob.due`); false when there was no row. */
+  delete(tenantId: string, id: string, blob: { key: string; due: string }): boolean;
+  /**
+   * Notes, before a blob is written, that it may exist without a row: the sweeper erases it after
+   * `due` unless a row claims it. The row's insert clears the mark; a crash between the file and its
+   * row (or between an erased row and its file) leaves it, so the bytes are found and erased.
+   */
+  markPendingBlob(key: string, due: string): void;
+  clearPendingBlob(key: string): void;
+  /** Marked blob keys due at or before `now`, oldest first. */
+  pendingBlobs(now: string, limit: number): string[];
   /** Images of any tenant whose expiry is at or before `now`, oldest first. */
   expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
 }
@@ -67,6 +78,8 @@ export interface BlobStore {
   put(key: string, bytes: Uint8Array): Promise<void>;
   get(key: string): Promise<Buffer | undefined>;
   delete(key: string): Promise<void>;
+  /** Removes what writes interrupted by a crash left behind, when started before `before`; how many. */
+  sweepInterrupted?(before: Date): Promise<number>;
 }
 
 /** A face box in original-image pixels. */
@@ -212,14 +225,18 @@ export interface UserEvent {
   at: string;
 }
 
+/**
+ * Users, their faces and their history. A change given an `event` records it in the same
+ * transaction, so that no crash keeps the change without its history (or the history without it).
+ */
 export interface UserRepository {
   /** Throws `already_exists` when the tenant has that user. */
-  create(user: UserRecord, faces: KeptFaceWithVector[]): void;
+  create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): void;
   get(tenantId: string, userId: string): UserRecord | undefined;
   faces(tenantId: string, userId: string): KeptFaceWithVector[];
-  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string): void;
-  removeFace(tenantId: string, userId: string, faceId: string, at: string): boolean;
-  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string): void;
+  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): void;
+  removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean;
+  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void;
   /** Deletes the user, their faces and their history. */
   delete(tenantId: string, userId: string): boolean;
   recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): void;

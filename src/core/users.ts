@@ -55,8 +55,7 @@ export class UserService {
     }
     const { modelId, version } = this.faces.templateModel;
     const user: UserRecord = { tenantId, userId, status: 'active', metadata, model: { modelId, version }, createdAt: at, updatedAt: at };
-    this.repository.create(user, faces);
-    this.record(tenantId, userId, 'register', 'registered', { faces: faces.length }, requestId);
+    this.repository.create(user, faces, this.event('register', 'registered', { faces: faces.length }, requestId));
     return { ...user, faces: faces.map(strip) };
   }
 
@@ -109,8 +108,7 @@ export class UserService {
       throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces (has ${existing})`, 'faces');
     }
     const faces = await this.embedAll(tenantId, inputs, 'faces');
-    this.repository.addFaces(tenantId, userId, faces, this.now().toISOString());
-    this.record(tenantId, userId, 'add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId);
+    this.repository.addFaces(tenantId, userId, faces, this.now().toISOString(), this.event('add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId));
     return faces.map(strip);
   }
 
@@ -119,14 +117,13 @@ export class UserService {
     const remaining = this.repository.faces(tenantId, userId);
     if (!remaining.some((f) => f.id === faceId)) throw new FaceproofError('not_found', `user "${userId}" has no face ${faceId}`, 'face_id');
     if (remaining.length === 1) throw new FaceproofError('invalid_parameter', 'a user keeps at least one face: unregister the user instead', 'face_id');
-    this.repository.removeFace(tenantId, userId, faceId, this.now().toISOString());
-    this.record(tenantId, userId, 'remove_face', 'removed', { face_id: faceId }, requestId);
+    this.repository.removeFace(tenantId, userId, faceId, this.now().toISOString(), this.event('remove_face', 'removed', { face_id: faceId }, requestId));
   }
 
   setActive(tenantId: string, userId: string, active: boolean, requestId: string): UserView {
     this.user(tenantId, userId);
-    this.repository.setStatus(tenantId, userId, active ? 'active' : 'inactive', this.now().toISOString());
-    this.record(tenantId, userId, active ? 'activate' : 'deactivate', active ? 'active' : 'inactive', {}, requestId);
+    this.repository.setStatus(tenantId, userId, active ? 'active' : 'inactive', this.now().toISOString(),
+      this.event(active ? 'activate' : 'deactivate', active ? 'active' : 'inactive', {}, requestId));
     return this.get(tenantId, userId);
   }
 
@@ -165,8 +162,13 @@ export class UserService {
     return user;
   }
 
+  /** A history event, recorded in the same transaction as the change it describes (or alone, for an attempt that changed nothing). */
+  private event(action: UserEvent['action'], result: string, detail: Record<string, unknown>, requestId: string): Omit<UserEvent, 'seq'> {
+    return { action, result, detail, requestId, at: this.now().toISOString() };
+  }
+
   private record(tenantId: string, userId: string, action: UserEvent['action'], result: string, detail: Record<string, unknown>, requestId: string): void {
-    this.repository.recordEvent(tenantId, userId, { action, result, detail, requestId, at: this.now().toISOString() });
+    this.repository.recordEvent(tenantId, userId, this.event(action, result, detail, requestId));
   }
 }
 

@@ -239,6 +239,14 @@ const MIGRATIONS: string[] = [
    );
    ALTER TABLE audit_records ADD COLUMN transaction_id TEXT;
    CREATE INDEX audit_by_transaction ON audit_records (tenant_id, transaction_id) WHERE transaction_id IS NOT NULL;`,
+  // Blob files that may exist without a row: marked before an image's bytes are written (cleared with
+  // the row's insert) and when its row is erased (cleared once the file is gone). A kill -9 in between
+  // leaves the mark, and the retention sweeper erases the file once it is due.
+  `CREATE TABLE pending_blobs (
+     key TEXT PRIMARY KEY,
+     due TEXT NOT NULL
+   );
+   CREATE INDEX pending_blobs_by_due ON pending_blobs (due);`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

@@ -16,7 +16,7 @@ const toRecord = (r: Row): StoredImageRecord => ({
 export class SqliteImageRepository implements ImageRepository {
   private readonly statements;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.statements = {
       insert: db.prepare(`INSERT INTO images (tenant_id, id, label, metadata, format, width, height, bytes, sha256, created_at, expires_at)
         VALUES (@tenantId, @id, @label, @metadata, @format, @width, @height, @bytes, @sha256, @createdAt, @expiresAt)`),
@@ -24,11 +24,17 @@ export class SqliteImageRepository implements ImageRepository {
       update: db.prepare('UPDATE images SET label = ?, metadata = ? WHERE tenant_id = ? AND id = ?'),
       delete: db.prepare('DELETE FROM images WHERE tenant_id = ? AND id = ?'),
       expired: db.prepare('SELECT tenant_id, id FROM images WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?'),
+      mark: db.prepare('INSERT OR REPLACE INTO pending_blobs (key, due) VALUES (?, ?)'),
+      clear: db.prepare('DELETE FROM pending_blobs WHERE key = ?'),
+      pending: db.prepare('SELECT key FROM pending_blobs WHERE due <= ? ORDER BY due LIMIT ?').pluck(),
     };
   }
 
-  insert(record: StoredImageRecord): void {
-    this.statements.insert.run({ ...record, metadata: JSON.stringify(record.metadata) });
+  insert(record: StoredImageRecord, blobKey: string): void {
+    this.db.transaction(() => {
+      this.statements.insert.run({ ...record, metadata: JSON.stringify(record.metadata) });
+      this.statements.clear.run(blobKey);
+    })();
   }
 
   get(tenantId: string, id: string): StoredImageRecord | undefined {
@@ -45,8 +51,24 @@ export class SqliteImageRepository implements ImageRepository {
     return { ...current, label, metadata };
   }
 
-  delete(tenantId: string, id: string): boolean {
-    return this.statements.delete.run(tenantId, id).changes > 0;
+  delete(tenantId: string, id: string, blob: { key: string; due: string }): boolean {
+    return this.db.transaction(() => {
+      if (this.statements.delete.run(tenantId, id).changes === 0) return false;
+      this.statements.mark.run(blob.key, blob.due);
+      return true;
+    })();
+  }
+
+  markPendingBlob(key: string, due: string): void {
+    this.statements.mark.run(key, due);
+  }
+
+  clearPendingBlob(key: string): void {
+    this.statements.clear.run(key);
+  }
+
+  pendingBlobs(now: string, limit: number): string[] {
+    return this.statements.pending.all(now, limit) as string[];
   }
 
   expired(now: string, limit: number): Array<{ tenantId: string; id: string }> {

@@ -41,11 +41,12 @@ export class SqliteUserRepository implements UserRepository {
     };
   }
 
-  create(user: UserRecord, faces: KeptFaceWithVector[]): void {
+  create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): void {
     try {
       this.db.transaction(() => {
         this.s.insertUser.run(user.tenantId, user.userId, user.status, JSON.stringify(user.metadata), user.model.modelId, user.model.version, user.createdAt, user.updatedAt);
         this.insertFaces(user.tenantId, user.userId, faces);
+        if (event) this.recordEvent(user.tenantId, user.userId, event);
       })();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new FaceproofError('already_exists', `user "${user.userId}" is already registered`, 'user_id');
@@ -70,23 +71,30 @@ export class SqliteUserRepository implements UserRepository {
     ));
   }
 
-  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string): void {
+  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): void {
     this.db.transaction(() => {
       this.insertFaces(tenantId, userId, faces);
       this.s.touch.run(at, tenantId, userId);
+      if (event) this.recordEvent(tenantId, userId, event);
     })();
   }
 
-  removeFace(tenantId: string, userId: string, faceId: string, at: string): boolean {
+  removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean {
     return this.db.transaction(() => {
       const removed = this.s.removeFace.run(tenantId, userId, faceId).changes > 0;
-      if (removed) this.s.touch.run(at, tenantId, userId);
+      if (removed) {
+        this.s.touch.run(at, tenantId, userId);
+        if (event) this.recordEvent(tenantId, userId, event);
+      }
       return removed;
     })();
   }
 
-  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string): void {
-    this.s.setStatus.run(status, at, tenantId, userId);
+  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void {
+    this.db.transaction(() => {
+      this.s.setStatus.run(status, at, tenantId, userId);
+      if (event) this.recordEvent(tenantId, userId, event);
+    })();
   }
 
   delete(tenantId: string, userId: string): boolean {
