@@ -83,6 +83,8 @@ describe('audit completeness', () => {
       const record = services.audit.get(tenant, id);
       expect(record.status, `${status} ${id}`).toBe(status);
     }
+    // Route parameters (a null-prototype object in Fastify) are kept as given.
+    expect(services.audit.get('default', sent.find((s) => s.status === 500)!.id).inputs).toMatchObject({ params: { id: stored.image_id } });
     expect(services.audit.get('default', sent.at(-1)!.id).inputs).toMatchObject({ body: { threshold: 'Infinity' } });
     const verification = services.audit.verify();
     expect(verification.valid).toBe(true);

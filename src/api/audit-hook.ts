@@ -43,8 +43,10 @@ export function describeInputs(value: unknown, key = '', keep?: MediaSink, depth
   if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
   if (depth >= MAX_DEPTH) return '[nested too deep]';
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => describeInputs(v, key, keep, depth + 1));
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return `[${(value as object).constructor?.name ?? 'object'}]`;
+  // Plain data: object literals, null-prototype maps (Fastify's route params), nothing with a class.
+  const proto = Object.getPrototypeOf(value) as object | null;
+  const plain = proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
+  if (!plain) return `[${(value as object).constructor?.name || 'object'}]`;
   const entries = Object.entries(value as Record<string, unknown>).slice(0, 100);
   if (entries.length === 1 && entries[0][0] === 'base64') return describeInputs(entries[0][1], 'base64', keep, depth + 1);
   return Object.fromEntries(entries.map(([k, v]) => [k.length > 100 ? `${k.slice(0, 100)}…` : k, describeInputs(v, k, keep, depth + 1)]));

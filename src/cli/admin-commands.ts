@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { FaceproofError } from '../core/errors.ts';
-import { parseScopes } from '../core/scopes.ts';
+import { parseScopes, SCOPES } from '../core/scopes.ts';
 import { BOOTSTRAP_KEY_ID, type ClientAdministration } from '../core/api-clients.ts';
 import { describeClient, describeIssued, describeKey } from '../core/api-client-views.ts';
 
@@ -28,7 +28,7 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
   const keys = program.command('keys').description('API keys: create (the secret is printed once), list, revoke');
   keys.command('create')
     .requiredOption('--client <client_id>', 'the client the key belongs to')
-    .requiredOption('--scopes <list>', 'comma-separated: compare,detect,quality,liveness,age,images,collections,users,sessions,audit,admin or *')
+    .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(',')} or *`)
     .option('--label <text>', 'what the key is for')
     .option('--signing', 'keep the secret sealed so the key can sign requests (TV HMAC, ADVANCE tokens)')
     .option('--expires-in <seconds>', 'expire the key after this many seconds')
