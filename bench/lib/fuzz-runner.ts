@@ -1,0 +1,521 @@
+import fs from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { performance } from 'node:perf_hooks';
+import fc from 'fast-check';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { createTestApp, TEST_BOOTSTRAP_KEY } from '../../test/helpers/app.ts';
+import { ERROR_STATUS } from '../../src/core/errors.ts';
+import type { Services } from '../../src/bootstrap.ts';
+import { operationsOf, type ApiDocument, type Operation } from './fuzz-openapi.ts';
+import { buildCorpus, type Corpus } from './fuzz-corpus.ts';
+import { Pools, requestArb, type FuzzRequest } from './fuzz-generate.ts';
+
+/**
+ * Drives the real application in-process (inject) with requests generated from its own OpenAPI
+ * document, and checks each answer: never a 5xx (503 from readiness aside), a status the document
+ * lists for the operation, the documented error body on every 4xx, an audit record for every /v1
+ * request, and the application still answering its health probe.
+ */
+
+export interface FuzzOptions {
+  runs: number;
+  seed: number;
+  /** Undocumented statuses fail the run (otherwise they are reported as findings only). */
+  strictStatuses?: boolean;
+  /** Replay one request of a run: fast-check's path (the request's index). */
+  replay?: string;
+  /** Share of media in malformed requests that can reach the face engine (default 0.02). */
+  engineShare?: number;
+  /** The same in valid requests (default 0.3): what makes engine routes answer 2xx. */
+  validEngineShare?: number;
+  /** Share of 16 MiB media (default 0.001). */
+  hugeShare?: number;
+  /** Share of requests with bad or no credentials (default 0.06). */
+  badAuthShare?: number;
+  /** A request still unanswered after this is a finding (default 90 s). */
+  timeoutMs?: number;
+  /** RSS is measured after this many requests and at the end (default 10,000). */
+  rssCheckpoint?: number;
+  log?: (line: string) => void;
+  /** A request slower than this is reported (not failing; default 5,000 ms). */
+  slowMs?: number;
+  /** Progress every this many requests (default 5,000; 0: none). */
+  progressEvery?: number;
+}
+
+export interface Reproduction {
+  seed: number;
+  path: string;
+  replay: string;
+  op: string | null;
+  kind: string;
+  auth: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body_bytes: number;
+  body_excerpt: string;
+  media: string[];
+  status: number | null;
+  response_excerpt: string;
+  /** What the server logged for the request (level error): the stack of a 5xx. */
+  server_log?: string;
+  ms?: number;
+}
+
+export type FindingType = 'server-error' | 'error-body' | 'undocumented-status' | 'audit-missing' | 'no-answer' | 'inject-rejected' | 'app-down' | 'slow';
+
+export interface Finding {
+  type: FindingType;
+  /** What groups repeats: the operation, status and error. */
+  key: string;
+  detail: string;
+  count: number;
+  examples: Reproduction[];
+}
+
+export interface OpStats {
+  requests: number;
+  statuses: Record<string, number>;
+  ms: number;
+  engine: number;
+}
+
+export interface FuzzReport {
+  seed: number;
+  runs: number;
+  openapi: string;
+  operations: number;
+  requests: number;
+  setupRequests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  statuses: Record<string, number>;
+  byOperation: Record<string, OpStats>;
+  byKind: Record<string, number>;
+  byAuth: Record<string, number>;
+  byCost: Record<string, { requests: number; ms: number }>;
+  operationsNeverAnswered2xx: string[];
+  findings: Finding[];
+  audit: { expected: number; found: number; missing: number; chainValid: boolean | null; chainRecords: number | null };
+  memory: {
+    checkpoint: number;
+    rssAtCheckpointMiB: number | null;
+    rssAtEndMiB: number;
+    heapAtCheckpointMiB: number | null;
+    heapAtEndMiB: number;
+    growthPercent: number | null;
+    withinTenPercent: boolean | null;
+    samples: Array<{ requests: number; rssMiB: number; heapMiB: number }>;
+  };
+  /** Failures that make the run fail: server errors, error bodies, missing audit records, no answers, app down (and undocumented statuses when strict). */
+  failures: number;
+  strictStatuses: boolean;
+}
+
+const MiB = 1024 * 1024;
+const AUDIT_TENANT = 'default';
+const PROBES = new Set(['/v1/health', '/v1/health/ready']);
+
+function collectGarbage(): void {
+  const g = (globalThis as { gc?: () => void }).gc ?? (() => {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  })();
+  g();
+  g();
+}
+
+function excerpt(payload: string | Buffer | undefined, max = 400): string {
+  if (payload === undefined) return '';
+  const text = Buffer.isBuffer(payload) ? payload.subarray(0, max * 2).toString('latin1') : payload.slice(0, max * 2);
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
+function shortHeaders(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v]));
+}
+
+/** The error body every 4xx and 5xx carries: {"request_id", "client_request_id"?, "error": {"code", "message", "field"?}}. */
+export function errorBodyProblem(res: LightMyRequestResponse): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(res.body);
+  } catch {
+    return `not JSON (content-type ${String(res.headers['content-type'])}): ${res.body.slice(0, 80)}`;
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'not an object';
+  const b = body as Record<string, unknown>;
+  const extra = Object.keys(b).filter((k) => !['request_id', 'client_request_id', 'error'].includes(k));
+  if (extra.length) return `unexpected members ${extra.join(', ')}`;
+  if (typeof b.request_id !== 'string' || !b.request_id) return 'no request_id';
+  if (res.headers['x-request-id'] !== undefined && res.headers['x-request-id'] !== b.request_id) return 'request_id differs from X-Request-Id';
+  const e = b.error as Record<string, unknown> | undefined;
+  if (!e || typeof e !== 'object') return 'no error object';
+  const extraE = Object.keys(e).filter((k) => !['code', 'message', 'field'].includes(k));
+  if (extraE.length) return `unexpected error members ${extraE.join(', ')}`;
+  if (typeof e.code !== 'string') return 'no error.code';
+  if (typeof e.message !== 'string' || !e.message) return 'no error.message';
+  if (e.field !== undefined && typeof e.field !== 'string') return 'error.field is not a string';
+  const documented = (ERROR_STATUS as Record<string, number>)[e.code];
+  if (documented === undefined) return `undocumented error code ${e.code}`;
+  if (documented !== res.statusCode) return `code ${e.code} is documented as ${documented}, answered ${res.statusCode}`;
+  return undefined;
+}
+
+/** The error code of an answer: ours (error.code) or a framework's (code), or its start. */
+function errorCodeOf(body: string): string {
+  const m = /"code":"([^"]*)"/.exec(body);
+  return m ? m[1] : '';
+}
+
+/** Is this request one the audit trail must record? Every /v1 request but the health probes. */
+export function mustBeAudited(url: string): boolean {
+  const path = url.split('?')[0];
+  return path.startsWith('/v1/') && !PROBES.has(path);
+}
+
+class Recorder {
+  readonly findings = new Map<string, Finding>();
+  constructor(private readonly maxExamples = 5) {}
+
+  add(type: FindingType, key: string, detail: string, repro: Reproduction): void {
+    const id = `${type} ${key}`;
+    const f = this.findings.get(id) ?? { type, key, detail, count: 0, examples: [] };
+    f.count++;
+    if (f.examples.length < this.maxExamples) f.examples.push(repro);
+    this.findings.set(id, f);
+  }
+}
+
+interface PendingAudit {
+  requestId: string | undefined;
+  repro: () => Reproduction;
+}
+
+/** Requests that create what the fuzzed requests refer to (an image, a collection with a face, a user, a session, a file, a challenge, a transaction, a client and key, a template). */
+async function setup(app: FastifyInstance, corpus: Corpus, pools: Pools, note: (url: string, res: LightMyRequestResponse) => void): Promise<number> {
+  const face = { base64: corpus.face.toString('base64') };
+  const steps: Array<{ method: 'POST' | 'GET'; url: string; payload?: object }> = [
+    { method: 'POST', url: '/v1/detect', payload: { image: face, return_templates: true } },
+    { method: 'POST', url: '/v1/images', payload: { image: face, label: 'fuzz' } },
+    { method: 'POST', url: '/v1/collections', payload: { name: 'fz-gallery' } },
+    { method: 'POST', url: '/v1/collections', payload: { name: 'fz-watch', kind: 'watchlist' } },
+    { method: 'POST', url: '/v1/collections/fz-gallery/faces', payload: { image: face, external_id: 'fz-person' } },
+    { method: 'POST', url: '/v1/collections/fz-watch/faces', payload: { image: face, external_id: 'fz-suspect' } },
+    { method: 'POST', url: '/v1/users', payload: { user_id: 'fz-user', faces: [{ image: face }] } },
+    { method: 'POST', url: '/v1/users', payload: { user_id: 'fz-user-2', faces: [{ image: face }, { image: face, image_type: 'ID_DOCUMENT' }] } },
+    { method: 'POST', url: '/v1/sessions', payload: {} },
+    { method: 'POST', url: '/v1/files', payload: { frames: [{ base64: face.base64 }] } },
+    { method: 'POST', url: '/v1/liveness/challenges' },
+    { method: 'POST', url: '/v1/transactions', payload: { reference_id: 'fz' } },
+    { method: 'POST', url: '/v1/admin/clients', payload: { client_id: 'fz-client' } },
+    { method: 'POST', url: '/v1/admin/clients/fz-client/keys', payload: { scopes: ['detect', 'compare'] } },
+  ];
+  let sent = 0;
+  for (const s of steps) {
+    const res = await app.inject({ method: s.method, url: s.url, ...(s.payload ? { payload: s.payload } : {}) });
+    sent++;
+    note(s.url, res);
+  }
+  const session = pools.get('session_id')[0];
+  if (session) {
+    const res = await app.inject({ method: 'POST', url: `/v1/sessions/${session}/faces`, payload: { image: face } });
+    sent++;
+    note('/v1/sessions/x/faces', res);
+  }
+  return sent;
+}
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  // The server's error log, by request id: the stack of a 5xx, or why an audit record was not written.
+  const serverLog = new Map<string, string>();
+  const stream = {
+    write(line: string) {
+      try {
+        const o = JSON.parse(line) as { reqId?: string; msg?: string; err?: { stack?: string; message?: string } };
+        if (!o.reqId) return;
+        serverLog.set(o.reqId, `${o.msg ?? ''}: ${o.err?.stack ?? o.err?.message ?? ''}`.slice(0, 1500));
+        if (serverLog.size > 2000) serverLog.delete(serverLog.keys().next().value!);
+      } catch { /* not JSON */ }
+    },
+  };
+  const { app, config, services } = await createTestApp({
+    FACEPROOF_RATE_LIMIT_PER_SECOND: '1000000',
+    FACEPROOF_RATE_LIMIT_BURST: '1000000',
+  }, { logger: { level: 'error', stream } });
+  try {
+    return await fuzzApp(app, services, options, log, started, serverLog);
+  } finally {
+    await app.close();
+    fs.rmSync(config.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOptions, log: (line: string) => void, started: number, serverLog: Map<string, string>): Promise<FuzzReport> {
+  const doc = app.swagger() as unknown as ApiDocument;
+  const ops = operationsOf(doc);
+  const opByKey = new Map(ops.map((o) => [o.key, o]));
+  const corpus = await buildCorpus();
+  const pools = new Pools();
+  pools.add('collection', 'fz-gallery');
+  pools.add('client_id', 'bootstrap');
+  pools.add('key_id', 'bootstrap');
+  const recorder = new Recorder();
+  const statuses: Record<string, number> = {};
+  const byOperation: Record<string, OpStats> = {};
+  const byKind: Record<string, number> = {};
+  const byAuth: Record<string, number> = {};
+  const byCost: Record<string, { requests: number; ms: number }> = {};
+  const pending: PendingAudit[] = [];
+  const audit = { expected: 0, found: 0, missing: 0 };
+  const checkpoint = options.rssCheckpoint ?? 10_000;
+  const samples: FuzzReport['memory']['samples'] = [];
+  let rssAtCheckpoint: number | null = null;
+  let heapAtCheckpoint: number | null = null;
+  let sent = 0;
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const strict = !!options.strictStatuses;
+  const harvest = (url: string, res: LightMyRequestResponse) => {
+    if (res.statusCode >= 300 || !String(res.headers['content-type'] ?? '').includes('json')) return;
+    try { pools.harvest(JSON.parse(res.body), url.split('?')[0]); } catch { /* not JSON */ }
+  };
+
+  const setupSent = await setup(app, corpus, pools, (url, res) => {
+    harvest(url, res);
+    if (res.statusCode >= 400) log(`setup: ${url} answered ${res.statusCode} ${res.body.slice(0, 160)}`);
+    audit.expected++;
+    pending.push({ requestId: res.headers['x-request-id'] as string | undefined, repro: () => ({ seed: options.seed, path: 'setup', replay: '', op: null, kind: 'setup', auth: 'bootstrap', method: 'POST', url, headers: {}, body_bytes: 0, body_excerpt: '', media: [], status: res.statusCode, response_excerpt: res.body.slice(0, 200) }) });
+  });
+
+  const checkAudit = async () => {
+    await new Promise((r) => setImmediate(r));
+    for (const p of pending.splice(0)) {
+      let ok = false;
+      if (p.requestId) {
+        try { services.audit.get(AUDIT_TENANT, p.requestId); ok = true; } catch { ok = false; }
+      }
+      if (ok) audit.found++;
+      else {
+        audit.missing++;
+        const r = p.repro();
+        const why = p.requestId ? 'no audit record for the request id' : 'no X-Request-Id on the answer';
+        recorder.add('audit-missing', `${r.status} ${errorCodeOf(r.response_excerpt)} ${why}`, `${r.status} ${errorCodeOf(r.response_excerpt)}: ${why}${r.server_log ? ` (server log: ${r.server_log.split('\n')[0]})` : ''}`, r);
+      }
+    }
+  };
+
+  const health = async (at: string) => {
+    try {
+      const res = await app.inject({ method: 'GET', url: '/v1/health' });
+      if (res.statusCode !== 200) recorder.add('app-down', `health ${res.statusCode}`, `GET /v1/health answered ${res.statusCode} ${at}`, stub(options.seed, at, res.statusCode, res.body));
+    } catch (err) {
+      recorder.add('app-down', 'health threw', `GET /v1/health threw ${at}: ${(err as Error).message}`, stub(options.seed, at, null, ''));
+    }
+  };
+
+  const memorySample = () => {
+    collectGarbage();
+    const m = process.memoryUsage();
+    samples.push({ requests: sent, rssMiB: +(m.rss / MiB).toFixed(1), heapMiB: +(m.heapUsed / MiB).toFixed(1) });
+    return m;
+  };
+  memorySample();
+
+  const send = async (req: FuzzRequest, path: string) => {
+    const t0 = performance.now();
+    let res: LightMyRequestResponse | undefined;
+    let thrown: Error | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      res = await Promise.race([
+        app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, payload: req.payload, anonymous: req.anonymous } as never) as unknown as Promise<LightMyRequestResponse>,
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'FUZZ_TIMEOUT' })), timeoutMs); }),
+      ]);
+    } catch (err) {
+      thrown = err as Error;
+    } finally {
+      clearTimeout(timer);
+    }
+    const ms = performance.now() - t0;
+    sent++;
+    const opKey = req.op ?? 'stray';
+    const requestId = res?.headers['x-request-id'] as string | undefined;
+    const stats = (byOperation[opKey] ??= { requests: 0, statuses: {}, ms: 0, engine: 0 });
+    stats.requests++;
+    stats.ms += ms;
+    if (req.cost !== 'cheap') stats.engine++;
+    byKind[req.kind] = (byKind[req.kind] ?? 0) + 1;
+    byAuth[req.auth] = (byAuth[req.auth] ?? 0) + 1;
+    const cost = (byCost[req.cost] ??= { requests: 0, ms: 0 });
+    cost.requests++;
+    cost.ms += ms;
+    const repro = (): Reproduction => ({
+      seed: options.seed, path, replay: `npm run fuzz -- --seed ${options.seed} --replay ${path}`, op: req.op ?? null, kind: req.kind, auth: req.auth,
+      method: req.method, url: req.url.length > 300 ? `${req.url.slice(0, 300)}… (${req.url.length} chars)` : req.url, headers: shortHeaders(req.headers),
+      body_bytes: req.payload === undefined ? 0 : Buffer.byteLength(req.payload), body_excerpt: excerpt(req.payload), media: req.media,
+      status: res?.statusCode ?? null, response_excerpt: res ? res.body.slice(0, 300) : String(thrown?.message), ms: Math.round(ms),
+      ...(requestId && serverLog.has(requestId) ? { server_log: serverLog.get(requestId) } : {}),
+    });
+    if (!res) {
+      const code = (thrown as { code?: string })?.code;
+      if (code === 'FUZZ_TIMEOUT') recorder.add('no-answer', opKey, thrown!.message, repro());
+      else recorder.add('inject-rejected', `${opKey} ${code ?? thrown?.name}`, `inject() refused to send it (client side): ${thrown?.message}`, repro());
+      statuses.none = (statuses.none ?? 0) + 1;
+      stats.statuses.none = (stats.statuses.none ?? 0) + 1;
+      return;
+    }
+    const status = res.statusCode;
+    if (ms > (options.slowMs ?? 5000)) recorder.add('slow', `${opKey} ${req.kind}`, `${opKey} took ${Math.round(ms)} ms (${status})`, repro());
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+    const urlPath = req.url.split('?')[0];
+    if (status >= 500 && !(status === 503 && urlPath === '/v1/health/ready')) {
+      const r = repro();
+      const where = r.server_log ? r.server_log.split('\n').slice(0, 2).join(' ').replace(/\s+/g, ' ').slice(0, 160) : errorCodeOf(res.body);
+      recorder.add('server-error', `${opKey} ${status} ${where}`, `${opKey} answered ${status}: ${where}`, r);
+    }
+    const op = req.op ? opByKey.get(req.op) : undefined;
+    if (op && !op.hasDefault && !op.statuses.has(status)) {
+      recorder.add('undocumented-status', `${op.key} ${status}`, `${op.key} answered ${status}, which its document does not list (${[...op.statuses].join(', ')})`, repro());
+    }
+    const code = errorCodeOf(res.body);
+    if (status >= 400 && req.method !== 'HEAD') {
+      const problem = errorBodyProblem(res);
+      if (problem) recorder.add('error-body', `${status} ${code} ${problem.replace(/:.*/, '')}`, `${status} ${code}: ${problem}`, repro());
+    }
+    if (mustBeAudited(req.url)) {
+      audit.expected++;
+      pending.push({ requestId: res.headers['x-request-id'] as string | undefined, repro });
+    }
+    harvest(req.url, res);
+  };
+
+  const arb = requestArb(ops, {
+    corpus, pools, engineShare: options.engineShare ?? 0.02, validEngineShare: options.validEngineShare ?? 0.3, hugeShare: options.hugeShare ?? 0.001, badAuthShare: options.badAuthShare ?? 0.06, bootstrapKey: TEST_BOOTSTRAP_KEY,
+  });
+  let index = options.replay ? Number(options.replay.split(':')[0]) : 0;
+  const progressEvery = options.progressEvery ?? 5000;
+  const fuzzStart = performance.now();
+  await fc.assert(fc.asyncProperty(arb, async (req) => {
+    const path = String(index++);
+    if (options.replay) log(`replaying ${path}: ${req.method} ${req.url.slice(0, 300)} kind=${req.kind} auth=${req.auth} headers=${JSON.stringify(shortHeaders(req.headers))} body=${excerpt(req.payload, 1000)}`);
+    await send(req, path);
+    if (sent % 250 === 0) await checkAudit();
+    if (sent % 1000 === 0) await health(`after ${sent} requests`);
+    if (sent === checkpoint) {
+      await checkAudit();
+      const m = memorySample();
+      rssAtCheckpoint = m.rss;
+      heapAtCheckpoint = m.heapUsed;
+      log(`RSS after ${checkpoint} requests: ${(m.rss / MiB).toFixed(1)} MiB (heap ${(m.heapUsed / MiB).toFixed(1)} MiB)`);
+    } else if (sent % 25_000 === 0) memorySample();
+    if (progressEvery && sent % progressEvery === 0) {
+      const s = (performance.now() - fuzzStart) / 1000;
+      log(`${sent} requests, ${(sent / s).toFixed(0)}/s, ${[...recorder.findings.values()].filter((f) => f.type === 'server-error').reduce((a, f) => a + f.count, 0)} server errors, ${audit.missing} audit records missing`);
+    }
+    return true;
+  }), { seed: options.seed, numRuns: options.replay ? 1 : options.runs, ...(options.replay ? { path: options.replay } : {}) });
+  await checkAudit();
+  await health('at the end');
+  const seconds = (performance.now() - fuzzStart) / 1000;
+  const end = memorySample();
+
+  let chainValid: boolean | null = null;
+  let chainRecords: number | null = null;
+  try {
+    const v = services.audit.verify();
+    chainValid = v.valid;
+    chainRecords = v.records;
+  } catch (err) {
+    log(`audit verification threw: ${(err as Error).message}`);
+  }
+
+  const findings = [...recorder.findings.values()].sort((a, b) => a.type.localeCompare(b.type) || b.count - a.count);
+  const failing = (f: Finding) => f.type === 'server-error' || f.type === 'error-body' || f.type === 'audit-missing' || f.type === 'no-answer' || f.type === 'app-down' || (strict && f.type === 'undocumented-status');
+  const growth = rssAtCheckpoint ? ((end.rss - rssAtCheckpoint) / rssAtCheckpoint) * 100 : null;
+  void elapsed(started);
+  return {
+    seed: options.seed,
+    runs: options.runs,
+    openapi: doc.openapi,
+    operations: ops.length,
+    requests: sent,
+    setupRequests: setupSent,
+    seconds: +seconds.toFixed(1),
+    requestsPerSecond: +(sent / seconds).toFixed(1),
+    statuses,
+    byOperation: Object.fromEntries(Object.entries(byOperation).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, { ...v, ms: +v.ms.toFixed(1) }])),
+    byKind: Object.fromEntries(Object.entries(byKind).sort(([, a], [, b]) => b - a)),
+    byAuth,
+    byCost: Object.fromEntries(Object.entries(byCost).map(([k, v]) => [k, { requests: v.requests, ms: +v.ms.toFixed(1) }])),
+    operationsNeverAnswered2xx: ops.filter((o) => !Object.keys(byOperation[o.key]?.statuses ?? {}).some((s) => s.startsWith('2'))).map((o) => o.key),
+    findings,
+    audit: { ...audit, chainValid, chainRecords },
+    memory: {
+      checkpoint,
+      rssAtCheckpointMiB: rssAtCheckpoint ? +(rssAtCheckpoint / MiB).toFixed(1) : null,
+      rssAtEndMiB: +(end.rss / MiB).toFixed(1),
+      heapAtCheckpointMiB: heapAtCheckpoint ? +(heapAtCheckpoint / MiB).toFixed(1) : null,
+      heapAtEndMiB: +(end.heapUsed / MiB).toFixed(1),
+      growthPercent: growth === null ? null : +growth.toFixed(1),
+      withinTenPercent: growth === null ? null : growth <= 10,
+      samples,
+    },
+    failures: findings.filter(failing).reduce((a, f) => a + f.count, 0),
+    strictStatuses: strict,
+  };
+}
+
+function elapsed(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+function stub(seed: number, at: string, status: number | null, body: string): Reproduction {
+  return { seed, path: at, replay: '', op: 'GET /v1/health', kind: 'probe', auth: 'bootstrap', method: 'GET', url: '/v1/health', headers: {}, body_bytes: 0, body_excerpt: '', media: [], status, response_excerpt: body.slice(0, 300) };
+}
+
+/** Is this finding one that fails the run? */
+export function isFailure(f: Finding, strict: boolean): boolean {
+  return f.type === 'server-error' || f.type === 'error-body' || f.type === 'audit-missing' || f.type === 'no-answer' || f.type === 'app-down' || (strict && f.type === 'undocumented-status');
+}
+
+/** The report as text: requests per operation, the status histogram, findings with reproductions, memory and audit. */
+export function formatReport(r: FuzzReport, o: { examples?: number } = {}): string {
+  const lines: string[] = [];
+  const hist = (h: Record<string, number>) => Object.entries(h).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}:${n}`).join(' ');
+  lines.push(`Fuzzed ${r.requests} requests (+${r.setupRequests} setup) over ${r.operations} operations of the OpenAPI ${r.openapi} document in ${r.seconds} s (${r.requestsPerSecond}/s), seed ${r.seed}`);
+  lines.push('', 'Requests per operation (status histogram, engine-reaching requests, mean ms):');
+  const width = Math.max(...Object.keys(r.byOperation).map((k) => k.length));
+  for (const [op, s] of Object.entries(r.byOperation)) lines.push(`  ${op.padEnd(width)} ${String(s.requests).padStart(6)}  ${hist(s.statuses)}  engine:${s.engine} ${(s.ms / s.requests).toFixed(1)}ms`);
+  lines.push('', `Status histogram: ${hist(r.statuses)}`);
+  lines.push(`Cost classes: ${Object.entries(r.byCost).map(([k, v]) => `${k} ${v.requests} (mean ${(v.ms / v.requests).toFixed(1)} ms)`).join(', ')}`);
+  lines.push(`Credentials: ${Object.entries(r.byAuth).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.operationsNeverAnswered2xx.length) lines.push(`Operations that never answered 2xx: ${r.operationsNeverAnswered2xx.join(', ')}`);
+  const n = o.examples ?? 1;
+  for (const type of ['server-error', 'no-answer', 'app-down', 'error-body', 'audit-missing', 'undocumented-status', 'slow', 'inject-rejected'] as const) {
+    const fs = r.findings.filter((f) => f.type === type);
+    if (!fs.length) continue;
+    const total = fs.reduce((a, f) => a + f.count, 0);
+    lines.push('', `${type} (${total} requests, ${fs.length} kinds${isFailure(fs[0], r.strictStatuses) ? '' : '; reported, not failing'}):`);
+    for (const f of fs) {
+      lines.push(`  ${f.count}× ${f.detail}  [${f.key}]`);
+      for (const e of f.examples.slice(0, n)) {
+        lines.push(`      ${e.method} ${e.url}  kind=${e.kind} auth=${e.auth}${e.media.length ? ` media=${e.media.join('|')}` : ''}`);
+        lines.push(`      headers ${JSON.stringify(e.headers)} body(${e.body_bytes} B) ${e.body_excerpt.slice(0, 240)}`);
+        lines.push(`      → ${e.status} in ${e.ms ?? '?'} ms: ${e.response_excerpt.slice(0, 200)}`);
+        if (e.server_log) lines.push(`      server log: ${e.server_log.split('\n').slice(0, 6).join('\n        ')}`);
+        if (e.replay) lines.push(`      reproduce: ${e.replay}`);
+      }
+    }
+  }
+  lines.push('', `Audit: ${r.audit.found} of ${r.audit.expected} /v1 requests have their record (${r.audit.missing} missing); chain ${r.audit.chainValid === null ? 'not verified' : r.audit.chainValid ? 'valid' : 'BROKEN'} over ${r.audit.chainRecords ?? '?'} records`);
+  const m = r.memory;
+  lines.push(`Memory: RSS ${m.rssAtCheckpointMiB ?? '—'} MiB after ${m.checkpoint} requests, ${m.rssAtEndMiB} MiB at the end${m.growthPercent === null ? ' (run too short for the comparison)' : ` (${m.growthPercent >= 0 ? '+' : ''}${m.growthPercent} %: ${m.withinTenPercent ? 'within' : 'OUTSIDE'} 10 %)`}; heap ${m.heapAtCheckpointMiB ?? '—'} → ${m.heapAtEndMiB} MiB`);
+  lines.push(`Verdict: ${r.failures === 0 && m.withinTenPercent !== false ? 'PASS' : 'FAIL'} (${r.failures} failing requests${r.strictStatuses ? ', undocumented statuses counted' : ', undocumented statuses reported only'})`);
+  return lines.join('\n');
+}
