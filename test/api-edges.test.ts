@@ -105,6 +105,27 @@ describe('audit completeness', () => {
   });
 });
 
+describe('requests the fuzzer found', () => {
+  it('answers a path that is not valid percent-encoding, a very long parameter, an over-long boundary and Infinity in a query with 400 and a record', async () => {
+    const cases = [
+      await app.inject({ method: 'GET', url: '/v1/images/%FF' }),
+      await app.inject({ method: 'DELETE', url: '/v1/images/%ED%A0%80' }),
+      await app.inject({ method: 'GET', url: `/v1/images/${'a'.repeat(300)}` }),
+      await app.inject({ method: 'POST', url: '/v1/images', headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(300)}` }, payload: `--${'b'.repeat(300)}--\r\n` }),
+      await app.inject({ method: 'GET', url: '/v1/audit/records?limit=1e400' }),
+      await app.inject({ method: 'GET', url: `/v1/audit/records?limit=${'9'.repeat(400)}` }),
+    ];
+    for (const res of cases) {
+      expect(res.statusCode, res.body).toBe(400);
+      const body = res.json();
+      expect(body.error.code).toBe('invalid_parameter');
+      expect(body.request_id).toBe(res.headers['x-request-id']);
+      expect(services.audit.get('default', body.request_id).status).toBe(400);
+    }
+    expect(services.audit.verify().valid).toBe(true);
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('is valid OpenAPI 3.1 with every route, each with its error statuses and security', async () => {
     const doc = (await app.inject({ url: '/openapi.json', anonymous: true } as never)).json();

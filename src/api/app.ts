@@ -19,7 +19,8 @@ import { VERSION } from '../version.ts';
 import type { QualityService } from '../core/quality.ts';
 import { signedPayload, type ResultSigner } from '../core/result-signing.ts';
 import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
-import { registerAudit } from './audit-hook.ts';
+import { registerAudit, type AuditRecorder } from './audit-hook.ts';
+import { DEFAULT_TENANT } from '../core/image-store.ts';
 import { registerMetrics, type MetricsSources } from './metrics.ts';
 import { auditRoutes } from './v1/audit.ts';
 import { Type } from '@sinclair/typebox';
@@ -96,6 +97,7 @@ export interface AppDeps {
 
 /** Builds the HTTP application without listening, so tests can drive it with inject(). */
 export async function buildApp({ config, services, engine, logger, close }: AppDeps): Promise<FastifyInstance> {
+  let recordUnrouted: AuditRecorder | undefined;
   const app = Fastify({
     // Credentials never reach the log, whatever a serializer is later told to include.
     logger: logger === false ? false : {
@@ -105,6 +107,14 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     },
     bodyLimit: config.maxBodyBytes,
     genReqId: () => randomUUID(),
+    // Long path parameters reach the routes' schemas, which answer 400 with the field named.
+    routerOptions: { maxParamLength: 2048 },
+    // A path that is not valid percent-encoding never reaches a route or its hooks: answered and audited here.
+    frameworkErrors: (err, request, reply) => {
+      request.caller = { tenantId: DEFAULT_TENANT, clientId: 'anonymous', principal: null };
+      reply.raw.once('finish', () => recordUnrouted?.(request, reply));
+      void sendError(request, reply.header('X-Request-Id', request.id), new FaceproofError('invalid_parameter', `the path cannot be read: ${err.message}`));
+    },
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
     ajv: { customOptions: { removeAdditional: false, strictTypes: false, formats: { binary: true } } },
   });
@@ -133,7 +143,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     return JSON.stringify(body);
   });
   // After signing, so a record keeps the signature it answered with.
-  registerAudit(app, services.audit, services.usage, { archive: services.auditInputs, auditProbes: config.auditProbes });
+  recordUnrouted = registerAudit(app, services.audit, services.usage, { archive: services.auditInputs, auditProbes: config.auditProbes });
 
   let pending = 0;
   app.addHook('onRequest', async (request, reply) => {

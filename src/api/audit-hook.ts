@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
 import type { UsageMeter } from '../core/usage.ts';
 import { serviceOf } from './route-service.ts';
@@ -79,14 +79,14 @@ const PROBES = new Set(['/v1/health', '/v1/health/ready']);
  * Records every request, whatever its status (probes only when `auditProbes`), in the audit trail,
  * and counts it for its client, once its response is sent.
  */
-export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, options: { archive?: AuditInputArchive; auditProbes?: boolean } = {}): void {
+export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, options: { archive?: AuditInputArchive; auditProbes?: boolean } = {}): AuditRecorder {
   const { archive, auditProbes = false } = options;
   const audited = (request: FastifyRequest) => auditProbes || !PROBES.has(request.routeOptions.url ?? '');
   app.addHook('onSend', async (request, reply, payload) => {
     if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
     return payload;
   });
-  app.addHook('onResponse', async (request, reply) => {
+  const record: AuditRecorder = (request, reply) => {
     if (!audited(request)) return;
     const tenantId = request.caller?.tenantId ?? 'default';
     // An unmatched path is recorded as sent, without its query and cut short: it names no route.
@@ -126,5 +126,10 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
     } catch (err) {
       request.log.error({ err }, 'usage could not be counted');
     }
-  });
+  };
+  app.addHook('onResponse', async (request, reply) => record(request, reply));
+  return record;
 }
+
+/** Writes a request's audit record (and counts its usage) once its response is sent. */
+export type AuditRecorder = (request: FastifyRequest, reply: FastifyReply) => void;

@@ -20,7 +20,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
 };
 
 /** The multipart parser (busboy) throws plain errors; these are its messages for malformed bodies. */
-const MULTIPART_PARSE_ERROR = /^(Multipart: |Malformed part header|Unexpected end of (multipart data|form)|Part terminated early)/;
+const MULTIPART_PARSE_ERROR = /^(Multipart: |Malformed part header|Unexpected end of (multipart data|form)|Part terminated early|The needle cannot have a length bigger than)/;
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: FaceproofError) {
   const error: { code: string; message: string; field?: string } = { code: err.code, message: err.message };

@@ -60,7 +60,9 @@ export function registerRouteContract(app: FastifyInstance): void {
 
     const statuses = new Set<number>([408, 500]);
     if (body || schema.querystring || schema.params) statuses.add(400);
-    if (body) { statuses.add(413); statuses.add(415); }
+    // Fastify reads a body on every method but GET and HEAD, schema or not: too large or of an unknown type.
+    const methods = ([] as string[]).concat(route.method);
+    if (body || methods.some((m) => m !== 'GET' && m !== 'HEAD')) { statuses.add(413); statuses.add(415); }
     if (schema.params) statuses.add(404);
     // Any authenticated request may name a transaction (X-Transaction-Id): unknown is 404, finished 409.
     if (access !== 'public') [400, 401, 403, 404, 409, 429].forEach((s) => statuses.add(s));
@@ -103,6 +105,20 @@ export function registerBodyRules(app: FastifyInstance): void {
     if (!types.includes(essence)) {
       throw new FaceproofError('unsupported_media_type', `this route takes ${types.join(' or ')}, not ${essence || 'an empty content type'}`, 'content-type');
     }
+    if (essence === 'multipart/form-data') {
+      // RFC 2046 limits a boundary to 70 characters; the multipart parser fails on longer ones.
+      const boundary = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(header);
+      const value = boundary?.[1] ?? boundary?.[2] ?? '';
+      if (value.length < 1 || value.length > 70) throw new FaceproofError('invalid_parameter', 'a multipart body needs a boundary of 1 to 70 characters in its content type', 'content-type');
+    }
+  });
+  // Text coerced to a number ("1e400" in a query, a path or a multipart field) can be Infinity,
+  // which Ajv's range checks let through: no field of this API takes a number that is not finite.
+  app.addHook('preHandler', async (request) => {
+    for (const [part, value] of [['query', request.query], ['params', request.params], ['body', request.body]] as const) {
+      const where = nonFinite(value);
+      if (where !== undefined) throw new FaceproofError('invalid_parameter', `${part}${where ? `.${where}` : ''} must be a finite number`, where || part);
+    }
   });
   app.addHook('preValidation', async (request) => {
     const { bodyMediaTypes, bodyRequired } = request.routeOptions.config;
@@ -110,4 +126,15 @@ export function registerBodyRules(app: FastifyInstance): void {
     if (bodyRequired) throw new FaceproofError('invalid_parameter', `this request needs a body, sent as ${bodyMediaTypes.join(' or ')}`);
     request.body = {};
   });
+}
+
+/** The dotted path of the first number in `value` that is not finite, or undefined. */
+function nonFinite(value: unknown, path = '', depth = 0): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 32) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nonFinite(item, path ? `${path}.${key}` : key, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
