@@ -20,7 +20,7 @@ const seed = arg('seed') !== undefined ? Number(arg('seed')) : Math.floor(Math.r
 const replay = arg('replay');
 const out = arg('out') ?? (replay ? 'none' : path.join('docs', 'bench', 'fuzz.json'));
 if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) {
-  console.error('usage: npm run fuzz -- --runs N [--seed S] [--strict-statuses] [--replay PATH] [--engine-share 0.05] [--examples K] [--out FILE|none]');
+  console.error('usage: npm run fuzz -- --runs N [--seed S] [--strict-statuses] [--replay PATH] [--concurrency C] [--engine-share 0.02] [--valid-engine-share 0.6] [--examples K] [--progress N] [--out FILE|none]');
   process.exit(2);
 }
 
@@ -29,6 +29,7 @@ const report = await runFuzz({
   seed,
   replay,
   strictStatuses: flag('strict-statuses'),
+  concurrency: arg('concurrency') !== undefined ? Number(arg('concurrency')) : undefined,
   engineShare: arg('engine-share') !== undefined ? Number(arg('engine-share')) : undefined,
   validEngineShare: arg('valid-engine-share') !== undefined ? Number(arg('valid-engine-share')) : undefined,
   log: (line) => console.log(line),

@@ -27,7 +27,7 @@ export interface FuzzOptions {
   replay?: string;
   /** Share of media in malformed requests that can reach the face engine (default 0.02). */
   engineShare?: number;
-  /** The same in valid requests (default 0.3): what makes engine routes answer 2xx. */
+  /** The same in valid requests (default 0.6): what makes engine routes answer 2xx. */
   validEngineShare?: number;
   /** Share of 16 MiB media (default 0.001). */
   hugeShare?: number;
@@ -38,6 +38,10 @@ export interface FuzzOptions {
   /** RSS is measured after this many requests and at the end (default 10,000). */
   rssCheckpoint?: number;
   log?: (line: string) => void;
+  /** Requests in flight at once (default 1: one after the other, reproducible). */
+  concurrency?: number;
+  /** The setup requests (an image, collections, users, a session, …) are sent again every this many requests (default 2,000). */
+  setupEvery?: number;
   /** A request slower than this is reported (not failing; default 5,000 ms). */
   slowMs?: number;
   /** Progress every this many requests (default 5,000; 0: none). */
@@ -285,12 +289,15 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
     try { pools.harvest(JSON.parse(res.body), url.split('?')[0]); } catch { /* not JSON */ }
   };
 
-  const setupSent = await setup(app, corpus, pools, (url, res) => {
+  let setupRound = 0;
+  const runSetup = () => setup(app, corpus, pools, (url, res) => {
     harvest(url, res);
-    if (res.statusCode >= 400) log(`setup: ${url} answered ${res.statusCode} ${res.body.slice(0, 160)}`);
+    if (res.statusCode >= 400 && setupRound === 0) log(`setup: ${url} answered ${res.statusCode} ${res.body.slice(0, 160)}`);
+    if (res.statusCode >= 500) recorder.add('server-error', `setup ${url} ${res.statusCode}`, `setup request ${url} answered ${res.statusCode}`, { seed: options.seed, path: 'setup', replay: '', op: null, kind: 'setup', auth: 'bootstrap', method: 'POST', url, headers: {}, body_bytes: 0, body_excerpt: '', media: [], status: res.statusCode, response_excerpt: res.body.slice(0, 300) });
     audit.expected++;
     pending.push({ requestId: res.headers['x-request-id'] as string | undefined, repro: () => ({ seed: options.seed, path: 'setup', replay: '', op: null, kind: 'setup', auth: 'bootstrap', method: 'POST', url, headers: {}, body_bytes: 0, body_excerpt: '', media: [], status: res.statusCode, response_excerpt: res.body.slice(0, 200) }) });
   });
+  let setupSent = await runSetup();
 
   const checkAudit = async () => {
     await new Promise((r) => setImmediate(r));
@@ -396,17 +403,27 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
   };
 
   const arb = requestArb(ops, {
-    corpus, pools, engineShare: options.engineShare ?? 0.02, validEngineShare: options.validEngineShare ?? 0.3, hugeShare: options.hugeShare ?? 0.001, badAuthShare: options.badAuthShare ?? 0.06, bootstrapKey: TEST_BOOTSTRAP_KEY,
+    corpus, pools, engineShare: options.engineShare ?? 0.02, validEngineShare: options.validEngineShare ?? 0.6, hugeShare: options.hugeShare ?? 0.001, badAuthShare: options.badAuthShare ?? 0.06, bootstrapKey: TEST_BOOTSTRAP_KEY,
   });
   let index = options.replay ? Number(options.replay.split(':')[0]) : 0;
   const progressEvery = options.progressEvery ?? 5000;
   const fuzzStart = performance.now();
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  const inflight = new Set<Promise<void>>();
   await fc.assert(fc.asyncProperty(arb, async (req) => {
     const path = String(index++);
     if (options.replay) log(`replaying ${path}: ${req.method} ${req.url.slice(0, 300)} kind=${req.kind} auth=${req.auth} headers=${JSON.stringify(shortHeaders(req.headers))} body=${excerpt(req.payload, 1000)}`);
-    await send(req, path);
+    if (concurrency === 1) await send(req, path);
+    else {
+      // Several requests in flight at once: what a real server sees (the order of answers, and so the pools, varies between runs).
+      const p: Promise<void> = send(req, path).finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= concurrency) await Promise.race(inflight);
+    }
     if (sent % 250 === 0) await checkAudit();
     if (sent % 1000 === 0) await health(`after ${sent} requests`);
+    // What the fuzzed requests deleted (the stored image, the users, the collections) is made again now and then.
+    if (!options.replay && sent % (options.setupEvery ?? 2000) === 0) { setupRound++; setupSent += await runSetup(); }
     if (sent === checkpoint) {
       await checkAudit();
       const m = memorySample();
@@ -420,6 +437,7 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
     }
     return true;
   }), { seed: options.seed, numRuns: options.replay ? 1 : options.runs, ...(options.replay ? { path: options.replay } : {}) });
+  await Promise.all(inflight);
   await checkAudit();
   await health('at the end');
   const seconds = (performance.now() - fuzzStart) / 1000;

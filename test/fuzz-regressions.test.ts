@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createTestApp } from './helpers/app.ts';
+import { selfieCrop, b64 } from './helpers/images.ts';
+
+/**
+ * Requests the fuzzer (bench/fuzz.ts, test/fuzz.test.ts) found answering 500 or leaving the server
+ * in a state where later requests did. Numbers that arrive as text ("1e400", four hundred nines,
+ * "Infinity") are coerced by the validator to Infinity, which passes a schema's minimum and maximum.
+ */
+
+let app: FastifyInstance;
+const huge = '9'.repeat(400);
+
+beforeAll(async () => {
+  ({ app } = await createTestApp());
+  const face = { base64: b64(await selfieCrop(3, 370, 200)) };
+  expect((await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'fz' } })).statusCode).toBe(201);
+  expect((await app.inject({ method: 'POST', url: '/v1/collections/fz/faces', payload: { image: face, external_id: 'p1', metadata: { k: 'v' } } })).statusCode).toBe(201);
+  expect((await app.inject({ method: 'POST', url: '/v1/users', payload: { user_id: 'u1', faces: [{ image: face }] } })).statusCode).toBe(201);
+});
+afterAll(async () => { await app.close(); });
+
+describe('numbers coerced to Infinity', () => {
+  it.each([
+    ['GET', '/v1/audit/records?limit=1e400'],
+    ['GET', `/v1/audit/records?limit=${huge}`],
+    ['GET', '/v1/collections/fz/faces?limit=1e400'],
+    ['GET', `/v1/users/u1/history?limit=${huge}`],
+  ])('%s %s is 400 invalid_parameter naming limit, not 500', async (method, url) => {
+    const res = await app.inject({ method: method as 'GET', url });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'invalid_parameter', field: 'limit' });
+  });
+
+  it('POST /v1/collections/{name}/faces/find with "limit": "Infinity" is 400, not 500', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/collections/fz/faces/find', payload: { metadata: { k: 'v' }, limit: 'Infinity' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'invalid_parameter', field: 'limit' });
+  });
+
+  it('a client cannot be given an infinite burst or rate (which made GET /v1/admin/clients answer 500 from then on)', async () => {
+    for (const payload of [{ client_id: 'fz-inf-1', burst: 'Infinity' }, { client_id: 'fz-inf-2', rate_per_second: '1e400' }, { client_id: 'fz-inf-3', burst: huge }]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/admin/clients', payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().error.code).toBe('invalid_parameter');
+    }
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/clients', payload: { client_id: 'fz-ok' } })).statusCode).toBe(201);
+    for (const payload of [{ burst: 'Infinity' }, { rate_per_second: 'Infinity' }]) {
+      const res = await app.inject({ method: 'PATCH', url: '/v1/admin/clients/fz-ok', payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+    const list = await app.inject({ method: 'GET', url: '/v1/admin/clients' });
+    expect(list.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/admin/clients/fz-ok' })).statusCode).toBe(200);
+  });
+});
