@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AuditInputArchive, AuditRecord, AuditTrail } from '../../core/audit.ts';
@@ -24,6 +25,9 @@ const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
 }, { additionalProperties: false });
+
+/** Records per page of the NDJSON export. */
+const EXPORT_PAGE = 1000;
 
 const describe = (r: AuditRecord) => ({
   seq: r.seq, request_id: r.requestId, client_request_id: r.clientRequestId, client_id: r.clientId, ...(r.transactionId ? { transaction_id: r.transactionId } : {}), method: r.method, route: r.route,
@@ -58,12 +62,19 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail, archive?: A
       response: { 200: { description: 'One record per line, oldest first, as GET /v1/audit/records describes them', content: { 'application/x-ndjson': { schema: { type: 'string' } } } } },
     },
   }, async (request, reply) => {
-    const lines: string[] = [];
-    for (let after: number | undefined, page; (page = trail.list(request.caller.tenantId, { afterSeq: after, limit: 1000 })).length > 0; after = page[page.length - 1].seq) {
-      for (const r of page) lines.push(JSON.stringify(describe(r)));
-      if (page.length < 1000) break;
+    // Streamed a page at a time, yielding between pages: a trail of any length takes one page of
+    // memory, and other requests are answered while it streams (it was one string, built in one go).
+    const tenantId = request.caller.tenantId;
+    async function* pages() {
+      for (let after: number | undefined; ;) {
+        const page = trail.list(tenantId, { afterSeq: after, limit: EXPORT_PAGE });
+        if (page.length) yield page.map((r) => `${JSON.stringify(describe(r))}\n`).join('');
+        if (page.length < EXPORT_PAGE) return;
+        after = page[page.length - 1].seq;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
-    return reply.type('application/x-ndjson').send(lines.join('\n') + (lines.length ? '\n' : ''));
+    return reply.type('application/x-ndjson').send(Readable.from(pages()));
   });
 
   app.get<{ Params: { sha256: string } }>('/v1/audit/inputs/:sha256', {
