@@ -29,9 +29,8 @@ describe(`fuzzing every operation of the OpenAPI document (seed ${SEED}, ${RUNS}
 
   it('sends at least 2,000 requests, to every operation', () => {
     expect(report.requests).toBeGreaterThanOrEqual(2000);
-    const untouched = Object.entries(report.byOperation).filter(([, s]) => s.requests === 0).map(([op]) => op);
-    expect(untouched).toEqual([]);
-    expect(Object.keys(report.byOperation).length).toBeGreaterThanOrEqual(report.operations);
+    expect(report.operationsNeverSent).toEqual([]);
+    expect(report.operations).toBeGreaterThanOrEqual(60);
   });
 
   it('never answers 5xx (503 on readiness aside)', () => {

@@ -3,13 +3,14 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import { createTestApp, TEST_BOOTSTRAP_KEY } from '../../test/helpers/app.ts';
 import { ERROR_STATUS } from '../../src/core/errors.ts';
 import type { Services } from '../../src/bootstrap.ts';
 import { operationsOf, type ApiDocument, type Operation } from './fuzz-openapi.ts';
 import { buildCorpus, type Corpus } from './fuzz-corpus.ts';
-import { Pools, requestArb, type FuzzRequest } from './fuzz-generate.ts';
+import { OPERATION_SHARE, Pools, requestArb, type FuzzRequest } from './fuzz-generate.ts';
 
 /**
  * Drives the real application in-process (inject) with requests generated from its own OpenAPI
@@ -101,6 +102,10 @@ export interface FuzzReport {
   byAuth: Record<string, number>;
   byCost: Record<string, { requests: number; ms: number }>;
   operationsNeverAnswered2xx: string[];
+  /** Operations of the document no request was sent to. */
+  operationsNeverSent: string[];
+  /** Operations sent at a share other than 1 (relative to the others). */
+  operationShares: Record<string, number>;
   findings: Finding[];
   audit: { expected: number; found: number; missing: number; chainValid: boolean | null; chainRecords: number | null };
   memory: {
@@ -142,8 +147,35 @@ function shortHeaders(h: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v]));
 }
 
+/** An answer as the fuzzer keeps it: the body read as a stream, at most its first MiB kept (the audit export grows with the trail). */
+export interface Answer {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string;
+  bytes: number;
+  truncated: boolean;
+}
+
+const KEEP_BYTES = 1 << 20;
+
+async function answerOf(res: { statusCode: number; headers: Answer['headers']; stream(): Readable }): Promise<Answer> {
+  const kept: Buffer[] = [];
+  let bytes = 0;
+  let keptBytes = 0;
+  for await (const chunk of res.stream()) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    bytes += b.length;
+    if (keptBytes < KEEP_BYTES) {
+      const part = b.subarray(0, KEEP_BYTES - keptBytes);
+      kept.push(part);
+      keptBytes += part.length;
+    }
+  }
+  return { statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(kept).toString('utf8'), bytes, truncated: bytes > keptBytes };
+}
+
 /** The error body every 4xx and 5xx carries: {"request_id", "client_request_id"?, "error": {"code", "message", "field"?}}. */
-export function errorBodyProblem(res: LightMyRequestResponse): string | undefined {
+export function errorBodyProblem(res: Pick<Answer, 'statusCode' | 'headers' | 'body'>): string | undefined {
   let body: unknown;
   try {
     body = JSON.parse(res.body);
@@ -200,7 +232,7 @@ interface PendingAudit {
 }
 
 /** Requests that create what the fuzzed requests refer to (an image, a collection with a face, a user, a session, a file, a challenge, a transaction, a client and key, a template). */
-async function setup(app: FastifyInstance, corpus: Corpus, pools: Pools, note: (url: string, res: LightMyRequestResponse) => void): Promise<number> {
+async function setup(app: FastifyInstance, corpus: Corpus, pools: Pools, note: (url: string, res: Pick<Answer, 'statusCode' | 'headers' | 'body'>) => void): Promise<number> {
   const face = { base64: corpus.face.toString('base64') };
   const steps: Array<{ method: 'POST' | 'GET'; url: string; payload?: object }> = [
     { method: 'POST', url: '/v1/detect', payload: { image: face, return_templates: true } },
@@ -235,7 +267,6 @@ async function setup(app: FastifyInstance, corpus: Corpus, pools: Pools, note: (
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => {});
-  const started = performance.now();
   // The server's error log, by request id: the stack of a 5xx, or why an audit record was not written.
   const serverLog = new Map<string, string>();
   const stream = {
@@ -253,14 +284,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     FACEPROOF_RATE_LIMIT_BURST: '1000000',
   }, { logger: { level: 'error', stream } });
   try {
-    return await fuzzApp(app, services, options, log, started, serverLog);
+    return await fuzzApp(app, services, options, log, serverLog);
   } finally {
     await app.close();
     fs.rmSync(config.dataDir, { recursive: true, force: true });
   }
 }
 
-async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOptions, log: (line: string) => void, started: number, serverLog: Map<string, string>): Promise<FuzzReport> {
+async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOptions, log: (line: string) => void, serverLog: Map<string, string>): Promise<FuzzReport> {
   const doc = app.swagger() as unknown as ApiDocument;
   const ops = operationsOf(doc);
   const opByKey = new Map(ops.map((o) => [o.key, o]));
@@ -284,8 +315,8 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
   let sent = 0;
   const timeoutMs = options.timeoutMs ?? 90_000;
   const strict = !!options.strictStatuses;
-  const harvest = (url: string, res: LightMyRequestResponse) => {
-    if (res.statusCode >= 300 || !String(res.headers['content-type'] ?? '').includes('json')) return;
+  const harvest = (url: string, res: Pick<Answer, 'statusCode' | 'headers' | 'body'> & { truncated?: boolean }) => {
+    if (res.statusCode >= 300 || res.truncated || !String(res.headers['content-type'] ?? '').includes('json')) return;
     try { pools.harvest(JSON.parse(res.body), url.split('?')[0]); } catch { /* not JSON */ }
   };
 
@@ -335,12 +366,12 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
 
   const send = async (req: FuzzRequest, path: string) => {
     const t0 = performance.now();
-    let res: LightMyRequestResponse | undefined;
+    let res: Answer | undefined;
     let thrown: Error | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       res = await Promise.race([
-        app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, payload: req.payload, anonymous: req.anonymous } as never) as unknown as Promise<LightMyRequestResponse>,
+        (app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, payload: req.payload, anonymous: req.anonymous, payloadAsStream: true } as never) as unknown as Promise<Parameters<typeof answerOf>[0]>).then(answerOf),
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'FUZZ_TIMEOUT' })), timeoutMs); }),
       ]);
     } catch (err) {
@@ -454,9 +485,7 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
   }
 
   const findings = [...recorder.findings.values()].sort((a, b) => a.type.localeCompare(b.type) || b.count - a.count);
-  const failing = (f: Finding) => f.type === 'server-error' || f.type === 'error-body' || f.type === 'audit-missing' || f.type === 'no-answer' || f.type === 'app-down' || (strict && f.type === 'undocumented-status');
   const growth = rssAtCheckpoint ? ((end.rss - rssAtCheckpoint) / rssAtCheckpoint) * 100 : null;
-  void elapsed(started);
   return {
     seed: options.seed,
     runs: options.runs,
@@ -471,6 +500,8 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
     byKind: Object.fromEntries(Object.entries(byKind).sort(([, a], [, b]) => b - a)),
     byAuth,
     byCost: Object.fromEntries(Object.entries(byCost).map(([k, v]) => [k, { requests: v.requests, ms: +v.ms.toFixed(1) }])),
+    operationShares: OPERATION_SHARE,
+    operationsNeverSent: ops.filter((o) => !byOperation[o.key]).map((o) => o.key),
     operationsNeverAnswered2xx: ops.filter((o) => !Object.keys(byOperation[o.key]?.statuses ?? {}).some((s) => s.startsWith('2'))).map((o) => o.key),
     findings,
     audit: { ...audit, chainValid, chainRecords },
@@ -484,13 +515,9 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
       withinTenPercent: growth === null ? null : growth <= 10,
       samples,
     },
-    failures: findings.filter(failing).reduce((a, f) => a + f.count, 0),
+    failures: findings.filter((f) => isFailure(f, strict)).reduce((a, f) => a + f.count, 0),
     strictStatuses: strict,
   };
-}
-
-function elapsed(t0: number): number {
-  return (performance.now() - t0) / 1000;
 }
 
 function stub(seed: number, at: string, status: number | null, body: string): Reproduction {
@@ -513,6 +540,8 @@ export function formatReport(r: FuzzReport, o: { examples?: number } = {}): stri
   lines.push('', `Status histogram: ${hist(r.statuses)}`);
   lines.push(`Cost classes: ${Object.entries(r.byCost).map(([k, v]) => `${k} ${v.requests} (mean ${(v.ms / v.requests).toFixed(1)} ms)`).join(', ')}`);
   lines.push(`Credentials: ${Object.entries(r.byAuth).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (Object.keys(r.operationShares).length) lines.push(`Sent at a lower share than the other operations: ${Object.entries(r.operationShares).map(([op, x]) => `${op} ×${x}`).join(', ')}`);
+  if (r.operationsNeverSent.length) lines.push(`Operations never sent: ${r.operationsNeverSent.join(', ')}`);
   if (r.operationsNeverAnswered2xx.length) lines.push(`Operations that never answered 2xx: ${r.operationsNeverAnswered2xx.join(', ')}`);
   const n = o.examples ?? 1;
   for (const type of ['server-error', 'no-answer', 'app-down', 'error-body', 'audit-missing', 'undocumented-status', 'slow', 'inject-rejected'] as const) {
