@@ -4,6 +4,7 @@ import type { DecodedImage } from './image/decode.ts';
 import { applyAffine, rotateRgb, unrotatePoint, createRgbImage, warpAffineToRgb, type AffineMatrix, type RgbImage } from './image/raster.ts';
 import { UltraFaceDetector } from './detect/ultraface.ts';
 import type { Box, DetectedBox } from './detect/types.ts';
+import { faceGeometry, implausibility, uprightness, AS_SENT_PREFERENCE, SURELY_UPRIGHT, type FaceGeometry } from './detect/face-plausibility.ts';
 import { Landmarker68 } from './landmarks/landmarker.ts';
 import { SimilarityAligner, points5From68, type FaceLandmarks } from './align/aligner.ts';
 import { Embedder } from './embed/embedder.ts';
@@ -50,7 +51,7 @@ export interface EngineInfo {
 }
 
 export interface AnalyzeOptions {
-  /** When no face is found upright, also try the image turned by 90°, 180° and 270°. */
+  /** Also try the image turned by 90°, 180° and 270°, and keep the turn whose face looks most upright. */
   autoRotate: boolean;
 }
 
@@ -66,8 +67,14 @@ function eyeSpan(lm: readonly Point[]): number {
   return distance(l, r);
 }
 
-/** Detector confidence above which auto-rotation keeps the image as it is. */
-const CONFIDENT_UPRIGHT = 0.95;
+/** One detection and its landmarks, in the raster the detector saw. */
+interface Examined {
+  box: DetectedBox;
+  landmarks: Point[];
+  /** The shape of the landmark net's first answer, before any roll correction: how upright the face looks. */
+  upright: FaceGeometry;
+  plausible: boolean;
+}
 
 /** Detection, landmarks, pose, alignment and embedding over decoded images. Models load once. */
 export class FaceEngine {
@@ -153,53 +160,82 @@ export class FaceEngine {
   get dimension(): number { return this.embedder.dimension; }
 
   /**
-   * Every face in the image, largest first. With auto-rotation, the image as given is kept when its
-   * best face is confident; otherwise the quarter turn whose best face the detector is surest of wins,
-   * because the detector also fires, less surely, on faces lying on their side.
+   * Every plausible face in the image, largest first (detections whose landmarks are not a face's are
+   * dropped: see face-plausibility.ts). With auto-rotation every quarter turn is scored by its surest
+   * plausible face, and the turn whose face looks most upright wins: the detector is nearly as sure of
+   * a face upside down or lying on its side as of an upright one, so its confidence alone cannot pick
+   * the turn. The image as sent and its 180° turn are always tried; 90° and 270° only when the image
+   * as sent is not surely upright or loses to its 180° turn.
    */
   async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
-    let best: { turn: 0 | 1 | 2 | 3; raster: RgbImage; boxes: DetectedBox[]; confidence: number } | undefined;
-    for (const turn of options.autoRotate ? ([0, 1, 2, 3] as const) : ([0] as const)) {
+    let best: { turn: 0 | 1 | 2 | 3; raster: RgbImage; boxes: DetectedBox[]; examined: Map<DetectedBox, Examined>; score: number; upright: number } | undefined;
+    for (const turn of options.autoRotate ? ([0, 2, 1, 3] as const) : ([0] as const)) {
+      if (turn === 1 && best?.turn === 0 && best.upright >= SURELY_UPRIGHT) break;
       await mainThreadTurn();
       const raster = rotateRgb(image.rgb, turn);
-      const boxes = await this.detector.detect(raster);
-      const confidence = Math.max(0, ...boxes.map((b) => b.confidence));
-      if (boxes.length > 0 && (!best || confidence > best.confidence)) best = { turn, raster, boxes, confidence };
-      if (turn === 0 && confidence >= CONFIDENT_UPRIGHT) break;
+      const boxes = (await this.detector.detect(raster)).sort((a, b) => b.confidence - a.confidence);
+      const examined = new Map<DetectedBox, Examined>();
+      let upright = -Infinity;
+      if (options.autoRotate) {
+        for (const box of boxes) {
+          const e = await this.examine(raster, box);
+          examined.set(box, e);
+          if (e.plausible) {
+            upright = uprightness(box.confidence, e.upright);
+            break;
+          }
+        }
+        if (upright === -Infinity) continue;
+      }
+      const score = upright + (turn === 0 ? AS_SENT_PREFERENCE : 0);
+      if (!best || score > best.score) best = { turn, raster, boxes, examined, score, upright };
     }
     if (!best) return [];
-    const faces = await this.describe(image, best.turn, best.raster, best.boxes);
+    const { turn, raster, examined } = best;
+    const all = await Promise.all(best.boxes.map((box) => examined.get(box) ?? this.examine(raster, box)));
+    const faces = all.filter((e) => e.plausible).map((e) => this.locate(image, turn, e));
     return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   }
 
-  /** Landmarks (one inference per face, run concurrently), pose and coordinates in the original image. */
-  private describe(image: DecodedImage, turn: 0 | 1 | 2 | 3, raster: RgbImage, boxes: DetectedBox[]): Promise<FaceAnalysis[]> {
-    return Promise.all(boxes.map(async (box): Promise<FaceAnalysis> => {
-      let turned = await this.landmarker.locate(raster, box);
-      const roll = estimateHeadPose(turned).roll;
-      if (Math.abs(roll) > ROLL_REFINE_DEGREES) turned = await this.locateUpright(raster, box, roll);
-      else if (eyeSpan(turned) < LANDMARKS_MISSED * box.width) turned = await this.bestOfRolls(raster, box, turned);
-      const landmarks68 = turned.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
-      const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
-      const s = image.scale;
-      const toOriginal = (p: Point): Point => [p[0] * s, p[1] * s];
-      const corners = [unrotatePoint(box.x, box.y, turn, image.rgb), unrotatePoint(box.x + box.width, box.y + box.height, turn, image.rgb)];
-      const x1 = Math.min(corners[0][0], corners[1][0]) * s;
-      const y1 = Math.min(corners[0][1], corners[1][1]) * s;
-      const x2 = Math.max(corners[0][0], corners[1][0]) * s;
-      const y2 = Math.max(corners[0][1], corners[1][1]) * s;
-      const points5 = rasterFace.points5.map(toOriginal);
-      return {
-        box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
-        confidence: box.confidence,
-        points5,
-        landmarks68: landmarks68.map(toOriginal),
-        pose: estimateHeadPose(landmarks68),
-        interEyeDistance: distance(points5[0], points5[1]),
-        rotation: turn,
-        raster: rasterFace,
-      };
-    }));
+  /**
+   * Landmarks of one detection in the raster the detector saw (one inference, a few more for a rolled
+   * face) and whether they are a face's.
+   */
+  private async examine(raster: RgbImage, box: DetectedBox): Promise<Examined> {
+    const first = await this.landmarker.locate(raster, box);
+    // Candidates in order of preference: the roll-corrected or best-of-rolls answer, then the others.
+    let candidates = [first];
+    const roll = estimateHeadPose(first).roll;
+    if (Math.abs(roll) > ROLL_REFINE_DEGREES) candidates = [await this.locateUpright(raster, box, roll), first];
+    else if (eyeSpan(first) < LANDMARKS_MISSED * box.width) candidates = await this.bestOfRolls(raster, box, first);
+    // A correction can itself miss (turn a face the wrong way, fold its eyes together): the first
+    // candidate whose shape is a face's is kept, and the detection is dropped when none is.
+    const plausible = candidates.find((c) => implausibility(faceGeometry(box, c)) === undefined);
+    return { box, landmarks: plausible ?? candidates[0], upright: faceGeometry(box, first), plausible: plausible !== undefined };
+  }
+
+  /** A face in the original image's coordinates, with its pose. */
+  private locate(image: DecodedImage, turn: 0 | 1 | 2 | 3, { box, landmarks }: Examined): FaceAnalysis {
+    const landmarks68 = landmarks.map(([x, y]) => unrotatePoint(x, y, turn, image.rgb));
+    const rasterFace: FaceLandmarks = { landmarks68, points5: points5From68(landmarks68) };
+    const s = image.scale;
+    const toOriginal = (p: Point): Point => [p[0] * s, p[1] * s];
+    const corners = [unrotatePoint(box.x, box.y, turn, image.rgb), unrotatePoint(box.x + box.width, box.y + box.height, turn, image.rgb)];
+    const x1 = Math.min(corners[0][0], corners[1][0]) * s;
+    const y1 = Math.min(corners[0][1], corners[1][1]) * s;
+    const x2 = Math.max(corners[0][0], corners[1][0]) * s;
+    const y2 = Math.max(corners[0][1], corners[1][1]) * s;
+    const points5 = rasterFace.points5.map(toOriginal);
+    return {
+      box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
+      confidence: box.confidence,
+      points5,
+      landmarks68: landmarks68.map(toOriginal),
+      pose: estimateHeadPose(landmarks68),
+      interEyeDistance: distance(points5[0], points5[1]),
+      rotation: turn,
+      raster: rasterFace,
+    };
   }
 
   /**
@@ -223,16 +259,12 @@ export class FaceEngine {
 
   /**
    * When the landmarks missed the face (eyes far closer together than the box implies), the face
-   * may be rolled too far for the net to see it: try patches turned ±45° and keep the landmarks
-   * whose eyes span the box best.
+   * may be rolled too far for the net to see it: try patches turned ±45°; the landmarks whose eyes
+   * span the box best come first.
    */
-  private async bestOfRolls(raster: RgbImage, box: DetectedBox, first: Point[]): Promise<Point[]> {
-    let best = first;
-    for (const angle of [45, -45]) {
-      const candidate = await this.locateUpright(raster, box, angle);
-      if (eyeSpan(candidate) > eyeSpan(best)) best = candidate;
-    }
-    return best;
+  private async bestOfRolls(raster: RgbImage, box: DetectedBox, first: Point[]): Promise<Point[][]> {
+    const candidates = [first, await this.locateUpright(raster, box, 45), await this.locateUpright(raster, box, -45)];
+    return candidates.sort((a, b) => eyeSpan(b) - eyeSpan(a));
   }
 
   /** The face's L2-normalised embedding. */
