@@ -116,6 +116,9 @@ export class CollectionService {
     const collection = this.get(tenantId, name);
     assertSameModel(collection.model, this.faces.templateModel, 'collection');
     const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate, qualityProfile: options.qualityProfile });
+    // Deleted (or deleted and made again) while the engine ran: checked in the same turn as the
+    // insert, and before the index is opened, which would otherwise recreate its files.
+    if (this.get(tenantId, name).id !== collection.id) throw new FaceproofError('not_found', `no collection "${name}"`, 'collection');
     // Opened (and caught up with the database) before the insert, so the new rows are added once.
     const index = this.indexes.open(collection);
     const createdAt = this.now().toISOString();

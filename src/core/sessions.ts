@@ -54,17 +54,29 @@ export class SessionService {
   async addFaces(tenantId: string, id: string, input: FaceInput, options: { imageType: ImageType; allFaces: boolean }): Promise<SessionFace[]> {
     const session = this.get(tenantId, id);
     assertSameModel({ ...session.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'session');
-    const held = this.repository.faces(tenantId, id).length;
     const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: false });
-    if (held + found.length > this.settings.maxFaces) {
-      throw new FaceproofError('invalid_parameter', `a session holds at most ${this.settings.maxFaces} faces (has ${held})`, 'image');
-    }
+    // After each wait the session may have been deleted (or filled) by another request: checked
+    // again in the turn that writes, so the insert never meets a missing session.
+    const room = () => {
+      this.get(tenantId, id);
+      const held = this.repository.faces(tenantId, id).length;
+      if (held + found.length > this.settings.maxFaces) {
+        throw new FaceproofError('invalid_parameter', `a session holds at most ${this.settings.maxFaces} faces (has ${held})`, 'image');
+      }
+    };
+    room();
     let imageId = storedImageIdOf(input);
     let imageOwned = false;
     if (session.imageStorageEnabled && input.kind === 'image' && input.source.kind !== 'stored') {
       const remaining = Math.max(1, Math.ceil((Date.parse(session.expiresAt) - this.now().getTime()) / 1000));
       imageId = (await this.images.store(tenantId, input.source, { label: `session ${id}`, ttlSeconds: remaining })).id;
       imageOwned = true;
+      try {
+        room();
+      } catch (err) {
+        await this.eraseOwnedImages(tenantId, [imageId]);
+        throw err;
+      }
     }
     const at = this.now().toISOString();
     const faces = found.map((f) => ({

@@ -72,13 +72,21 @@ export class UserService {
     }
     assertSameModel({ ...user.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'user');
     const enrolled = this.repository.faces(tenantId, userId);
+    // Deleted (or deleted and registered again) while the engine ran: no answer from the faces it
+    // had, and no event in a history the deletion erased (it would outlive the user, or join the new one's).
+    const stillThere = () => {
+      const now = this.user(tenantId, userId);
+      if (now.createdAt !== user.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+    };
     let vector: Float32Array;
     try {
       [{ vector }] = await this.faces.facesOf(probe.input, { tenantId, field: 'image', allFaces: false, autoRotate: false });
     } catch (err) {
+      stillThere();
       if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { error: err.code }, requestId);
       throw err;
     }
+    stillThere();
     let best = enrolled[0];
     let bestSimilarity = -Infinity;
     for (const face of enrolled) {
@@ -102,12 +110,17 @@ export class UserService {
   }
 
   async addFaces(tenantId: string, userId: string, inputs: EnrolInput[], requestId: string): Promise<KeptFace[]> {
-    this.user(tenantId, userId);
-    const existing = this.repository.faces(tenantId, userId).length;
-    if (existing + inputs.length > MAX_USER_FACES) {
-      throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces (has ${existing})`, 'faces');
-    }
+    const room = () => {
+      this.user(tenantId, userId);
+      const existing = this.repository.faces(tenantId, userId).length;
+      if (existing + inputs.length > MAX_USER_FACES) {
+        throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces (has ${existing})`, 'faces');
+      }
+    };
+    room();
     const faces = await this.embedAll(tenantId, inputs, 'faces');
+    // Deleted, or filled by another request, while the engine ran: checked again in the insert's turn.
+    room();
     this.repository.addFaces(tenantId, userId, faces, this.now().toISOString(), this.event('add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId));
     return faces.map(strip);
   }
