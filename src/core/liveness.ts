@@ -101,6 +101,14 @@ export class LivenessService {
     }
     const frames: AnalysedFrame[] = [];
     for (const f of decoded.frames) frames.push({ ...(await this.analyse(f.image, true)), timestamp: f.timestamp });
+    // One camera, one orientation: the turn most frames were found at is the video's, and a frame
+    // found at another (a face rolled far enough for the models to nearly tie on upside down) is
+    // read again at the video's turn, so that its identity and eyes are measured on the face upright.
+    const turns = frames.filter((f) => f.faces.length > 0).map((f) => f.faces[0].rotation);
+    const turn = turns.length ? ([0, 1, 2, 3] as const).reduce((a, b) => (turns.filter((t) => t === b).length > turns.filter((t) => t === a).length ? b : a)) : undefined;
+    for (const [i, f] of frames.entries()) {
+      if (turn !== undefined && f.faces.length > 0 && f.faces[0].rotation !== turn) frames[i] = { ...(await this.analyse(f.image, true, turn)), timestamp: f.timestamp };
+    }
     const result = this.fuse(frames, options.securityLevel);
     const withFace = frames.filter((f) => f.faces.length > 0);
     const motion = medianMotion(withFace);
@@ -153,8 +161,12 @@ export class LivenessService {
   }
 
   /** One image's faces and, for a single usable face, its live score (and, for video, eyes and identity). */
-  async analyse(image: DecodedImage, temporal = false): Promise<AnalysedFrame> {
-    const faces = await this.engine.analyze(image, { autoRotate: true });
+  async analyse(image: DecodedImage, temporal = false, turn?: 0 | 1 | 2 | 3): Promise<AnalysedFrame> {
+    // A capture is upright far more often than not: the quarter turns are tried only when the image
+    // as sent has no plausible face. (Choosing among turns when it has one can read a face rolled
+    // by 45° as upside down, which the models are then surer of.)
+    let faces = await this.engine.analyze(image, { autoRotate: false, turn: turn ?? 0 });
+    if (faces.length === 0 && turn === undefined) faces = await this.engine.analyze(image, { autoRotate: true });
     if (faces.length === 0) return { image, faces, score: 0, reason: 'no_face' };
     const main = faces[0];
     if (faces.slice(1).some((f) => f.box.width >= main.box.width * 0.5)) return { image, faces, score: 0, reason: 'multiple_faces' };

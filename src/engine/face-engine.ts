@@ -53,6 +53,8 @@ export interface EngineInfo {
 export interface AnalyzeOptions {
   /** Also try the image turned by 90°, 180° and 270°, and keep the turn whose face looks most upright. */
   autoRotate: boolean;
+  /** Without auto-rotation: look only at the image turned by these quarter turns (a video's frames share the turn found on one). */
+  turn?: 0 | 1 | 2 | 3;
 }
 
 /** Roll beyond which landmarks are found again on a patch turned upright. */
@@ -169,7 +171,7 @@ export class FaceEngine {
    */
   async analyze(image: DecodedImage, options: AnalyzeOptions): Promise<FaceAnalysis[]> {
     let best: { turn: 0 | 1 | 2 | 3; raster: RgbImage; boxes: DetectedBox[]; examined: Map<DetectedBox, Examined>; score: number; upright: number } | undefined;
-    for (const turn of options.autoRotate ? ([0, 2, 1, 3] as const) : ([0] as const)) {
+    for (const turn of options.autoRotate ? ([0, 2, 1, 3] as const) : [options.turn ?? 0]) {
       if (turn === 1 && best?.turn === 0 && best.upright >= SURELY_UPRIGHT) break;
       await mainThreadTurn();
       const raster = rotateRgb(image.rgb, turn);
