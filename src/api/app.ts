@@ -112,8 +112,10 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     // A path that is not valid percent-encoding never reaches a route or its hooks: answered and audited here.
     frameworkErrors: (err, request, reply) => {
       request.caller = { tenantId: DEFAULT_TENANT, clientId: 'anonymous', principal: null };
-      reply.raw.once('finish', () => recordUnrouted?.(request, reply));
-      void sendError(request, reply.header('X-Request-Id', request.id), new FaceproofError('invalid_parameter', `the path cannot be read: ${err.message}`));
+      const error = new FaceproofError('invalid_parameter', `the path cannot be read: ${err.message}`);
+      request.auditResult = { error: error.code };
+      recordUnrouted?.(request, reply.code(400));
+      void sendError(request, reply.header('X-Request-Id', request.id), error);
     },
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
     ajv: { customOptions: { removeAdditional: false, strictTypes: false, formats: { binary: true } } },

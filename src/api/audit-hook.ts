@@ -77,17 +77,15 @@ const PROBES = new Set(['/v1/health', '/v1/health/ready']);
 
 /**
  * Records every request, whatever its status (probes only when `auditProbes`), in the audit trail,
- * and counts it for its client, once its response is sent.
+ * and counts it for its client, as its response is sent.
  */
 export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, options: { archive?: AuditInputArchive; auditProbes?: boolean } = {}): AuditRecorder {
   const { archive, auditProbes = false } = options;
   const audited = (request: FastifyRequest) => auditProbes || !PROBES.has(request.routeOptions.url ?? '');
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (typeof payload === 'string' && audited(request)) request.auditResult = describeResult(payload);
-    return payload;
-  });
+  const recorded = new WeakSet<FastifyRequest>();
   const record: AuditRecorder = (request, reply) => {
-    if (!audited(request)) return;
+    if (!audited(request) || recorded.has(request)) return;
+    recorded.add(request);
     const tenantId = request.caller?.tenantId ?? 'default';
     // An unmatched path is recorded as sent, without its query and cut short: it names no route.
     const route = request.routeOptions.url ?? request.url.split('?')[0].slice(0, 200);
@@ -127,9 +125,16 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
       request.log.error({ err }, 'usage could not be counted');
     }
   };
-  app.addHook('onResponse', async (request, reply) => record(request, reply));
+  // Written as the response goes out, before its first byte: a client never holds an answer whose
+  // record a crash could still lose (the write is synchronous and committed by then).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!audited(request)) return payload;
+    if (typeof payload === 'string') request.auditResult = describeResult(payload);
+    record(request, reply);
+    return payload;
+  });
   return record;
 }
 
-/** Writes a request's audit record (and counts its usage) once its response is sent. */
+/** Writes a request's audit record (and counts its usage), once, as its response is sent. */
 export type AuditRecorder = (request: FastifyRequest, reply: FastifyReply) => void;
