@@ -114,7 +114,8 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
       request.caller = { tenantId: DEFAULT_TENANT, clientId: 'anonymous', principal: null };
       const error = new FaceproofError('invalid_parameter', `the path cannot be read: ${err.message}`);
       request.auditResult = { error: error.code };
-      recordUnrouted?.(request, reply.code(400));
+      reply.statusCode = error.status;
+      recordUnrouted?.(request, reply);
       void sendError(request, reply.header('X-Request-Id', request.id), error);
     },
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
