@@ -79,3 +79,13 @@ describe('the audit export', () => {
     expect(lines.slice(0, 5).map((l) => l.request_id)).toEqual(first.json().records.map((r: { request_id: string }) => r.request_id));
   });
 });
+
+describe('the bootstrap client', () => {
+  it('cannot be rate-limited through the API (it then answered 429 to everything, the PATCH that would undo it included, across restarts)', async () => {
+    const res = await app.inject({ method: 'PATCH', url: '/v1/admin/clients/bootstrap', payload: { rate_per_second: 0.001, burst: 1 } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'invalid_parameter', field: 'client_id' });
+    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'GET', url: '/v1/capabilities' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/admin/clients/bootstrap' })).json().client).toMatchObject({ rate_per_second: null, burst: null });
+  });
+});

@@ -112,6 +112,8 @@ export class ClientAdministration {
   }
 
   setRateLimit(id: string, ratePerSecond: number | null, burst: number | null): ApiClient {
+    // Like its status: a throttled bootstrap key could not undo it, and its row outlives restarts.
+    if (id === BOOTSTRAP_CLIENT) throw new FaceproofError('invalid_parameter', 'the bootstrap client is governed by FACEPROOF_BOOTSTRAP_KEY', 'client_id');
     this.getClient(id);
     return this.repository.updateClient(id, { ratePerSecond, burst, updatedAt: this.now().toISOString() })!;
   }
