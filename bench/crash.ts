@@ -33,10 +33,8 @@ import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { loadProjection, templateCodec } from '../src/bootstrap.ts';
+import { templateCodec } from '../src/bootstrap.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
-import { SqliteCollectionRepository } from '../src/store/sqlite/collection-repository.ts';
-import { UsearchIndexProvider } from '../src/store/vector/usearch-indexes.ts';
 import { SqliteImageRepository } from '../src/store/sqlite/image-repository.ts';
 import { FolderBlobStore } from '../src/store/blob/folder-blob-store.ts';
 import { BLOB_GRACE_MS, ImageStore } from '../src/core/image-store.ts';
@@ -44,6 +42,7 @@ import { freePort, waitForHealth } from './lib/server-process.ts';
 import { freshDataFolder } from './lib/fresh-data.ts';
 import { DbReader, imagePool, prng, Templates, World, worldOf, type DbState, type TemplateModel } from './lib/crash-world.ts';
 import { collectionOp, planOp, type Op, type Planner, type Scope } from './lib/crash-ops.ts';
+import type { ReopenResult } from './lib/crash-reopen.ts';
 
 const { values } = parseArgs({
   options: {
@@ -371,43 +370,27 @@ async function verify(run: Running, cycle: number, ops: Op[]): Promise<void> {
  * Key by key, with the server stopped: a copy of the data folder's database and index files is
  * opened as the server opens it (newest snapshot, the faces stored and removals logged after it),
  * and the index must hold exactly the collection's rows, in the graph and in the re-ranking copies.
+ * In a process of its own (bench/lib/crash-reopen.ts): a native crash there is what the server's
+ * next start would meet, and is recorded as such.
  */
 function directIndexCheck(cycle: number): void {
-  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-crash-copy-'));
-  try {
-    for (const f of ['faceproof.db', 'faceproof.db-wal']) {
-      if (fs.existsSync(path.join(dataDir, f))) fs.copyFileSync(path.join(dataDir, f), path.join(copy, f));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench/lib/crash-reopen.ts'), dataDir], { env, cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 600_000 });
+  let result: ReopenResult | undefined;
+  try { result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as ReopenResult; } catch { /* reported below */ }
+  if (run.status !== 0 || !result) {
+    violation(cycle, 'index_reopen', `reopening the indexes as the server starts failed (${run.signal ?? `exit ${run.status}`}): ${run.stderr.trim().split('\n').slice(-3).join(' / ').slice(0, 400)}`);
+    return;
+  }
+  for (const c of result.collections) {
+    checks.directCollections++;
+    checks.directFaces += c.rows;
+    if (c.graph !== c.rows || c.copies !== c.rows || c.missing > 0) {
+      violation(cycle, 'index', `collection ${c.name} reopened from its files: graph ${c.graph}, copies ${c.copies}, rows ${c.rows}, ${c.missing} rows missing`);
     }
-    fs.cpSync(path.join(dataDir, 'indexes'), path.join(copy, 'indexes'), { recursive: true });
-    const config = loadConfig({ ...env, FACEPROOF_DATA_DIR: copy });
-    const db = openDatabase(path.join(copy, 'faceproof.db'));
-    try {
-      const repository = new SqliteCollectionRepository(db, templateCodec(config));
-      const logs: string[] = [];
-      let provider: UsearchIndexProvider | undefined;
-      for (const record of repository.list('default')) {
-        if (!provider) {
-          const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
-          provider = new UsearchIndexProvider(repository, { dir: path.join(copy, 'indexes'), ...config.index, projection, buildThreads: 1, log: (m) => logs.push(m) });
-        }
-        const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
-        const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
-        checks.directCollections++;
-        checks.directFaces += keys.length;
-        const missing = keys.filter((k) => !index.native.contains(BigInt(k)) || !index.templates.has(k));
-        if (index.native.size() !== keys.length || index.templates.size !== keys.length || missing.length > 0) {
-          violation(cycle, 'index', `collection ${record.name} reopened from its files: graph ${index.native.size()}, copies ${index.templates.size}, rows ${keys.length}, ${missing.length} rows missing`);
-        }
-      }
-      for (const m of logs) {
-        checks.indexRebuilds += /rebuilding/.test(m) ? 1 : 0;
-        console.log(`  index recovery (cycle ${cycle}): ${m}`);
-      }
-    } finally {
-      db.close();
-    }
-  } finally {
-    fs.rmSync(copy, { recursive: true, force: true });
+  }
+  for (const m of result.logs) {
+    checks.indexRebuilds += /rebuilding/.test(m) ? 1 : 0;
+    console.log(`  index recovery (cycle ${cycle}): ${m}`);
   }
 }
 
