@@ -32,7 +32,7 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) {
   process.exit(2);
 }
 
-console.log(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}`);
+console.log(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'} MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_ ?? '(glibc default: dynamic)'}`);
 const report = await runFuzz({
   runs,
   seed,
@@ -49,7 +49,7 @@ console.log('');
 console.log(formatReport(report, { examples: Number(arg('examples') ?? 1) }));
 if (out !== 'none') {
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ generated: new Date().toISOString(), command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, ...report }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ generated: new Date().toISOString(), command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null, ...report }, null, 2)}\n`);
   console.log(`written ${out}`);
 }
 process.exit(report.failures === 0 && memoryVerdict(report.memory) !== false ? 0 : 1);
