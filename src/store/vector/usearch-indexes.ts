@@ -27,8 +27,6 @@ export interface UsearchOptions {
 
 const SCALAR: Record<Quantization, ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
 const REPLAY_BATCH = 10_000;
-/** Reload an index (rehashing usearch's key table) before the slots used since its last rehash reach this share of its capacity (the table has 1.5 slots per key: see CollectionIndex). */
-export const MAX_LOOKUP_LOAD = 1.25;
 
 interface Snapshot { file: string; maxKey: number; removalSeq: number }
 
@@ -138,7 +136,6 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     if (snap) {
       try {
         index.native.load(path.join(this.options.dir, snap.file));
-        index.rehashed();
         index.maxKey = snap.maxKey;
         index.removalSeq = snap.removalSeq;
       } catch (err) {
@@ -204,18 +201,6 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     return removed > 0;
   }
 
-  /** Reloads an index from a copy of itself: usearch rebuilds its key table without the tombstones of removed keys. */
-  rehash(index: CollectionIndex): void {
-    const tmp = path.join(this.options.dir, `c${index.collectionId}.rehash.tmp`);
-    try {
-      index.native.save(tmp);
-      index.native.load(tmp);
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
-    index.rehashed();
-  }
-
   /** Called after every change: writes a snapshot once enough changes have gathered, off the request's path. */
   changed(index: CollectionIndex): void {
     if (index.changes < this.options.snapshotEvery || index.snapshotPending) return;
@@ -234,16 +219,6 @@ class CollectionIndex implements VectorIndex {
   removalSeq = 0;
   changes = 0;
   snapshotPending = false;
-  /**
-   * usearch (2.25) finds a key through an open-addressing table in which a removal leaves a tombstone
-   * until the table is rehashed (when the index grows, or is loaded). Once every slot has held a key,
-   * removing one never returns (unum-cloud/USearch#753): the probe looks for an empty slot forever and
-   * the server stops answering. So the slots possibly used since the last rehash are counted (the
-   * keys held then, plus every insert since) and the index is reloaded, which rehashes, well before
-   * the table (1.5 slots per key of capacity) could fill.
-   */
-  private lookupCapacity = 0;
-  private lookupUsed = 0;
 
   constructor(
     readonly collectionId: number,
@@ -251,20 +226,7 @@ class CollectionIndex implements VectorIndex {
     private readonly templates: HalfPrecisionTemplates,
     readonly layout: Layout,
     private readonly provider: UsearchIndexProvider,
-  ) {
-    this.rehashed();
-  }
-
-  /** usearch's key table was just rebuilt (created, loaded): only the keys it holds use slots. */
-  rehashed(): void {
-    this.lookupCapacity = this.native.capacity();
-    this.lookupUsed = this.native.size();
-  }
-
-  /** Slots possibly used since the last rehash, as a share of the table's capacity in keys (the table has 1.5 slots per key). */
-  get lookupLoad(): number {
-    return this.lookupCapacity === 0 ? 0 : this.lookupUsed / this.lookupCapacity;
-  }
+  ) {}
 
   get size(): number {
     return this.native.size();
@@ -280,9 +242,6 @@ class CollectionIndex implements VectorIndex {
     const flat = indexed[0] instanceof Int8Array ? new Int8Array(fresh.length * dim) : new Float32Array(fresh.length * dim);
     indexed.forEach((v, j) => flat.set(v, j * dim));
     this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
-    // Growing the index rehashes its key table: the keys it holds now bound the slots used since.
-    if (this.native.capacity() !== this.lookupCapacity) this.rehashed();
-    else this.lookupUsed += fresh.length;
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
   }
@@ -294,7 +253,6 @@ class CollectionIndex implements VectorIndex {
 
   /** How many of `keys` the graph held. */
   removeNow(keys: number[]): number {
-    if (this.lookupLoad >= MAX_LOOKUP_LOAD) this.provider.rehash(this);
     const counts = this.native.remove(BigUint64Array.from(keys, BigInt)) as number[];
     for (const k of keys) this.templates.delete(k);
     return counts.reduce((a, b) => a + b, 0);
