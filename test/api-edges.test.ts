@@ -124,6 +124,16 @@ describe('requests the fuzzer found', () => {
     }
     expect(services.audit.verify().valid).toBe(true);
   });
+
+  it('answers a multipart body whose last part has no Content-Disposition and over 16 KiB of data at once (busboy kept it waiting until 408)', async () => {
+    const boundary = 'fzB0undary';
+    for (const size of [1_000, 20_000, 300_000]) {
+      const payload = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`), Buffer.alloc(size, 0x47), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+      const res = await app.inject({ method: 'POST', url: '/v1/compare', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload });
+      expect(res.statusCode, `${size} bytes: ${res.body}`).toBe(400);
+      expect(res.json().error.code).toBe('invalid_parameter');
+    }
+  });
 });
 
 describe('the OpenAPI document', () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import { mendMultipartFinish } from './multipart-finish.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FaceService } from '../core/face-service.ts';
@@ -162,6 +163,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
     reply.raw.once('finish', release);
   });
 
+  mendMultipartFinish();
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
     limits: { fileSize: config.image.maxBytes, files: 2, fields: 10, parts: 12, fieldSize: 64 * 1024 },
