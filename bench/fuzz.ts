@@ -3,10 +3,12 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { formatReport, memoryVerdict, runFuzz } from './lib/fuzz-runner.ts';
 
-// As `npm start` runs the server: without it glibc gives each inference and image thread its own
-// malloc arena, and resident memory creeps up under sustained load (docs/configuration.md).
-if (process.platform === 'linux' && process.env.MALLOC_ARENA_MAX === undefined) {
-  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
+// glibc's malloc as `npm start` tunes it (docs/configuration.md): without these, each inference and
+// image thread grows its own arena, and freed image buffers stay in the heap, so resident memory
+// creeps up under sustained load. glibc reads them at start: hence the re-run.
+const NPM_START_MALLOC = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+if (process.platform === 'linux' && Object.keys(NPM_START_MALLOC).some((k) => process.env[k] === undefined)) {
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...NPM_START_MALLOC, ...process.env } });
   process.exit(child.status ?? 1);
 }
 

@@ -257,8 +257,6 @@ export function openDatabase(file: string): Db {
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  // Search re-ranks candidates by reading their templates at random: map the file rather than copy pages.
-  db.pragma('mmap_size = 2147418112');
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   MIGRATIONS.forEach((sql, i) => {
