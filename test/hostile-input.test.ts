@@ -1,39 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp } from './helpers/app.ts';
-import { b64, blankImage, selfieCrop } from './helpers/images.ts';
+import { b64, blankImage, jpegClaiming, pngClaiming, selfieCrop } from './helpers/images.ts';
 import { encodeTemplate } from '../src/core/template.ts';
 import { ERROR_STATUS, type ErrorCode } from '../src/core/errors.ts';
-
-/** A PNG whose IHDR claims the given size, with a tiny valid IDAT: decoding it all would need gigabytes. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(zlib.crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; ihdr[9] = 2; // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
-}
-
-/** Rewrites the frame size in a JPEG's SOF0/SOF2 marker. */
-function jpegClaiming(jpeg: Buffer, width: number, height: number): Buffer {
-  const out = Buffer.from(jpeg);
-  for (let i = 2; i < out.length - 9; i++) {
-    if (out[i] === 0xff && (out[i + 1] === 0xc0 || out[i + 1] === 0xc2)) {
-      out.writeUInt16BE(height, i + 5);
-      out.writeUInt16BE(width, i + 7);
-      return out;
-    }
-  }
-  throw new Error('no SOF marker');
-}
 
 function multipart(parts: Array<{ name: string; body: Buffer | string; file?: boolean }>, boundary = 'XyZb0und') {
   const chunks = parts.flatMap((p) => [
