@@ -236,6 +236,21 @@ describe('half-precision templates', () => {
     store.set(9, a);
     expect([store.size, store.dot(b, 11), store.dot(b, 9)]).toEqual([2, 0.5, 0.5]);
   });
+
+  it('keeps every template as its first allocation doubles and past the first 65,536, without reserving that much for a few', () => {
+    const dim = 3;
+    const store = new HalfPrecisionTemplates(dim);
+    const vector = (k: number) => Float32Array.of(Math.sin(k), Math.cos(k), 0.25);
+    store.set(0, vector(0));
+    const reserved = () => (store as unknown as { chunks: Uint16Array[] }).chunks.reduce((n, c) => n + c.length, 0);
+    expect(reserved()).toBe(1_024 * dim);
+    for (let k = 1; k < 70_000; k++) store.set(k, vector(k));
+    expect(reserved()).toBe(2 * 65_536 * dim);
+    for (const k of [0, 1_023, 1_024, 2_047, 2_048, 65_535, 65_536, 69_999]) {
+      const v = vector(k);
+      expect(store.dot(v, k)).toBeCloseTo(v[0] * v[0] + v[1] * v[1] + v[2] * v[2], 2);
+    }
+  });
 });
 
 describe('vector index over 8-bit projections', () => {

@@ -52,13 +52,30 @@ export class HalfPrecisionTemplates {
 
   private locate(slot: number, grow: boolean): { chunk: Uint16Array; offset: number } {
     const c = Math.floor(slot / CHUNK_VECTORS);
-    while (grow && this.chunks.length <= c) this.chunks.push(new Uint16Array(CHUNK_VECTORS * this.dimension));
-    return { chunk: this.chunks[c], offset: (slot % CHUNK_VECTORS) * this.dimension };
+    const offset = (slot % CHUNK_VECTORS) * this.dimension;
+    if (grow) {
+      // The first chunk starts small and doubles (a collection of a few faces should not reserve
+      // 80 MiB); slots are handed out in order, so it is whole before a second one is needed, and
+      // from then on growth never copies.
+      if (this.chunks.length === 0) this.chunks.push(new Uint16Array(FIRST_CHUNK_VECTORS * this.dimension));
+      const first = this.chunks[0];
+      if (c === 0 && offset >= first.length) {
+        let vectors = first.length / this.dimension;
+        while (vectors * this.dimension <= offset) vectors *= 2;
+        const bigger = new Uint16Array(Math.min(vectors, CHUNK_VECTORS) * this.dimension);
+        bigger.set(first);
+        this.chunks[0] = bigger;
+      }
+      while (this.chunks.length <= c) this.chunks.push(new Uint16Array(CHUNK_VECTORS * this.dimension));
+    }
+    return { chunk: this.chunks[c], offset };
   }
 }
 
 /** Vectors per allocation: 64 Ki × 640-D is 80 MiB, so growth never copies what is already there. */
 const CHUNK_VECTORS = 65_536;
+/** The first chunk's first size, in vectors: 1 Ki × 640-D is 1.25 MiB. */
+const FIRST_CHUNK_VECTORS = 1_024;
 
 const HALF_TO_FLOAT = (() => {
   const table = new Float32Array(65_536);
