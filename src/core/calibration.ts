@@ -44,6 +44,8 @@ export interface CalibratedScore {
   similarity: number;
   score: number;
   far: number;
+  /** The FAR where the table's floor no longer tells similarities apart, from its tail line (see farAtTail); what vendor scales are computed from. */
+  tailFar: number;
   decision: Decision;
   /** The score at or above which the decision is `match`. */
   threshold: number;
@@ -122,6 +124,24 @@ export class Calibrator {
     return { similarity: Math.min(1, intercept + slope * Math.log10(far)), extrapolated: true };
   }
 
+  /**
+   * Like `far`, but where fewer than TAIL_MIN_PAIRS impostor pairs back the estimate it follows the
+   * tail line of `similarityAtTail`, so a FAR keeps falling past the table's floor (vendor scales
+   * such as IDEMIA's keep rising there). Never above the table's own estimate.
+   */
+  farAtTail(similarity: number): number {
+    const measured = this.far(similarity);
+    const measuredDownTo = TAIL_MIN_PAIRS / this.table.dataset.impostorPairs;
+    if (measured > measuredDownTo) return measured;
+    let line: { intercept: number; slope: number };
+    try {
+      line = this.tailLine ??= this.fitTail(measuredDownTo);
+    } catch {
+      return measured; // a table without a tail to fit keeps its floor
+    }
+    return Math.min(measured, 10 ** ((similarity - line.intercept) / line.slope));
+  }
+
   private tailLine?: { intercept: number; slope: number };
 
   private fitTail(measuredDownTo: number): { intercept: number; slope: number } {
@@ -160,6 +180,7 @@ export class Calibrator {
       similarity: round4(similarity),
       score: Calibrator.score(far),
       far: Number(far.toPrecision(3)),
+      tailFar: this.farAtTail(similarity),
       decision,
       threshold: match.score,
       thresholds: { match, uncertain },

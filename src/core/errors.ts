@@ -42,9 +42,19 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export class FaceproofError extends Error {
+  /** An invalid_parameter that is a required field (or body) left out: some vendor APIs tell it apart. */
+  missing = false;
+
   constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
     super(message);
     this.name = 'FaceproofError';
+  }
+
+  /** A required field or body that the request left out. */
+  static missing(message: string, field?: string): FaceproofError {
+    const err = new FaceproofError('invalid_parameter', message, field);
+    err.missing = true;
+    return err;
   }
 
   get status(): number {

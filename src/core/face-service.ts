@@ -1,4 +1,4 @@
-import type { DecodedImage } from '../engine/image/decode.ts';
+import type { DecodedImage, ImageHeader } from '../engine/image/decode.ts';
 import { encodeJpeg } from '../engine/image/decode.ts';
 import type { FaceAnalysis, FaceEngine } from '../engine/face-engine.ts';
 import { FaceproofError } from './errors.ts';
@@ -93,6 +93,11 @@ export class FaceService {
 
   private load(source: ImageSource, tenantId: string, field: string): Promise<DecodedImage> {
     return this.loader.load(source, tenantId, field);
+  }
+
+  /** An image's container, size and bytes, read from its header (no pixel decoded). */
+  inspectImage(source: ImageSource, tenantId: string, field: string): Promise<ImageHeader> {
+    return this.loader.inspect(source, tenantId, field);
   }
 
   private async enforceQuality(image: DecodedImage, faces: FaceAnalysis[], profile: string | undefined, field: string, oneFaceExpected: boolean): Promise<void> {

@@ -1,4 +1,4 @@
-import { decodeImage, ImageRejectedError, type DecodedImage, type DecodeLimits } from '../engine/image/decode.ts';
+import { decodeImage, ImageRejectedError, probeImage, type DecodedImage, type DecodeLimits, type ImageHeader } from '../engine/image/decode.ts';
 import { FaceproofError } from './errors.ts';
 
 /** Where an image comes from, once the transport (JSON or multipart) has been read. */
@@ -33,15 +33,32 @@ export async function loadImage(source: InlineImageSource, limits: DecodeLimits,
   try {
     return { ...(await decodeImage(bytes, limits)), bytes };
   } catch (err) {
-    if (!(err instanceof ImageRejectedError)) throw err;
-    switch (err.reason) {
-      case 'too_large':
-      case 'too_many_pixels':
-        throw new FaceproofError('image_too_large', err.message, field);
-      case 'too_small':
-        throw new FaceproofError('image_dimensions_invalid', err.message, field);
-      default:
-        throw new FaceproofError('invalid_image_format', err.message, field);
-    }
+    throw publicRejection(err, field);
   }
 }
+
+/** What an inline image's header says (container, size, bytes), without decoding its pixels. */
+export async function inspectImage(source: InlineImageSource, limits: DecodeLimits, field: string): Promise<ImageHeader> {
+  const bytes = source.kind === 'base64' ? decodeBase64(source.data, field) : source.data;
+  try {
+    return await probeImage(bytes, limits);
+  } catch (err) {
+    throw publicRejection(err, field);
+  }
+}
+
+function publicRejection(err: unknown, field: string): unknown {
+  if (!(err instanceof ImageRejectedError)) return err;
+  switch (err.reason) {
+    case 'too_large':
+    case 'too_many_pixels':
+      return new FaceproofError('image_too_large', err.message, field);
+    case 'too_small':
+      return new FaceproofError('image_dimensions_invalid', err.message, field);
+    default:
+      return new FaceproofError('invalid_image_format', err.message, field);
+  }
+}
+
+/** An image's container and size, read from its header. */
+export type { ImageHeader } from '../engine/image/decode.ts';

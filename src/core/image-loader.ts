@@ -1,5 +1,5 @@
-import type { DecodeLimits, DecodedImage } from '../engine/image/decode.ts';
-import { loadImage, type ImageSource } from './image-input.ts';
+import type { DecodeLimits, DecodedImage, ImageHeader } from '../engine/image/decode.ts';
+import { inspectImage, loadImage, type ImageSource } from './image-input.ts';
 import type { ImageStore } from './image-store.ts';
 
 /** Pixels of an inline or stored image; a stored one must belong to the tenant. */
@@ -10,5 +10,12 @@ export class ImageLoader {
     if (source.kind !== 'stored') return loadImage(source, this.limits, field);
     const { bytes } = await this.images.read(tenantId, source.imageId, `${field}.image_id`);
     return loadImage({ kind: 'bytes', data: bytes }, this.limits, field);
+  }
+
+  /** What the image's header says (container, size, bytes), for an API whose own limits are narrower than the server's. */
+  async inspect(source: ImageSource, tenantId: string, field: string): Promise<ImageHeader> {
+    if (source.kind !== 'stored') return inspectImage(source, this.limits, field);
+    const { bytes } = await this.images.read(tenantId, source.imageId, `${field}.image_id`);
+    return inspectImage({ kind: 'bytes', data: bytes }, this.limits, field);
   }
 }

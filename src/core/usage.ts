@@ -34,8 +34,8 @@ export interface UsageRepository {
 export class UsageMeter {
   constructor(private readonly repository: UsageRepository) {}
 
-  count(tenantId: string, clientId: string, service: string, status: number, usesEngine: boolean, at: Date): void {
-    const outcome = outcomeOf(status);
+  /** `outcome` where the status does not tell it (a vendor dialect that answers failures with 200). */
+  count(tenantId: string, clientId: string, service: string, status: number, usesEngine: boolean, at: Date, outcome = outcomeOf(status)): void {
     this.repository.add(tenantId, { day: at.toISOString().slice(0, 10), clientId, service, outcome, billable: isBillable(outcome, usesEngine), count: 1 });
   }
 

@@ -52,20 +52,27 @@ function ascii(bytes: Uint8Array, from: number, to: number): string {
   return String.fromCharCode(...bytes.subarray(from, to));
 }
 
-/** Decodes JPEG, PNG or WebP into an sRGB raster with EXIF orientation applied. Never blocks the event loop (libvips runs on the libuv pool). */
-export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+/** What an image's header says, checked against the limits; no pixel is decoded. */
+export interface ImageHeader {
+  format: ImageFormat;
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+/** Reads and checks an image's header: its container, its claimed size, its byte size. */
+export async function probeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<ImageHeader> {
   if (bytes.length === 0) throw new ImageRejectedError('format', 'the image is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
     throw new ImageRejectedError('too_large', `the image is ${bytes.length} bytes; the limit is ${limits.maxBytes}`);
   }
   const format = sniffImageFormat(bytes);
   if (!format) throw new ImageRejectedError('format', 'not a JPEG, PNG or WebP image (unrecognised file signature)');
-
-  const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const, sequentialRead: true };
   let meta: Metadata;
   try {
     // Reading the header decodes no pixels, so the pixel limit is checked below, by us, with a clear error.
-    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
+    meta = await sharp(bytes, { failOn: 'error', sequentialRead: true, limitInputPixels: false }).metadata();
   } catch (err) {
     throw new ImageRejectedError('corrupt', `the ${format.toUpperCase()} header cannot be read: ${messageOf(err)}`);
   }
@@ -83,6 +90,13 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   if (width < limits.minSide || height < limits.minSide) {
     throw new ImageRejectedError('too_small', `the image is ${width}×${height}; both sides must be at least ${limits.minSide} pixels`);
   }
+  return { format, width, height, bytes: bytes.length };
+}
+
+/** Decodes JPEG, PNG or WebP into an sRGB raster with EXIF orientation applied. Never blocks the event loop (libvips runs on the libuv pool). */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  const { format, width, height } = await probeImage(bytes, limits);
+  const options = { limitInputPixels: limits.maxPixels, failOn: 'error' as const, sequentialRead: true };
 
   const longSide = Math.max(width, height);
   const scale = longSide > limits.maxWorkingSide ? longSide / limits.maxWorkingSide : 1;
