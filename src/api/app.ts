@@ -46,6 +46,8 @@ import type { ImageErasure } from '../core/erasure.ts';
 import { collectionRoutes } from './v1/collections.ts';
 import { userRoutes } from './v1/users.ts';
 import { sessionRoutes } from './v1/sessions.ts';
+import { DIALECTS } from './dialects/registry.ts';
+import { dialectRoutes } from './dialects/routes.ts';
 
 /** Request headers that carry credentials. */
 const SECRET_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
@@ -204,6 +206,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
         { name: 'transactions', description: 'Transactions and usage' },
         { name: 'audit', description: 'The audit trail' },
         { name: 'system', description: 'Health, capabilities, signing keys and metrics' },
+        ...DIALECTS.map((d) => ({ name: d.name, description: `Vendor dialect under ${d.prefix}: ${d.title}; see docs/dialects.md` })),
       ],
     },
   });
@@ -228,6 +231,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
   accessRoutes(app, services.administration, services.authenticator);
   transactionRoutes(app, services.transactions, services.audit);
   usageRoutes(app, services.usage);
+  dialectRoutes(app, services);
   systemRoutes(app, { service, engine, config, version: VERSION, readiness: async () => (closing ? { accepting_requests: false } : { accepting_requests: true, ...(await services.readiness()) }) });
   return app;
 }

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditInputArchive, AuditTrail } from '../core/audit.ts';
-import type { UsageMeter } from '../core/usage.ts';
+import type { Outcome, UsageMeter } from '../core/usage.ts';
 import { serviceOf } from './route-service.ts';
 import { envelope } from './envelope.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auditResult?: Record<string, unknown>;
+    /** How the request ended for billing, where its status does not say (a vendor dialect that answers failures with 200). */
+    outcome?: Outcome;
   }
 }
 
@@ -120,7 +122,7 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
     }
     if (!request.caller?.principal) return;
     try {
-      usage.count(request.caller.tenantId, request.caller.clientId, service, reply.statusCode, !!request.routeOptions.config.usesEngine, new Date());
+      usage.count(request.caller.tenantId, request.caller.clientId, service, reply.statusCode, !!request.routeOptions.config.usesEngine, new Date(), request.outcome);
     } catch (err) {
       request.log.error({ err }, 'usage could not be counted');
     }

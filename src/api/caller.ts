@@ -7,6 +7,7 @@ import type { Authenticator, Credentials, Principal } from '../core/authenticati
 import type { Scope } from '../core/scopes.ts';
 import { sendError } from './errors.ts';
 import { scopeOf, serviceOf } from './route-service.ts';
+import { dialectOf } from './dialects/registry.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 /** Who is calling: the tenant whose data the request may touch, and the client that made it. */
@@ -36,6 +37,8 @@ const ANONYMOUS = (): Caller => ({ tenantId: DEFAULT_TENANT, clientId: 'anonymou
 export function accessOf(route: string | undefined): Access {
   if (route === undefined) return 'authenticated';
   if (PUBLIC.has(route) || route.startsWith('/docs')) return 'public';
+  const vendor = dialectOf(route);
+  if (vendor?.dialect.publicPaths.includes(vendor.path)) return 'public';
   return scopeOf(serviceOf(route)) ?? 'authenticated';
 }
 

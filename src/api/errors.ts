@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FaceproofError, type ErrorCode } from '../core/errors.ts';
 import { envelope } from './envelope.ts';
+import { dialectOf } from './dialects/registry.ts';
 
 /** Fastify's and its plugins' own error codes, mapped onto the public ones. */
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
@@ -22,7 +23,14 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
 /** The multipart parser (busboy) throws plain errors; these are its messages for malformed bodies. */
 const MULTIPART_PARSE_ERROR = /^(Multipart: |Malformed part header|Unexpected end of (multipart data|form)|Part terminated early|The needle cannot have a length bigger than)/;
 
+/** Answers a failure: in the vendor's shape on a dialect's routes, as {"request_id", "error"} elsewhere. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: FaceproofError) {
+  const vendor = dialectOf(request.routeOptions.url ?? request.url);
+  if (vendor) {
+    const answer = vendor.dialect.errorReply(err, request);
+    if (answer.headers) reply.headers(answer.headers);
+    return reply.code(answer.status).send(answer.body);
+  }
   const error: { code: string; message: string; field?: string } = { code: err.code, message: err.message };
   if (err.field) error.field = err.field;
   return reply.code(err.status).send({ ...envelope(request), error });
@@ -44,7 +52,8 @@ function toPublicError(err: FastifyError | FaceproofError | Error, request: Fast
   if (fe.validation) {
     const { path, message } = describeValidation(fe.validation as ValidationIssue[]);
     const field = path || (fe.validationContext === 'body' ? undefined : fe.validationContext);
-    return new FaceproofError('invalid_parameter', `${fe.validationContext ?? 'request'}${path ? `.${path}` : ''} ${message}`, field);
+    const text = `${fe.validationContext ?? 'request'}${path ? `.${path}` : ''} ${message}`;
+    return (fe.validation as ValidationIssue[])[0]?.keyword === 'required' ? FaceproofError.missing(text, field) : new FaceproofError('invalid_parameter', text, field);
   }
   const mapped = fe.code ? FRAMEWORK_CODES[fe.code] : undefined;
   if (mapped) return new FaceproofError(mapped, fe.message);

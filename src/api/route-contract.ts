@@ -3,6 +3,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { FaceproofError } from '../core/errors.ts';
 import { ErrorResponse } from './v1/schemas.ts';
 import { accessOf } from './caller.ts';
+import { dialectOf } from './dialects/registry.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -67,8 +68,13 @@ export function registerRouteContract(app: FastifyInstance): void {
     // Any authenticated request may name a transaction (X-Transaction-Id): unknown is 404, finished 409.
     if (access !== 'public') [400, 401, 403, 404, 409, 429].forEach((s) => statuses.add(s));
     if (config.usesEngine) statuses.add(429);
+    // A vendor dialect answers in its own shape, and some vendors answer failures with 200 (their
+    // success schema covers them).
+    const dialect = dialectOf(route.url)?.dialect;
+    const errorSchema = dialect?.errorSchema ?? ErrorResponse;
+    const answered = dialect ? new Set([...statuses].map((st) => dialect.statusOf(st)).filter((st) => st >= 400)) : statuses;
     const response = { ...(schema.response ?? {}) };
-    for (const status of [...statuses].sort()) if (!(status in response)) response[status] = ErrorResponse;
+    for (const status of [...answered].sort()) if (!(status in response)) response[status] = errorSchema;
     schema.response = response;
 
     if (access === 'public') {
@@ -123,7 +129,7 @@ export function registerBodyRules(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     const { bodyMediaTypes, bodyRequired } = request.routeOptions.config;
     if (!bodyMediaTypes || request.body !== undefined) return;
-    if (bodyRequired) throw new FaceproofError('invalid_parameter', `this request needs a body, sent as ${bodyMediaTypes.join(' or ')}`);
+    if (bodyRequired) throw FaceproofError.missing(`this request needs a body, sent as ${bodyMediaTypes.join(' or ')}`);
     request.body = {};
   });
 }

@@ -51,7 +51,7 @@ export const DetectJsonBody = Type.Object(
 );
 
 /** Multipart variants: file fields are raw bytes, other fields are text coerced to their types. */
-const FileField = (description: string) => Type.Unsafe<Buffer>({ format: 'binary', description });
+export const FileField = (description: string) => Type.Unsafe<Buffer>({ format: 'binary', description });
 
 export const DetectMultipartBody = Type.Object({
   image: FileField('The image file'),

@@ -1,0 +1,8 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppServices } from '../app.ts';
+import { advanceRoutes } from './advance/routes.ts';
+
+/** Registers every dialect's routes (each under the prefix of its descriptor in registry.ts). */
+export function dialectRoutes(app: FastifyInstance, services: AppServices): void {
+  advanceRoutes(app, services);
+}
