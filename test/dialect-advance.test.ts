@@ -41,8 +41,10 @@ class AdvanceClient {
 
   async check(first: Buffer | string | undefined, second: Buffer | string | undefined, token = this.token) {
     const form = new FormData();
-    if (first !== undefined) form.append('firstImage', typeof first === 'string' ? first : new Blob([first], { type: 'image/jpeg' }), typeof first === 'string' ? undefined : 'firstImage.jpg');
-    if (second !== undefined) form.append('secondImage', typeof second === 'string' ? second : new Blob([second], { type: 'image/jpeg' }), typeof second === 'string' ? undefined : 'secondImage.jpg');
+    for (const [name, value] of [['firstImage', first], ['secondImage', second]] as const) {
+      if (typeof value === 'string') form.append(name, value);
+      else if (value !== undefined) form.append(name, new Blob([new Uint8Array(value)], { type: 'image/jpeg' }), `${name}.jpg`);
+    }
     const res = await fetch(`${this.baseUrl}/openapi/face-recognition/v4/check`, { method: 'POST', headers: { 'X-ACCESS-TOKEN': token }, body: form });
     return { status: res.status, body: await res.json(), headers: res.headers };
   }
@@ -171,7 +173,7 @@ describe('ADVANCE face comparison (face-recognition/v4/check)', () => {
     const webp = await sharp(personA).webp().toBuffer();
     const small = await sharp(personA).resize(200, 150).jpeg().toBuffer();
     const huge = await sharp({ create: { width: 4200, height: 300, channels: 3, background: '#888' } }).jpeg().toBuffer();
-    const heavy = await sharp({ create: { width: 1500, height: 1500, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+    const heavy = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
     expect(heavy.length).toBeGreaterThan(2 * 1024 * 1024);
     const cases: Array<[Buffer | string | undefined, Buffer | string | undefined, string, string | undefined]> = [
       [webp, personA, 'IMAGE_INVALID_FORMAT', undefined],
