@@ -60,6 +60,9 @@ export interface CompareResult extends CalibratedScore {
   sourceFace?: FaceAnalysis;
   targetFace?: FaceAnalysis;
   pairs?: ComparedPair[];
+  /** With `allFaces`: every face of each side, in the order of the pairs' indexes (undefined for a template). */
+  sourceFaces?: Array<FaceAnalysis | undefined>;
+  targetFaces?: Array<FaceAnalysis | undefined>;
 }
 
 export interface EmbeddedFace {
@@ -128,6 +131,8 @@ export class FaceService {
     const result: CompareResult = { ...assess(0, 0), sourceFace: source.faces[0].face, targetFace: target.faces[0].face };
     if (request.allFaces) {
       result.pairs = [];
+      result.sourceFaces = source.faces.map((f) => f.face);
+      result.targetFaces = target.faces.map((f) => f.face);
       for (let i = 0; i < source.faces.length; i++) {
         for (let j = 0; j < target.faces.length; j++) result.pairs.push({ sourceIndex: i, targetIndex: j, ...assess(i, j) });
       }

@@ -35,6 +35,8 @@ export interface VideoSummary {
   durationSeconds: number;
   framesSampled: number;
   framesWithFace: number;
+  /** Seconds of the video in which a face is seen (frames with a face over the sampling rate): SenseID's short_time. */
+  faceSeconds: number;
   /** Frames decoded and analysed per second of processing time. */
   framesPerSecond: number;
   /** Median movement of the face centre between frames, in face widths. */
@@ -48,6 +50,8 @@ export interface VideoOptions {
   securityLevel: SecurityLevel;
   returnBestFrame: boolean;
   reference?: ImageSource;
+  /** Look for the reference's face at quarter turns too. */
+  referenceAutoRotate?: boolean;
 }
 
 /** A face analysed for liveness and the temporal checks, one per image or video frame. */
@@ -118,6 +122,7 @@ export class LivenessService {
     const best = bestFrame(withFace);
     const video: VideoSummary = {
       durationSeconds: round(decoded.durationSeconds, 2), framesSampled: frames.length, framesWithFace: withFace.length,
+      faceSeconds: round(Math.min(decoded.durationSeconds, withFace.length / this.settings.video.fps), 2),
       framesPerSecond: round(frames.length / ((performance.now() - started) / 1000), 1), motion: round(motion, 4), blinks, sameIdentity,
     };
     if (best) {
@@ -129,7 +134,7 @@ export class LivenessService {
     }
     result.video = video;
     if (options.reference && best?.vector) {
-      const [ref] = await this.faces.facesOf({ kind: 'image', source: options.reference }, { tenantId, field: 'reference', allFaces: false, autoRotate: false });
+      const [ref] = await this.faces.facesOf({ kind: 'image', source: options.reference }, { tenantId, field: 'reference', allFaces: false, autoRotate: options.referenceAutoRotate ?? false });
       result.reference = this.calibrator.assess(cosineSimilarity(ref.vector, best.vector), 'SELFIE', 'VIDEO_FRAME');
     }
     return result;
