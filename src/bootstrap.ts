@@ -30,6 +30,7 @@ import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 import { VectorProjection } from './store/vector/projection.ts';
 import { MasterKeyring } from './store/crypto/master-keyring.ts';
+import { PayloadEncryption } from './core/payload-encryption.ts';
 import { ClientAdministration } from './core/api-clients.ts';
 import { Authenticator } from './core/authentication.ts';
 import { SqliteClientRepository } from './store/sqlite/client-repository.ts';
@@ -194,6 +195,8 @@ export async function createServices(config: Config, options: { mode?: ServicesM
     ...access,
     transactions: new TransactionService(new SqliteTransactionRepository(db)),
     usage: new UsageMeter(new SqliteUsageRepository(db)),
+    // Sealed under the master keyring; created by the server when first needed, only read by tools.
+    payloadEncryption: PayloadEncryption.openFile(path.join(config.dataDir, 'keys', 'payload-rsa.json'), keyring, { create: mode === 'serve' }),
     readiness: async () => ({
       database: db.prepare('SELECT 1 AS ok').get() !== undefined,
       signing_keys: signer.publicKeys().keys.length > 0,

@@ -43,6 +43,7 @@ import type { CollectionService } from '../core/collections.ts';
 import type { UserService } from '../core/users.ts';
 import type { SessionService } from '../core/sessions.ts';
 import type { ImageErasure } from '../core/erasure.ts';
+import type { PayloadEncryption } from '../core/payload-encryption.ts';
 import { collectionRoutes } from './v1/collections.ts';
 import { userRoutes } from './v1/users.ts';
 import { sessionRoutes } from './v1/sessions.ts';
@@ -84,6 +85,8 @@ export interface AppServices {
   authenticator: Authenticator;
   transactions: TransactionService;
   usage: UsageMeter;
+  /** The key pair end-to-end encrypted request fields are opened with (iDenFace retrieve_pubky); optional for apps built without it. */
+  payloadEncryption?: PayloadEncryption;
   /** Readiness: each dependency's state (database, signing keys, inference threads). */
   readiness: () => Promise<Record<string, boolean>>;
 }

@@ -24,6 +24,8 @@ export interface Authentication {
   score: number;
   /** False-accept rate of the fused decision: the best of N comparisons, so 1 − (1 − far_best)^N. */
   far: number;
+  /** The same from the calibration's tail line (CalibratedScore.tailFar): what vendor score scales are computed from. */
+  tailFar: number;
   similarity: number;
   /** The enrolled face that matched best, and how many were compared. */
   bestFaceId: string;
@@ -100,6 +102,7 @@ export class UserService {
       decision: far <= matchFar ? 'match' : 'no_match',
       score: Calibrator.score(far),
       far,
+      tailFar: fpirOf(this.calibrator.farAtTail(bestSimilarity), enrolled.length),
       similarity: Math.round(bestSimilarity * 1e4) / 1e4,
       bestFaceId: best.id,
       comparedFaces: enrolled.length,
