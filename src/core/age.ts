@@ -22,9 +22,9 @@ export class AgeService {
   constructor(private readonly engine: FaceEngine, private readonly loader: ImageLoader) {}
 
   /** Every face, largest first, with its estimated age and, given a threshold, whether it is above. */
-  async estimate(source: ImageSource, tenantId: string, threshold?: number, field = 'image'): Promise<AgedFace[]> {
+  async estimate(source: ImageSource, tenantId: string, threshold?: number, field = 'image', autoRotate = false): Promise<AgedFace[]> {
     const image = await this.loader.load(source, tenantId, field);
-    const found = await this.engine.analyze(image, { autoRotate: false });
+    const found = await this.engine.analyze(image, { autoRotate });
     return Promise.all(found.map(async (face) => {
       const age = round1(await this.engine.estimateAge(image, face));
       return threshold === undefined ? { face, age } : { face, age, aboveThreshold: age >= threshold };

@@ -255,7 +255,26 @@ export interface SessionRecord {
   expiresAt: string;
 }
 
-export type SessionFace = KeptFace & { imageOwned: boolean };
+/**
+ * What a session face keeps beyond its template: what its detection found and what the request said
+ * of it (IDEMIA's face resource). Absent on faces added before it was kept.
+ */
+export interface SessionFaceDetails {
+  /** SHA-256 (hex) of the image file the face was taken from. */
+  digest?: string;
+  /** Eye centres in the image's pixels: (x1, y1) the one on the image's left, (x2, y2) the other. */
+  eyes?: { x1: number; y1: number; x2: number; y2: number };
+  /** The detector's confidence, 0–1. */
+  confidence?: number;
+  /** Pixels between the eye centres. */
+  interEyeDistance?: number;
+  /** Whether the image was tried turned by quarter turns (auto-rotation). */
+  autoRotate?: boolean;
+  /** What the client said of the face (a name, its own fields), kept as given. */
+  metadata?: Record<string, unknown>;
+}
+
+export type SessionFace = KeptFace & { imageOwned: boolean; details?: SessionFaceDetails };
 
 export interface SessionRepository {
   create(session: SessionRecord): void;

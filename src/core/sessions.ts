@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { FaceproofError } from './errors.ts';
-import type { FaceInput, FaceService } from './face-service.ts';
+import type { EmbeddedFace, FaceInput, FaceService } from './face-service.ts';
 import type { Calibrator, CalibratedScore, ImageType } from './calibration.ts';
 import { cosineSimilarity } from './template.ts';
 import { assertSameModel, boxOf, storedImageIdOf } from './face-records.ts';
 import type { ImageStore } from './image-store.ts';
-import type { SessionFace, SessionRecord, SessionRepository } from './ports.ts';
+import type { SessionFace, SessionFaceDetails, SessionRecord, SessionRepository } from './ports.ts';
+import { decodeBase64 } from './image-input.ts';
 
 export interface SessionSettings {
   defaultTtlSeconds: number;
@@ -51,10 +52,16 @@ export class SessionService {
     return session;
   }
 
-  async addFaces(tenantId: string, id: string, input: FaceInput, options: { imageType: ImageType; allFaces: boolean }): Promise<SessionFace[]> {
+  /**
+   * Adds the largest face (or every face) of an image, or a template's face. `autoRotate` also tries
+   * the image turned; `metadata` is what the client said of the face, kept in its details with the
+   * image's digest, the eyes and the detector's confidence.
+   */
+  async addFaces(tenantId: string, id: string, input: FaceInput, options: { imageType: ImageType; allFaces: boolean; autoRotate?: boolean; metadata?: Record<string, unknown> }): Promise<SessionFace[]> {
     const session = this.get(tenantId, id);
     assertSameModel({ ...session.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'session');
-    const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: false });
+    const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate ?? false });
+    const digest = digestOf(input);
     // After each wait the session may have been deleted (or filled) by another request: checked
     // again in the turn that writes, so the insert never meets a missing session.
     const room = () => {
@@ -81,6 +88,7 @@ export class SessionService {
     const at = this.now().toISOString();
     const faces = found.map((f) => ({
       id: `sface_${randomUUID().replace(/-/g, '')}`, imageType: options.imageType, imageId, imageOwned, box: boxOf(f.face), createdAt: at, vector: f.vector,
+      details: detailsOf(f, digest, options),
     }));
     this.repository.addFaces(tenantId, id, faces);
     return faces.map(({ vector: _v, ...face }) => face);
@@ -89,6 +97,12 @@ export class SessionService {
   listFaces(tenantId: string, id: string): SessionFace[] {
     this.get(tenantId, id);
     return this.repository.faces(tenantId, id).map(({ vector: _v, ...face }) => face);
+  }
+
+  /** The session's faces, each with its template (base64, as /v1/detect returns them). */
+  listFacesWithTemplates(tenantId: string, id: string): Array<SessionFace & { template: string }> {
+    this.get(tenantId, id);
+    return this.repository.faces(tenantId, id).map(({ vector, ...face }) => ({ ...face, template: this.faces.encodeVector(vector) }));
   }
 
   getFace(tenantId: string, id: string, faceId: string): SessionFace {
@@ -168,3 +182,27 @@ export class SessionService {
     }
   }
 }
+
+/** SHA-256 (hex) of an image given in the request; undefined for a template or a stored image. */
+function digestOf(input: FaceInput): string | undefined {
+  if (input.kind !== 'image' || input.source.kind === 'stored') return undefined;
+  const bytes = input.source.kind === 'bytes' ? input.source.data : decodeBase64(input.source.data, 'image');
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function detailsOf(found: EmbeddedFace, digest: string | undefined, options: { autoRotate?: boolean; metadata?: Record<string, unknown> }): SessionFaceDetails {
+  const details: SessionFaceDetails = {};
+  if (digest !== undefined) details.digest = digest;
+  const face = found.face;
+  if (face) {
+    const [left, right] = face.points5;
+    details.eyes = { x1: round2(left[0]), y1: round2(left[1]), x2: round2(right[0]), y2: round2(right[1]) };
+    details.confidence = Math.round(face.confidence * 1e4) / 1e4;
+    details.interEyeDistance = round2(face.interEyeDistance);
+  }
+  if (options.autoRotate !== undefined) details.autoRotate = options.autoRotate;
+  if (options.metadata !== undefined) details.metadata = options.metadata;
+  return details;
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;

@@ -247,6 +247,9 @@ const MIGRATIONS: string[] = [
      due TEXT NOT NULL
    );
    CREATE INDEX pending_blobs_by_due ON pending_blobs (due);`,
+  // What a session face keeps beyond its template (IDEMIA's face resource): the image's digest, the
+  // eyes, the detector's confidence, the client's name for it (JSON, see SessionFaceDetails).
+  'ALTER TABLE session_faces ADD COLUMN details TEXT;',
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

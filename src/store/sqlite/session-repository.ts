@@ -1,4 +1,4 @@
-import type { FaceBox, SessionFace, SessionRecord, SessionRepository } from '../../core/ports.ts';
+import type { FaceBox, SessionFace, SessionFaceDetails, SessionRecord, SessionRepository } from '../../core/ports.ts';
 import type { ImageType } from '../../core/calibration.ts';
 import type { Db } from './database.ts';
 import { jsonOrNull, parseOrNull } from './vectors.ts';
@@ -7,7 +7,7 @@ import { TemplateCodec, withStoredVector } from './template-codec.ts';
 interface SessionRow {
   tenant_id: string; id: string; image_storage_enabled: number; metadata: string; template_model: string; template_version: number; created_at: string; expires_at: string;
 }
-interface FaceRow { id: string; image_type: ImageType; image_id: string | null; image_owned: number; box: string | null; template: Buffer; created_at: string }
+interface FaceRow { id: string; image_type: ImageType; image_id: string | null; image_owned: number; box: string | null; template: Buffer; created_at: string; details: string | null }
 
 const toSession = (r: SessionRow): SessionRecord => ({
   tenantId: r.tenant_id, id: r.id, imageStorageEnabled: r.image_storage_enabled === 1, metadata: JSON.parse(r.metadata) as Record<string, unknown>,
@@ -28,8 +28,8 @@ export class SqliteSessionRepository implements SessionRepository {
       get: db.prepare('SELECT * FROM sessions WHERE tenant_id = ? AND id = ?'),
       ownedImages: db.prepare('SELECT image_id FROM session_faces WHERE tenant_id = ? AND session_id = ? AND image_owned = 1').pluck(),
       delete: db.prepare('DELETE FROM sessions WHERE tenant_id = ? AND id = ?'),
-      insertFace: db.prepare(`INSERT INTO session_faces (tenant_id, session_id, id, image_type, image_id, image_owned, box, template, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertFace: db.prepare(`INSERT INTO session_faces (tenant_id, session_id, id, image_type, image_id, image_owned, box, template, created_at, details)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       faces: db.prepare('SELECT * FROM session_faces WHERE tenant_id = ? AND session_id = ? ORDER BY created_at, id'),
       face: db.prepare('SELECT image_id, image_owned FROM session_faces WHERE tenant_id = ? AND session_id = ? AND id = ?'),
       removeFace: db.prepare('DELETE FROM session_faces WHERE tenant_id = ? AND session_id = ? AND id = ?'),
@@ -57,7 +57,7 @@ export class SqliteSessionRepository implements SessionRepository {
   addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): void {
     this.db.transaction(() => {
       for (const f of faces) {
-        this.s.insertFace.run(tenantId, sessionId, f.id, f.imageType, f.imageId, f.imageOwned ? 1 : 0, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
+        this.s.insertFace.run(tenantId, sessionId, f.id, f.imageType, f.imageId, f.imageOwned ? 1 : 0, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt, jsonOrNull(f.details));
       }
     })();
   }
@@ -65,7 +65,8 @@ export class SqliteSessionRepository implements SessionRepository {
   /** A session's faces; each template is decoded when first read (see withStoredVector). */
   faces(tenantId: string, sessionId: string): Array<SessionFace & { vector: Float32Array }> {
     return (this.s.faces.all(tenantId, sessionId) as FaceRow[]).map((r) => withStoredVector(
-      { id: r.id, imageType: r.image_type, imageId: r.image_id, imageOwned: r.image_owned === 1, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at },
+      { id: r.id, imageType: r.image_type, imageId: r.image_id, imageOwned: r.image_owned === 1, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at,
+        ...(r.details === null ? {} : { details: parseOrNull<SessionFaceDetails>(r.details)! }) },
       r.template, this.codec, `face ${r.id} of session ${sessionId}`,
     ));
   }
