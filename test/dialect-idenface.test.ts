@@ -461,3 +461,64 @@ describe('end to end: token → enrol a card → verify selfies, as /v1/compare 
     }
   }, 60_000);
 });
+
+describe('core additions for the dialect', () => {
+  it('E2E1 envelopes: a round trip, the key kept sealed across a restart, and refusals of a tampered envelope or another key', async () => {
+    const { PayloadEncryption } = await import('../src/core/payload-encryption.ts');
+    const { MasterKeyring } = await import('../src/store/crypto/master-keyring.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-e2e1-'));
+    try {
+      const ring = MasterKeyring.fromEnvironment(Buffer.alloc(32, 7).toString('base64'));
+      const file = path.join(dir, 'keys', 'payload-rsa.json');
+      expect(() => PayloadEncryption.openFile(file, ring, { create: false }).publicKeyDer()).toThrow(/no payload encryption key/);
+      const first = PayloadEncryption.openFile(file, ring, { create: true });
+      const der = first.publicKeyDer();
+      const stored = fs.readFileSync(file, 'utf8');
+      expect(stored).not.toContain('PRIVATE');
+      const again = PayloadEncryption.openFile(file, ring, { create: false });
+      expect(again.publicKeyDer().equals(der)).toBe(true);
+      const plain = Buffer.from('an image, or its base64');
+      const envelope = PayloadEncryption.encrypt(der, plain);
+      expect(PayloadEncryption.isEnvelope(envelope)).toBe(true);
+      expect(again.decrypt(envelope, 'image_info').equals(plain)).toBe(true);
+      const parts = envelope.split('.');
+      const flipped = Buffer.from(parts[3], 'base64url');
+      flipped[0] ^= 1;
+      expect(() => again.decrypt([...parts.slice(0, 3), flipped.toString('base64url')].join('.'), 'image_info')).toThrow(/does not authenticate/);
+      expect(() => again.decrypt('E2E1.only.two', 'image_info')).toThrow(/not an E2E1 envelope/);
+      const other = PayloadEncryption.openFile(path.join(dir, 'other.json'), ring, { create: true });
+      expect(() => other.decrypt(envelope, 'image_info')).toThrow(/does not open/);
+      const wrongRing = MasterKeyring.fromEnvironment(Buffer.alloc(32, 9).toString('base64'));
+      expect(() => PayloadEncryption.openFile(file, wrongRing, { create: false }).publicKeyDer()).toThrow();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('side angles: 45° each for a frontal level face, a difference of |yaw|/2, and the first limit broken', async () => {
+    const { sideAngles, sideAngleViolation, livenessProbability } = await import('../src/core/face-side-angles.ts');
+    expect(sideAngles({ yaw: 0, pitch: 0 })).toEqual({ left: 45, right: 45, difference: 0 });
+    const turned = sideAngles({ yaw: 30, pitch: 0 });
+    expect(turned).toEqual({ left: 37.5, right: 52.5, difference: 15 });
+    const limits = { left: [35, 58] as const, right: [35, 57] as const, maxDifference: 15 };
+    expect(sideAngleViolation(turned, limits)).toBeUndefined();
+    expect(sideAngleViolation(sideAngles({ yaw: 32, pitch: 0 }), limits)).toBe('difference');
+    expect(sideAngleViolation(sideAngles({ yaw: 0, pitch: -44 }), limits)).toBe('left');
+    expect(sideAngleViolation(sideAngles({ yaw: 0, pitch: 50 }), limits)).toBe('right');
+    // The liveness probability is 0.5 exactly at the level's threshold, and its logit is the score.
+    expect(livenessProbability(0.3, 0.3).probability).toBeCloseTo(0.5, 9);
+    const p = livenessProbability(0.9, 0.3);
+    expect(p.probability).toBeGreaterThan(0.9);
+    expect(p.logit).toBeCloseTo(Math.log(p.probability / (1 - p.probability)), 9);
+  });
+
+  it('shrinking: within 480 px, JPEG, never enlarged', async () => {
+    const { shrinkImage } = await import('../src/core/image-shrink.ts');
+    const big = await sharp(samplePhoto(1)).jpeg().toBuffer();
+    const small = await sharp(await shrinkImage(big)).metadata();
+    expect(small.format).toBe('jpeg');
+    expect(Math.max(small.width!, small.height!)).toBe(480);
+    const tiny = await sharp(await shrinkImage(await blankImage(100, 80))).metadata();
+    expect([tiny.width, tiny.height]).toEqual([100, 80]);
+  });
+});

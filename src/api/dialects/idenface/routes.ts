@@ -208,7 +208,8 @@ class Translator {
   }
 
   /** A field's image: plain base64, or an E2E1 envelope opened with the server's key (its plaintext the image's bytes or their base64). */
-  image(value: string, field: string): InlineImageSource {
+  image(value: string | undefined, field: string): InlineImageSource {
+    if (typeof value !== 'string' || value === '') throw FaceproofError.missing(`${field} is required`, field);
     if (!PayloadEncryption.isEnvelope(value)) return { kind: 'base64', data: value };
     const encryption = this.services.payloadEncryption;
     if (!encryption) throw new FaceproofError('service_unavailable', 'end-to-end encryption is not available in this process', field);
@@ -519,7 +520,8 @@ export function idenfaceRoutes(app: FastifyInstance, services: AppServices): voi
   }, async (request) => {
     const body = request.body as Record<string, unknown>;
     if (!('image_id' in body)) {
-      const compare = ['image_info1', 'image_info2', 'image_info_1', 'image_info_2'].some((k) => k in body);
+      // A body with image_info is a photo check; any other one (image_info1/image_info2, image_info_1/image_info_2, or none) a comparison.
+      const compare = !('image_info' in body);
       operationOf.set(request, compare ? PATHS.photoCompare : PATHS.photoDetect);
       return compare ? photoCompare(request, body as CompareBody) : photoDetect(request, body as PhotoBody);
     }
