@@ -24,6 +24,8 @@ let dataDir: string;
 const KEY = 'idemia-dialect-bootstrap-key';
 let apikey: string;
 let ageOnlyKey: string;
+let otherKey: string;
+let slowKey: string;
 let personA: Buffer, personAElsewhere: Buffer, personB: Buffer, blank: Buffer;
 const examples = new Set<string>();
 const errors = new Set<string>();
@@ -161,6 +163,11 @@ beforeAll(async () => {
   expect((await admin('/v1/admin/clients', { client_id: 'sp' })).status).toBe(201);
   apikey = (await (await admin('/v1/admin/clients/sp/keys', { scopes: ['sessions', 'detect', 'compare', 'age', 'liveness', 'audit'] })).json()).key.api_key;
   ageOnlyKey = (await (await admin('/v1/admin/clients/sp/keys', { scopes: ['age'] })).json()).key.api_key;
+  // Another service provider (its own tenant), and one allowed a single request at a time.
+  expect((await admin('/v1/admin/clients', { client_id: 'other-sp' })).status).toBe(201);
+  otherKey = (await (await admin('/v1/admin/clients/other-sp/keys', { scopes: ['sessions'] })).json()).key.api_key;
+  expect((await admin('/v1/admin/clients', { client_id: 'slow-sp', rate_per_second: 0.01, burst: 1 })).status).toBe(201);
+  slowKey = (await (await admin('/v1/admin/clients/slow-sp/keys', { scopes: ['sessions'] })).json()).key.api_key;
   client = new IdemiaClient(`${base}/idemia`, apikey);
   [personA, personAElsewhere, personB, blank] = await Promise.all([selfieCrop(3, 830, 100), selfieCrop(1, 1250, 0), selfieCrop(3, 370, 200), blankImage(400, 400, 'jpeg')]);
 }, 60_000);
@@ -209,6 +216,25 @@ describe('capabilities and bio-sessions', () => {
     examples.add('DeleteBioSession');
     expectError(await client.send('GET', `/bioserver-app/v2/bio-sessions/${id}`), 404, 'GetBioSession unknown');
     expectError(await client.send('DELETE', `/bioserver-app/v2/bio-sessions/${id}`), 404, 'DeleteBioSession unknown');
+  });
+
+  it('keeps each service provider\'s bio-sessions its own: another tenant\'s key finds none of them', async () => {
+    const id = sessionIdOf((await client.createBioSession({ correlationId: 'mine' })).headers.get('location'));
+    const face = sessionIdOf((await client.createFaceFromImage(id, { imageType: 'SELFIE' }, personA)).headers.get('location'));
+    expectError(await client.send('GET', `/bioserver-app/v2/bio-sessions/${id}`, { key: otherKey }), 404, 'GetBioSession of another tenant');
+    expectError(await client.send('GET', `/bioserver-app/v2/bio-sessions/${id}/faces/${face}`, { key: otherKey }), 404, 'GetFace of another tenant');
+    expectError(await client.send('DELETE', `/bioserver-app/v2/bio-sessions/${id}`, { key: otherKey }), 404, 'DeleteBioSession of another tenant');
+    expect((await client.send('GET', `/bioserver-app/v2/bio-sessions/${id}/faces/${face}`)).status).toBe(200);
+  }, 30_000);
+
+  it('answers 429 with Retry-After to a client over its rate', async () => {
+    expect((await client.send('GET', '/bioserver-app/v2/capabilities', { key: slowKey })).status).toBe(200);
+    const busy = await client.createBioSession({});
+    const again = await client.send('POST', '/bioserver-app/v2/bio-sessions', { json: {}, key: slowKey });
+    expect(busy.status).toBe(201);
+    expectError(again, 429, 'CreateBioSession over the rate');
+    expect(again.json.message).toMatch(/^Server is currently experiencing high demand\. Request can be sent again after a few seconds\./);
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('refuses what the CreateBioSession table refuses: 400, 401, 403', async () => {
