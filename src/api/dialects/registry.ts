@@ -1,8 +1,11 @@
 import type { DialectDescriptor } from './dialect.ts';
 import { advance } from './advance/descriptor.ts';
+import { idenface } from './idenface/descriptor.ts';
+import { idemia } from './idemia/descriptor.ts';
+import { senseid } from './senseid/descriptor.ts';
 
 /** Every vendor API the server speaks, each under its own prefix. */
-export const DIALECTS: readonly DialectDescriptor[] = [advance];
+export const DIALECTS: readonly DialectDescriptor[] = [advance, senseid, idemia, idenface];
 
 /** The dialect a URL or route belongs to, and its path below the prefix. */
 export function dialectOf(url: string): { dialect: DialectDescriptor; path: string } | undefined {
