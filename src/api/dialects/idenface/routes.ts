@@ -403,9 +403,10 @@ export function idenfaceRoutes(app: FastifyInstance, services: AppServices): voi
       if (!userId) throw FaceproofError.missing('user_id (or, for a person enrolled without one, the enrolment\'s transaction_id) is required', 'user_id');
       services.users.get(t.tenantId, userId);
       const source = t.image(b.image_info, 'image_info');
-      const { facts, liveness } = await t.checkAll(source, 'image_info', parameter, imageTypeOf(b.category, 'SELFIE'));
+      const probeType = imageTypeOf(b.category, 'SELFIE');
+      const { facts, liveness } = await t.checkAll(source, 'image_info', parameter, probeType);
       const vector = await t.embed(source, 'image_info');
-      const auth = await services.users.authenticate(t.tenantId, userId, { input: { kind: 'template', template: services.service.encodeVector(vector) }, imageType: 'SELFIE' }, request.id);
+      const auth = await services.users.authenticate(t.tenantId, userId, { input: { kind: 'template', template: services.service.encodeVector(vector) }, imageType: probeType }, request.id);
       const normalized = idenfaceNormalizedScore(auth.tailFar);
       const similar = normalized >= (parameter.similarity_threshold ?? DEFAULT_SIMILARITY_THRESHOLD);
       const live = liveness ? liveness.live : true;
