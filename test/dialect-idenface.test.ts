@@ -374,7 +374,7 @@ describe('error codes of the manual\'s tables', () => {
     await client.generateToken({});
   });
 
-  it('Face 1:1 (HTTP 200 but INPUT_VALIDATE_FAILED 422): F11_0204, F11_0205, F11_0200, F11_0300, F11_0304, F11_0307, F11_0308, F11_0309, F11_0303, F11_0306', async () => {
+  it('Face 1:1 (HTTP 200 but INPUT_VALIDATE_FAILED 422): F11_0204, F11_0205, F11_0200, F11_0300, F11_0304, F11_0307, F11_0308, F11_0309, F11_0303, F11_0306, F11_0310', async () => {
     expectFailure(await client.call('self_card_enroll', { user_id: '', channel_id: 'cube', category: 'VISA' }), 422, 'F11_0204');
     expectFailure(await client.call('self_card_enroll', { image_info: 'x', parameter: { liveness_threshold: 'high' } }), 422, 'F11_0204');
     expectFailure(await enrol('!!!not base64!!!'), 200, 'F11_0205');
@@ -388,9 +388,11 @@ describe('error codes of the manual\'s tables', () => {
     // Person A in photo 3 reads as occluded to the portrait checks (see docs/dialects/idenface.md): FACE_IS_OCCLUDED, and not with occlusion off.
     expectFailure(await enrol(b64url(personA)), 200, 'F11_0306');
     expect((await detect(b64url(personA), { ...ANGLES, occlusion: false })).status).toBe(200);
+    // So small (60 px wide) that the landmarks leave the face: its angle cannot be measured.
+    expectFailure(await enrol(b64url(await sharp(selfiePhoto).resize(60).jpeg({ quality: 95 }).toBuffer())), 200, 'F11_0310');
   });
 
-  it('Liveness (HTTP 400, MULTIPLE_FACES_DETECTED 422) when liveness is asked: LIV_0205, LIV_0200, LIV_0300, LIV_0304, LIV_0307, LIV_0308, LIV_0309, LIV_0303, LIV_0306', async () => {
+  it('Liveness (HTTP 400, MULTIPLE_FACES_DETECTED 422) when liveness is asked: LIV_0205, LIV_0200, LIV_0300, LIV_0304, LIV_0307, LIV_0308, LIV_0309, LIV_0303, LIV_0306, LIV_0310, LIV_0302', async () => {
     const live = { ...ANGLES, liveness: true };
     expectFailure(await detect('!!!not base64!!!', live), 400, 'LIV_0205');
     expectFailure(await detect(b64url(Buffer.from('not an image at all, only text')), live), 400, 'LIV_0200');
@@ -401,6 +403,9 @@ describe('error codes of the manual\'s tables', () => {
     expectFailure(await detect(b64url(selfiePhoto), { ...live, face_angle_difference: 0 }), 400, 'LIV_0309');
     expectFailure(await detect(b64url(rolledPhoto), live), 400, 'LIV_0303');
     expectFailure(await detect(b64url(personA), live), 400, 'LIV_0306');
+    expectFailure(await detect(b64url(await sharp(selfiePhoto).resize(60).jpeg({ quality: 95 }).toBuffer()), live), 400, 'LIV_0310');
+    // 80 px wide: a face with its landmarks, its eyes too close together for the liveness cues.
+    expectFailure(await detect(b64url(await sharp(selfiePhoto).resize(80).jpeg({ quality: 95 }).toBuffer()), live), 400, 'LIV_0302');
   });
 
   it('controller: IDFCTR_0401 without or with a bad token, IDFCTR_0403 for a service the token does not enable, IDFCTR_0404, IDFCTR_0204, IDFCTR_0415', async () => {
@@ -423,6 +428,22 @@ describe('error codes of the manual\'s tables', () => {
     expectFailure(await client.call('find_image', { shrunk_image: true }), 422, 'IDFCTR_0204');
     const text = await client.send('retrieve_pubky', 'hello', { Authorization: `Bearer ${client.jwt}` }, 'text/plain');
     expectFailure(text, 415, 'IDFCTR_0415');
+    expectFailure(await client.call('self_card_enroll', { image_info: 'A'.repeat(1.7 * 1024 * 1024) }), 413, 'IDFCTR_0413');
+  });
+
+  it('controller: IDFCTR_0409 for a deactivated person, IDFCTR_0429 over the client\'s rate', async () => {
+    const userId = randomUUID();
+    const enrolled = await client.call('self_card_enroll', { user_id: userId, parameter: ANGLES, image_info: b64url(cardPhoto), category: 'VISA' });
+    expect(enrolled.body.responseBody.status).toBe('IDFCTR_0000');
+    expect((await fetch(`${base}/v1/users/${userId}/deactivate`, { method: 'POST', headers: { 'x-api-key': apiKey } })).status).toBe(200);
+    expectFailure(await client.call('self_card_verify', { user_id: userId, parameter: ANGLES, image_info: b64url(selfiePhoto) }), 409, 'IDFCTR_0409');
+
+    const admin = (url: string, body: object) => fetch(`${base}${url}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await admin('/v1/admin/clients', { client_id: 'slow', rate_per_second: 0.1, burst: 1 })).status).toBe(201);
+    const slowKey = (await (await admin('/v1/admin/clients/slow/keys', { scopes: ['images'] })).json()).key.api_key;
+    const slow = new IdenfaceClient(client.baseUrl, slowKey);
+    expect((await slow.generateToken({ enableImageManager: true })).status).toBe(200);
+    expectFailure(await slow.call('retrieve_pubky', {}), 429, 'IDFCTR_0429');
   });
 });
 
