@@ -12,6 +12,8 @@ import type { Services } from '../../src/bootstrap.ts';
 import { operationsOf, type ApiDocument, type Operation } from './fuzz-openapi.ts';
 import { buildCorpus, type Corpus } from './fuzz-corpus.ts';
 import { OPERATION_SHARE, Pools, requestArb, type FuzzRequest } from './fuzz-generate.ts';
+import { Value } from '@sinclair/typebox/value';
+import { dialectOf } from '../../src/api/dialects/registry.ts';
 
 /**
  * Drives the real application in-process (inject) with requests generated from its own OpenAPI
@@ -216,7 +218,7 @@ async function answerOf(res: { statusCode: number; headers: Answer['headers']; s
 }
 
 /** The error body every 4xx and 5xx carries: {"request_id", "client_request_id"?, "error": {"code", "message", "field"?}}. */
-export function errorBodyProblem(res: Pick<Answer, 'statusCode' | 'headers' | 'body'>): string | undefined {
+export function errorBodyProblem(res: Pick<Answer, 'statusCode' | 'headers' | 'body'>, url = '/v1/'): string | undefined {
   let body: unknown;
   try {
     body = JSON.parse(res.body);
@@ -224,6 +226,12 @@ export function errorBodyProblem(res: Pick<Answer, 'statusCode' | 'headers' | 'b
     return `not JSON (content-type ${String(res.headers['content-type'])}): ${res.body.slice(0, 80)}`;
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) return 'not an object';
+  // A vendor dialect answers in its vendor's shape: the error schema its descriptor documents.
+  const vendor = dialectOf(url);
+  if (vendor) {
+    const first = [...Value.Errors(vendor.dialect.errorSchema, body)][0];
+    return first ? `not ${vendor.dialect.name}'s error body: ${first.path || '/'} ${first.message}` : undefined;
+  }
   const b = body as Record<string, unknown>;
   const extra = Object.keys(b).filter((k) => !['request_id', 'client_request_id', 'error'].includes(k));
   if (extra.length) return `unexpected members ${extra.join(', ')}`;
@@ -251,7 +259,7 @@ function errorCodeOf(body: string): string {
 /** Is this request one the audit trail must record? Every /v1 request but the health probes. */
 export function mustBeAudited(url: string): boolean {
   const path = url.split('?')[0];
-  return path.startsWith('/v1/') && !PROBES.has(path);
+  return (path.startsWith('/v1/') || dialectOf(path) !== undefined) && !PROBES.has(path);
 }
 
 class Recorder {
@@ -471,7 +479,7 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
     }
     const code = errorCodeOf(res.body);
     if (status >= 400 && req.method !== 'HEAD') {
-      const problem = errorBodyProblem(res);
+      const problem = errorBodyProblem(res, req.url);
       if (problem) recorder.add('error-body', `${status} ${code} ${problem.replace(/:.*/, '')}`, `${status} ${code}: ${problem}`, repro());
     }
     if (mustBeAudited(req.url)) {
