@@ -55,7 +55,8 @@ const Meta = Type.Object({
   model: Type.Optional(Type.String({ maxLength: 64 })),
   cropped: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
 }, { additionalProperties: false });
-const Id = (description: string) => Type.String({ maxLength: 128, pattern: '^[^\\u0000-\\u001f]*$', description });
+/** As /v1/users' user ids (letters, digits, _ . @ : -), so a person enrolled here is also /v1/users/{user_id}; empty allowed. */
+const Id = (description: string) => Type.String({ pattern: '^[\\w.@:-]{0,128}$', description });
 const Common = {
   transaction_id: Type.Optional(Id('The transaction id; verify: the enrolment\'s, when user_id is empty')),
   user_id: Type.Optional(Id('The person; empty: the transaction id')),
