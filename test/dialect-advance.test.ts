@@ -1,22 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
 import { blankImage, selfieCrop } from './helpers/images.ts';
-import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { startServer, type RunningServer } from './helpers/server.ts';
 
 /**
  * ADVANCE.AI's dialect (seeds/003) against a real server process, driven by a client written from
  * the manual alone: its own SHA-256 token signature, its own multipart (FormData), the manual's
  * field names. Only the host differs from the manual's examples.
  */
-let server: ChildProcess;
+let server: RunningServer;
 let base: string;
-let output = '';
-let dataDir: string;
 const KEY = 'advance-dialect-bootstrap-key';
 let accessKey: string;
 let secretKey: string;
@@ -63,17 +57,9 @@ function expectEnvelope(body: Record<string, unknown>, code: string, pricing: 'F
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-advance-'));
-  server = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_BOOTSTRAP_KEY: KEY },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => { output += d; });
-  server.stderr!.on('data', (d) => { output += d; });
-  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
-  const admin = (url: string, body: object) => fetch(`${base}${url}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  server = await startServer('advance', KEY);
+  base = server.base;
+  const admin = server.admin;
   expect((await admin('/v1/admin/clients', { client_id: 'bank' })).status).toBe(201);
   const key = (await (await admin('/v1/admin/clients/bank/keys', { scopes: ['compare', 'audit'], signing: true })).json()).key;
   accessKey = key.key_id;
@@ -83,8 +69,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  if (server.exitCode === null) server.kill('SIGKILL');
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 describe('ADVANCE token authentication (generate-token)', () => {

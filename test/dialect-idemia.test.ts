@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
 import { compactVerify, importJWK } from 'jose';
 import { blankImage, selfieCrop } from './helpers/images.ts';
-import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { startServer, type RunningServer } from './helpers/server.ts';
 
 /**
  * IDEMIA BioServer's dialect (seeds/004) against a real server process, driven by a client written
@@ -17,10 +14,8 @@ import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
  * differs from the manual's examples. Counts: `examples` (request examples of the manual sent and
  * their answers checked), `errors` (HTTP error codes of the manual's tables provoked).
  */
-let server: ChildProcess;
+let server: RunningServer;
 let base: string;
-let output = '';
-let dataDir: string;
 const KEY = 'idemia-dialect-bootstrap-key';
 let apikey: string;
 let ageOnlyKey: string;
@@ -145,21 +140,12 @@ async function nativeDecision(a: Buffer, b: Buffer, types: [string, string] = ['
 const idemiaDecision = (score: number, types: [string, string]) => (score >= (types.includes('ID_DOCUMENT') ? 3500 : 4000) ? 'match' : 'no_match');
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-idemia-'));
-  server = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'serve'], {
-    env: {
-      ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_BOOTSTRAP_KEY: KEY,
-      // One engine request at a time: a second one at once meets the manual's 429.
-      FACEPROOF_MAX_PENDING_REQUESTS: '1', FACEPROOF_MAX_IMAGE_BYTES: String(3 * 1024 * 1024), FACEPROOF_SESSION_MAX_TTL_SECONDS: '86400',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  server = await startServer('idemia', KEY, {
+    // One engine request at a time: a second one at once meets the manual's 429.
+    FACEPROOF_MAX_PENDING_REQUESTS: '1', FACEPROOF_MAX_IMAGE_BYTES: String(3 * 1024 * 1024), FACEPROOF_SESSION_MAX_TTL_SECONDS: '86400',
   });
-  server.stdout!.on('data', (d) => { output += d; });
-  server.stderr!.on('data', (d) => { output += d; });
-  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
-  const admin = (url: string, body: object) => fetch(`${base}${url}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  base = server.base;
+  const admin = server.admin;
   expect((await admin('/v1/admin/clients', { client_id: 'sp' })).status).toBe(201);
   apikey = (await (await admin('/v1/admin/clients/sp/keys', { scopes: ['sessions', 'detect', 'compare', 'age', 'liveness', 'audit'] })).json()).key.api_key;
   ageOnlyKey = (await (await admin('/v1/admin/clients/sp/keys', { scopes: ['age'] })).json()).key.api_key;
@@ -173,8 +159,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  if (server?.exitCode === null) server.kill('SIGKILL');
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
   console.log(`IDEMIA dialect: ${examples.size} manual examples checked (${[...examples].join('; ')}); ${errors.size} error cases provoked (${[...errors].join('; ')})`);
 });
 

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
-import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { startServer, type RunningServer } from './helpers/server.ts';
 
 /**
  * Toppan iDenFace's controller API (seeds/000) against a real server process, driven by a client
@@ -16,10 +15,8 @@ import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
  * retrieve_pubky. Only the host differs from the manual's examples (and the API key that says whose
  * token generate_token issues; see docs/dialects/idenface.md).
  */
-let server: ChildProcess;
+let server: RunningServer;
 let base: string;
-let output = '';
-let dataDir: string;
 const KEY = 'idenface-dialect-bootstrap-key';
 let apiKey: string;
 let personA: Buffer, personB: Buffer, blank: Buffer, group: Buffer;
@@ -151,17 +148,9 @@ function expectFailure(res: { status: number; body: any }, http: number, code: s
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-idenface-'));
-  server = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_BOOTSTRAP_KEY: KEY },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => { output += d; });
-  server.stderr!.on('data', (d) => { output += d; });
-  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
-  const admin = (url: string, body: object) => fetch(`${base}${url}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  server = await startServer('idenface', KEY);
+  base = server.base;
+  const admin = server.admin;
   expect((await admin('/v1/admin/clients', { client_id: 'bank' })).status).toBe(201);
   const scopes = ['compare', 'detect', 'quality', 'liveness', 'images', 'users', 'collections', 'sessions'];
   apiKey = (await (await admin('/v1/admin/clients/bank/keys', { scopes })).json()).key.api_key;
@@ -174,8 +163,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   console.log(`iDenFace dialect: ${counted.exampleChecks} example checks; ${counted.errorCodes.size} error codes provoked: ${[...counted.errorCodes].sort().join(', ')}`);
-  if (server.exitCode === null) server.kill('SIGKILL');
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 describe('the manual\'s examples, sent as printed', () => {

@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
 import { blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
-import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { startServer, type RunningServer } from './helpers/server.ts';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 
 /**
@@ -16,10 +12,8 @@ import { drift, encodeClip } from '../bench/lib/video-clip.ts';
  * statuses. The manual prints no request example, only its tables: each operation is sent with the
  * fields of its table and its answer checked against the response table, field by field.
  */
-let server: ChildProcess;
+let server: RunningServer;
 let base: string;
-let output = '';
-let dataDir: string;
 const KEY = 'senseid-dialect-bootstrap-key';
 /** Small enough that a picture over it is cheap to make (2004), large enough for every photo and clip here. */
 const MAX_IMAGE_BYTES = 3_000_000;
@@ -101,15 +95,8 @@ const isScore = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
 const isBase64Jpeg = (v: unknown) => typeof v === 'string' && Buffer.from(v, 'base64').subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]));
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-senseid-'));
-  server = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, FACEPROOF_PORT: String(port), FACEPROOF_LOG_LEVEL: 'warn', FACEPROOF_DATA_DIR: dataDir, FACEPROOF_BOOTSTRAP_KEY: KEY, FACEPROOF_MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => { output += d; });
-  server.stderr!.on('data', (d) => { output += d; });
+  server = await startServer('senseid', KEY, { FACEPROOF_MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) });
+  base = server.base;
   [personA, personAElsewhere, personB] = await Promise.all([selfieCrop(3, 830, 100), selfieCrop(1, 1250, 0), selfieCrop(3, 370, 200)]);
   // personB with a blue mask over nose and mouth.
   masked = await sharp(personB).composite([{ input: { create: { width: 180, height: 100, channels: 3, background: '#3060c0' } }, left: 240, top: 290 }]).jpeg({ quality: 92 }).toBuffer();
@@ -126,16 +113,14 @@ beforeAll(async () => {
     encodeClip([...(await drift(personAElsewhere, 5)), ...Array.from({ length: 10 }, () => blank)], 5),
     encodeClip(groupFrames, 5),
   ]);
-  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
-  const admin = (url: string, body: object) => fetch(`${base}${url}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const admin = server.admin;
   expect((await admin('/v1/admin/clients', { client_id: 'bank' })).status).toBe(201);
   const key = (await (await admin('/v1/admin/clients/bank/keys', { scopes: ['compare', 'liveness', 'quality', 'audit'] })).json()).key;
   client = new SenseIdClient(`${base}/senseid`, key.api_key);
 }, 120_000);
 
 afterAll(() => {
-  if (server.exitCode === null) server.kill('SIGKILL');
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
   console.log(`SenseID dialect: ${exampleChecks} answers checked against the manual's response tables; error codes provoked: ${[...provoked.keys()].sort((a, b) => a - b).join(', ')}`);
 });
 
