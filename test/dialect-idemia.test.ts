@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import os from 'node:os';
 import sharp from 'sharp';
 import { compactVerify, importJWK } from 'jose';
 import { blankImage, selfieCrop } from './helpers/images.ts';
