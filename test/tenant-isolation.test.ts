@@ -101,6 +101,28 @@ describe('tenant isolation: client bank-a cannot reach anything of client bank-b
     });
   }
 
+  // The vendor dialects reach the same core objects (IDEMIA's bio-sessions are sessions, iDenFace's
+  // images are stored images): the same walls hold, answered in each vendor's own shape.
+  const idemia = '/idemia/bioserver-app/v2/bio-sessions';
+  const dialectAttempts: Array<[string, 'GET' | 'POST' | 'DELETE', () => string, () => object | undefined]> = [
+    ['read a bio-session (IDEMIA)', 'GET', () => `${idemia}/${ids.session}`, () => undefined],
+    ['list a bio-session’s faces (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces`, () => undefined],
+    ['read a bio-session face (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
+    ['read a bio-session face image (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces/${ids.sessionFace}/image`, () => undefined],
+    ['match a bio-session face (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces/${ids.sessionFace}/matches`, () => undefined],
+    ['delete a bio-session face (IDEMIA)', 'DELETE', () => `${idemia}/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
+    ['delete a bio-session’s faces (IDEMIA)', 'DELETE', () => `${idemia}/${ids.session}/faces`, () => undefined],
+    ['delete a bio-session (IDEMIA)', 'DELETE', () => `${idemia}/${ids.session}`, () => undefined],
+    ['find a stored image (iDenFace find_image)', 'POST', () => '/idenface/api/controller/find_image', () => ({ channel_id: 'x', image_id: ids.image })],
+  ];
+  for (const [what, method, url, payload] of dialectAttempts) {
+    it(`cannot ${what}`, async () => {
+      const res = await call(method as 'GET', url(), payload());
+      expect(res.statusCode, res.body).toBe(404);
+      expect(res.body).not.toContain(photo.slice(0, 100));
+    });
+  }
+
   it('cannot join a request to bank-b’s transaction', async () => {
     const res = await call('POST', '/v1/detect', { image: { base64: other } }, { 'x-api-key': keys.a, 'x-transaction-id': ids.transaction });
     expect(res.statusCode).toBe(404);
