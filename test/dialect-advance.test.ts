@@ -183,6 +183,36 @@ describe('ADVANCE face comparison (face-recognition/v4/check)', () => {
     expectEnvelope(await wrongPath.json(), 'CLIENT_ERROR', 'FREE');
   }, 60_000);
 
+  it('answers a face too small or too blurred to compare as low quality, charged', async () => {
+    await client.generateToken();
+    const tiny = await sharp({ create: { width: 1024, height: 768, channels: 3, background: '#777' } })
+      .composite([{ input: await sharp(personA).resize(120).toBuffer(), left: 400, top: 300 }]).jpeg().toBuffer();
+    const blurred = await sharp(personB).blur(6).jpeg().toBuffer();
+    const first = await client.check(tiny, personB);
+    expectEnvelope(first.body, 'FIRST_IMAGE_LOW_QUALITY_FACE', 'PAY');
+    expect(first.body.message).toBe('Face quality is too low of the uploaded first picture');
+    const second = await client.check(personA, blurred);
+    expectEnvelope(second.body, 'SECOND_IMAGE_LOW_QUALITY_FACE', 'PAY');
+    expect(second.body.data).toBeNull();
+  }, 60_000);
+
+  it('answers a disabled account and a client over its rate as the manual does', async () => {
+    const admin = (method: string, url: string, body: object) => fetch(`${base}${url}`, { method, headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await admin('POST', '/v1/admin/clients', { client_id: 'slow', rate_per_second: 0.01, burst: 1 })).status).toBe(201);
+    const key = (await (await admin('POST', '/v1/admin/clients/slow/keys', { scopes: ['compare'], signing: true })).json()).key;
+    const slow = new AdvanceClient(`${base}/advance`, key.key_id, key.secret);
+    expectEnvelope((await slow.generateToken()).body, 'SUCCESS', 'FREE');
+    const blank = await blankImage(300, 300, 'jpeg');
+    await slow.check(blank, blank);
+    const busy = await slow.check(blank, blank);
+    expectEnvelope(busy.body, 'SERVICE_BUSY', 'FREE');
+    expect(Number(busy.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await admin('PATCH', '/v1/admin/clients/slow', { status: 'disabled' })).status).toBe(200);
+    const disabled = await slow.generateToken();
+    expectEnvelope(disabled.body, 'ACCOUNT_DISABLED', 'FREE');
+    expect(disabled.body.message).toBe('Account Disabled');
+  });
+
   it('is audited and metered: PAY answers billable, FREE ones not', async () => {
     await client.generateToken();
     const res = await client.check(personA, personB);

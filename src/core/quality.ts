@@ -68,6 +68,14 @@ export const QUALITY_PROFILES: Record<string, QualityProfile> = {
   // A portrait on a card: small in the frame, hardly rolled; printing and scanning lower sharpness.
   // Many ID cards print a second, smaller "ghost" portrait: only a face nearly as large counts as another person.
   id_document: { ...BASE, minInterEyeDistance: 30, minFaceShare: 0.005, maxRoll: 30, minSharpness: 0.09, otherFaceShare: 0.8 },
+  // Only what makes a comparison unreliable: a face too small or too blurred to carry its identity,
+  // or a picture too dark or burnt out to show it (ADVANCE's "low quality face"). Pose, eyes, occlusion,
+  // framing and other faces are left to the comparison itself.
+  comparison: {
+    ...BASE, minInterEyeDistance: 20, minFaceShare: 0, maxFaceShare: 1, maxYaw: 90, maxPitch: 90, maxRoll: 180, minSharpness: 0.08,
+    minImageBrightness: 15, maxImageBrightness: 240, maxClippedFraction: 0.9, minFaceBrightness: 20, maxFaceBrightness: 240, maxBlockiness: 3,
+    minEyeOpen: 0, occlusion: false, minLandmarkConsistency: 0, otherFaceShare: Number.POSITIVE_INFINITY,
+  },
 };
 
 export interface FaceQuality {

@@ -67,6 +67,8 @@ export function advanceRoutes(app: FastifyInstance, services: AppServices): void
     const result = await services.service.compare({
       tenantId, source: { kind: 'image', source: first }, target: { kind: 'image', source: second },
       sourceType: 'SELFIE', targetType: 'SELFIE', allFaces: false, autoRotate: true,
+      // A face too small or blurred to compare is the manual's "low quality face".
+      qualityProfile: 'comparison',
     });
     return {
       code: 'SUCCESS', message: 'OK',
