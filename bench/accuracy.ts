@@ -9,27 +9,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { FaceEngine } from '../src/engine/face-engine.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 import { Calibrator } from '../src/core/calibration.ts';
-import { loadLfw } from './lib/lfw.ts';
-import { embedImages, impostorSimilarities, pairSimilarity } from './lib/embed-set.ts';
+import { embedLfw } from './lib/lfw-embedded.ts';
+import { impostorSimilarities, pairSimilarity } from './lib/embed-set.ts';
 import { auc, crossValidatedAccuracy, shareAtOrAbove, thresholdAtFar, type ScoredPair } from './lib/metrics.ts';
 import { calibrationPoints } from './lib/calibration-builder.ts';
 import { detCurveSvg, histogramSvg } from './lib/svg.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' } } });
-const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
-if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
 const outDir = values.out ?? path.join(PROJECT_ROOT, 'docs/bench');
-
-const config = loadConfig();
-const engine = await FaceEngine.load(config.pipeline, config.threads);
-const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
-const { protocol, imageDir } = loadLfw(dataDir);
-const started = Date.now();
-const embedded = await embedImages(engine, config.image, imageDir, protocol.images);
-const byFile = new Map(embedded.map((e) => [e.file, e]));
+const { config, engine, calibrator, protocol, embedded, byFile, started } = await embedLfw(values.data ?? process.env.FACEPROOF_TEST_DATA);
 
 // A pair with an undetected face counts as a non-match at the lowest possible similarity.
 const pairs: ScoredPair[] = protocol.pairs.map((p) => {

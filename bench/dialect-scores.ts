@@ -10,28 +10,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { FaceEngine } from '../src/engine/face-engine.ts';
-import { Calibrator } from '../src/core/calibration.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 import {
   advanceSimilarity, farOfAdvanceSimilarity, farOfIdemiaScore, farOfIdenfaceNormalizedScore, farOfSenseIdScore,
   idemiaScore, idenfaceNormalizedScore, senseIdScore,
 } from '../src/core/vendor-scores.ts';
-import { loadLfw } from './lib/lfw.ts';
-import { embedImages, impostorSimilarities, pairSimilarity } from './lib/embed-set.ts';
+import { embedLfw } from './lib/lfw-embedded.ts';
+import { impostorSimilarities, pairSimilarity } from './lib/embed-set.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' } } });
-const dataDir = values.data ?? process.env.FACEPROOF_TEST_DATA;
-if (!dataDir) throw new Error('give the evaluation data folder with --data DIR (or FACEPROOF_TEST_DATA)');
 const out = values.out ?? path.join(PROJECT_ROOT, 'docs/bench/dialect-scores.json');
-
-const config = loadConfig();
-const engine = await FaceEngine.load(config.pipeline, config.threads);
-const calibrator = Calibrator.fromFile(config.calibrationFile, config.thresholds);
-const { protocol, imageDir } = loadLfw(dataDir);
-const started = Date.now();
-const embedded = await embedImages(engine, config.image, imageDir, protocol.images);
-const byFile = new Map(embedded.map((e) => [e.file, e]));
+const { config, engine, calibrator, protocol, embedded, byFile, started } = await embedLfw(values.data ?? process.env.FACEPROOF_TEST_DATA);
 const impostors = impostorSimilarities(embedded).sort();
 const genuine = Float32Array.from(protocol.pairs.filter((p) => p.same).map((p) => pairSimilarity(byFile.get(p.a)!.vector, byFile.get(p.b)!.vector))).sort();
 await engine.close();
