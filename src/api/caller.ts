@@ -53,7 +53,11 @@ export function credentialsOf(request: FastifyRequest): Credentials | undefined 
     const tv = /^TV\s+([^:\s]+):(\S+)$/i.exec(authorization);
     if (tv) {
       const contentMd5 = typeof h['content-md5'] === 'string' ? h['content-md5'] : undefined;
-      return { scheme: 'hmac', keyId: tv[1], signature: tv[2], timestamp: String(h['x-tv-timestamp'] ?? ''), contentMd5, method: request.method, target: request.url };
+      // A dialect that signs this way signs the path below its base URL, without the query.
+      const vendor = dialectOf(request.url);
+      const signing = vendor?.dialect.hmac;
+      const target = signing ? vendor!.path : request.url;
+      return { scheme: 'hmac', keyId: tv[1], signature: tv[2], timestamp: String(h['x-tv-timestamp'] ?? ''), contentMd5, method: request.method, target, repeatable: signing?.repeatedSignatures ?? false };
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (bearer) return looksLikeJwt(bearer[1]) ? { scheme: 'token', token: bearer[1] } : { scheme: 'api_key', value: bearer[1] };

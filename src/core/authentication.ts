@@ -7,7 +7,7 @@ import { BOOTSTRAP_KEY_ID, secretMatches, type ApiClient, type ApiKeyRecord, typ
 export type Credentials =
   | { scheme: 'api_key'; value: string }
   /** TrustVision: `Authorization: TV <key id>:<base64 HMAC-SHA256>` over METHOD\nTARGET\nTIMESTAMP[\nCONTENT-MD5]. */
-  | { scheme: 'hmac'; keyId: string; signature: string; timestamp: string; contentMd5?: string; method: string; target: string }
+  | { scheme: 'hmac'; keyId: string; signature: string; timestamp: string; contentMd5?: string; method: string; target: string; repeatable?: boolean }
   /** A JWT this server issued (POST /v1/auth/token or the ADVANCE token exchange). */
   | { scheme: 'token'; token: string };
 
@@ -130,7 +130,9 @@ export class Authenticator {
     const expected = createHmac('sha256', secret).update(toSign, 'utf8').digest('base64');
     if (!sameText(expected, c.signature)) throw new FaceproofError('invalid_signature', 'the request signature does not match its method, path, timestamp (and Content-MD5)', 'authorization');
     const principal = this.admit(key, 'hmac');
-    this.rejectReplay(`tv:${key.id}:${c.signature}`, at + this.policy.hmacSkewSeconds * 1000);
+    // TrustVision's own API defends against replay by its time window alone (`repeatable`): a client
+    // may send several requests in one second, which sign the same.
+    if (!c.repeatable) this.rejectReplay(`tv:${key.id}:${c.signature}`, at + this.policy.hmacSkewSeconds * 1000);
     return principal;
   }
 

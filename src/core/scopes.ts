@@ -50,6 +50,16 @@ export const SERVICE_FLAGS: Record<string, Scope[]> = {
   check_identity: ['age'],
   upload_image: ['images'],
   upload_file: ['images'],
+  // TrustVision's identity-document services: known names that grant nothing until documents are
+  // served (its manual's own temporary_credential example asks for read_id_card_info).
+  read_id_card_info: [],
+  verify_id_card_sanity: [],
+  detect_id_cards: [],
+  detect_id_card_tampering: [],
+  read_doc_info: [],
+  verify_nfc: [],
+  check_nfc: [],
+  ekyc: [],
 };
 
 export function scopesFromServiceFlags(flags: Record<string, boolean>): Scope[] {

@@ -33,6 +33,12 @@ export interface DialectDescriptor {
   statusOf(status: number): number;
   /** The vendor's error body, for the OpenAPI document. */
   errorSchema: TSchema;
+  /**
+   * A vendor that signs requests with TrustVision's `TV` HMAC: the signed path is the route below the
+   * prefix without its query (the vendor's base URL includes the prefix), and whether a signature may
+   * be sent again within its time window (the native scheme refuses a repeat).
+   */
+  hmac?: { repeatedSignatures: boolean };
 }
 
 /** A dialect's routes, registered under its prefix with the use cases of the native API. */
