@@ -73,3 +73,26 @@ describe('TrustVision authentication', () => {
     expectError(await client.send('POST', '/v1/temporary_credential', { json: { duration_seconds: 'long' } }), 400, 'invalid_parameter_exception');
   });
 });
+
+describe('TrustVision identity-document operations (issue 18 serves them)', () => {
+  it('keeps their routes and schemas and answers each with a documented access_denied_exception', async () => {
+    const image = { base64: Buffer.from('not read yet').toString('base64') };
+    const bodies: Record<string, object> = {
+      read_id_card_info_sync: { card_type: 'vn.national_id', image1: image },
+      verify_id_card_sanity_sync: { card_type: 'vn.national_id', image1: image },
+      detect_id_card_tampering_sync: { card_type: 'vn.national_id', image1: image },
+      detect_id_cards_sync: { card_type: 'vn.national_id', image },
+      read_doc_info_sync: { doc_type: 'invoice', images: [image] },
+      verify_nfc: { sod: 'MIIB' },
+      check_nfc: { id_num: '001099012345' },
+      ekyc: { card_type: 'vn.national_id', image1: image, selfies: [image] },
+    };
+    for (const [operation, body] of Object.entries(bodies)) {
+      const answer = await client.send('POST', `/v1/${operation}`, { json: body });
+      expectError(answer, 401, 'access_denied_exception');
+      expect(answer.body.errors[0].message, operation).toMatch(/not served by this server yet/);
+    }
+    // Their schemas are checked: a missing required field is the client's error.
+    expectError(await client.send('POST', '/v1/verify_nfc', { json: {} }), 400, 'invalid_parameter_exception');
+  });
+});
