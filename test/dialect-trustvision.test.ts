@@ -9,6 +9,8 @@ import { rfc3339, TrustVisionClient } from './helpers/trustvision-client.ts';
  */
 let server: RunningServer;
 let client: TrustVisionClient;
+/** The same key as an API key, to read the client's own audit trail through /v1. */
+let auditKey: string;
 const KEY = 'trustvision-dialect-bootstrap-key';
 
 beforeAll(async () => {
@@ -16,6 +18,7 @@ beforeAll(async () => {
   expect((await server.admin('/v1/admin/clients', { client_id: 'tv-customer' })).status).toBe(201);
   const key = (await (await server.admin('/v1/admin/clients/tv-customer/keys', { scopes: ['images', 'compare', 'detect', 'liveness', 'collections', 'users', 'audit'], signing: true })).json()).key;
   client = new TrustVisionClient(`${server.base}/trustvision/api`, key.key_id, key.secret);
+  auditKey = key.api_key;
 }, 60_000);
 afterAll(() => server?.stop());
 
@@ -48,6 +51,14 @@ describe('TrustVision authentication', () => {
     });
     expect(prefixed.status).toBe(401);
     expectError({ status: 401, body: await fetch(`${client.baseUrl}/v1/temporary_credential`, { method: 'POST' }).then((r) => r.json()) }, 401, 'access_denied_exception');
+  });
+
+  it('keeps the X-UC-* consent headers in the audit record', async () => {
+    const answer = await client.send('POST', '/v1/temporary_credential', { json: { duration_seconds: 60 }, headers: { 'X-UC-Consent-Id': 'consent-42', 'X-UC-Timestamp': '2026-12-01T08:00:00+07:00', 'X-Request-Id': 'tv-consent-1' } });
+    expect(answer.status).toBe(200);
+    const records = await (await fetch(`${server.base}/v1/audit/records?client_request_id=tv-consent-1`, { headers: { 'x-api-key': auditKey } })).json();
+    expect(records.records).toHaveLength(1);
+    expect(records.records[0].inputs.consent).toEqual({ 'x-uc-consent-id': 'consent-42', 'x-uc-timestamp': '2026-12-01T08:00:00+07:00' });
   });
 
   it('checks a signed Content-MD5 against the body', async () => {

@@ -107,7 +107,8 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
       at: new Date().toISOString(),
     };
     try {
-      const inputs = describeInputs({ params: request.params, query: request.query, body: request.body }, '', archive && ((bytes, digest) => {
+      const consent = consentHeaders(request);
+      const inputs = describeInputs({ params: request.params, query: request.query, body: request.body, ...(consent ? { consent } : {}) }, '', archive && ((bytes, digest) => {
         archive.keep(tenantId, digest, bytes).catch((err: unknown) => request.log.error({ err }, 'an audit input could not be kept'));
       })) as Record<string, unknown>;
       trail.record({ ...base, inputs });
@@ -136,6 +137,16 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
     return payload;
   });
   return record;
+}
+
+/**
+ * The end user's consent as the client passed it in `X-UC-*` headers (TrustVision's user-consent
+ * headers): evidence of what the person agreed to, kept with the request's record.
+ */
+function consentHeaders(request: FastifyRequest): Record<string, string> | undefined {
+  const found = Object.entries(request.headers).filter(([name, value]) => name.startsWith('x-uc-') && value !== undefined);
+  if (found.length === 0) return undefined;
+  return Object.fromEntries(found.slice(0, 32).map(([name, value]) => [name, String(value).slice(0, 1000)]));
 }
 
 /** Writes a request's audit record (and counts its usage), once, as its response is sent. */
