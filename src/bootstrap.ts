@@ -43,6 +43,9 @@ import { SqliteUsageRepository } from './store/sqlite/usage-repository.ts';
 import { TemplateCodec } from './store/sqlite/template-codec.ts';
 import { sealedColumns, sealingStatus } from './store/sqlite/template-reseal.ts';
 import { FaceproofError } from './core/errors.ts';
+import { RequestRecords } from './core/request-records.ts';
+import { ClientSettingsStore } from './core/client-settings.ts';
+import { SqliteClientSettingsRepository, SqliteRequestRecordRepository } from './store/sqlite/request-record-repository.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
 export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
@@ -195,6 +198,8 @@ export async function createServices(config: Config, options: { mode?: ServicesM
     ...access,
     transactions: new TransactionService(new SqliteTransactionRepository(db)),
     usage: new UsageMeter(new SqliteUsageRepository(db)),
+    requestRecords: new RequestRecords(new SqliteRequestRecordRepository(db), keyring),
+    clientSettings: new ClientSettingsStore(new SqliteClientSettingsRepository(db)),
     // Sealed under the master keyring; created by the server when first needed, only read by tools.
     payloadEncryption: PayloadEncryption.openFile(path.join(config.dataDir, 'keys', 'payload-rsa.json'), keyring, { create: mode === 'serve' }),
     readiness: async () => ({

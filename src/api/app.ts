@@ -44,6 +44,8 @@ import type { UserService } from '../core/users.ts';
 import type { SessionService } from '../core/sessions.ts';
 import type { ImageErasure } from '../core/erasure.ts';
 import type { PayloadEncryption } from '../core/payload-encryption.ts';
+import type { RequestRecords } from '../core/request-records.ts';
+import type { ClientSettingsStore } from '../core/client-settings.ts';
 import { collectionRoutes } from './v1/collections.ts';
 import { userRoutes } from './v1/users.ts';
 import { sessionRoutes } from './v1/sessions.ts';
@@ -87,6 +89,10 @@ export interface AppServices {
   usage: UsageMeter;
   /** The key pair end-to-end encrypted request fields are opened with (iDenFace retrieve_pubky); optional for apps built without it. */
   payloadEncryption?: PayloadEncryption;
+  /** Kept answers of earlier requests (TrustVision's requests_by_*); optional for apps built without them. */
+  requestRecords?: RequestRecords;
+  /** Per-client SDK settings (TrustVision's client_settings); optional for apps built without them. */
+  clientSettings?: ClientSettingsStore;
   /** Readiness: each dependency's state (database, signing keys, inference threads). */
   readiness: () => Promise<Record<string, boolean>>;
 }

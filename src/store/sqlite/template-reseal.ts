@@ -1,5 +1,6 @@
 import type { Db } from './database.ts';
 import { isRawTemplateLength, TEMPLATE_PURPOSE, type TemplateKeys } from './template-codec.ts';
+import { REQUEST_RESPONSE_PURPOSE } from '../../core/request-records.ts';
 
 /** A BLOB column whose values are sealed by the master keyring under one purpose. */
 export interface SealedColumn {
@@ -17,9 +18,12 @@ export const TEMPLATE_COLUMNS: readonly SealedColumn[] = ['faces', 'user_faces',
 /** HMAC secrets of API keys (always sealed). */
 export const API_KEY_SECRETS: SealedColumn = { table: 'api_keys', column: 'secret_sealed', purpose: 'api-key-secret' };
 
+/** Kept answers of earlier requests (always sealed; see RequestRecords). */
+export const REQUEST_RESPONSES: SealedColumn = { table: 'request_records', column: 'sealed', purpose: REQUEST_RESPONSE_PURPOSE };
+
 /** Every sealed column this database holds (the API-key table exists from its migration on). */
 export function sealedColumns(db: Db): SealedColumn[] {
-  return [...TEMPLATE_COLUMNS, API_KEY_SECRETS].filter((c) => hasColumn(db, c.table, c.column));
+  return [...TEMPLATE_COLUMNS, API_KEY_SECRETS, REQUEST_RESPONSES].filter((c) => hasColumn(db, c.table, c.column));
 }
 
 /** The keyring as re-sealing needs it (MasterKeyring). */
