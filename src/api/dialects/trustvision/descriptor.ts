@@ -96,7 +96,9 @@ export const trustvision: DialectDescriptor = {
   errorSchema: TrustVisionError,
   errorReply(err: FaceproofError, request: FastifyRequest): DialectReply {
     const path = (request.routeOptions.url ?? request.url.split('?')[0]).slice(TRUSTVISION_PREFIX.length);
-    const known = err.code === 'not_found' ? { code: notFoundCode(path, err.field, request.routeOptions.url !== undefined), status: 404 } : CODE[err.code];
+    let known = err.code === 'not_found' ? { code: notFoundCode(path, err.field, request.routeOptions.url !== undefined), status: 404 } : CODE[err.code];
+    // Uploading a file or a PDF, the manual names the 413 file_too_large_exception.
+    if (known?.status === 413 && /^\/v1\/(files|convert_pdf_sync)$/.test(path)) known = { code: 'file_too_large_exception', status: 413 };
     // Core refusals the tables have no HTTP code for (no face, quality, short video) are invalid input here;
     // the operations that report them as a `failure` verdict do so in their own 200 answers.
     const { code, status } = known ?? { code: 'invalid_parameter_exception', status: 400 };
