@@ -64,7 +64,8 @@ function notFoundCode(path: string, field: string | undefined, routed: boolean):
   // A path that names no operation: the manual has no code for it.
   if (!routed) return 'not_found_exception';
   if (path.startsWith('/v1/requests_by_')) return 'request_not_found_exception';
-  if (path.startsWith('/v1/face_auth')) return 'face_auth_user_not_found_exception';
+  // A face-authentication call names its user (core's `user_id`) and images: only the user is face_auth_user_not_found_exception.
+  if (path.startsWith('/v1/face_auth') && (field === undefined || field === 'user_id')) return 'face_auth_user_not_found_exception';
   if (field === 'file_id' || path.startsWith('/v1/files')) return 'file_not_found_exception';
   return 'image_not_found_exception';
 }
