@@ -21,6 +21,8 @@ export interface IndexOptions {
   autoRotate: boolean;
   /** Refuse faces that are not good under this quality profile. */
   qualityProfile?: string;
+  /** The API client indexing the face, kept with it (watch-list alerts count the clients with a suspect face). */
+  indexedBy?: string;
 }
 
 export interface SearchOptions extends ThresholdRequest {
@@ -131,6 +133,7 @@ export class CollectionService {
       box: boxOf(f.face),
       vector: f.vector,
       createdAt,
+      indexedBy: options.indexedBy ?? null,
     })));
     // The rows are committed; the index follows at once (and is replayed from them after a crash).
     index.add(added.map((f) => f.key), found.map((f) => f.vector));

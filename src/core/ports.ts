@@ -115,6 +115,8 @@ export interface CollectionFace {
   imageId: string | null;
   box: FaceBox | null;
   createdAt: string;
+  /** The API client that indexed the face (absent on faces indexed before it was kept). */
+  indexedBy?: string | null;
 }
 
 export type NewCollectionFace = Omit<CollectionFace, 'key'> & { vector: Float32Array };
@@ -218,7 +220,7 @@ export interface UserRecord {
 
 export interface UserEvent {
   seq: number;
-  action: 'register' | 'authenticate' | 'add_faces' | 'remove_face' | 'deactivate' | 'activate';
+  action: 'register' | 'authenticate' | 'add_faces' | 'remove_face' | 'deactivate' | 'activate' | 'unregister';
   result: string;
   detail: Record<string, unknown>;
   requestId: string | null;
@@ -237,6 +239,7 @@ export interface UserRepository {
   addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): void;
   removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean;
   setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void;
+  setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): void;
   /** Deletes the user, their faces and their history. */
   delete(tenantId: string, userId: string): boolean;
   recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): void;

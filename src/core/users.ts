@@ -36,6 +36,21 @@ export interface Authentication {
 /** Most faces one user may have enrolled. */
 export const MAX_USER_FACES = 20;
 
+/** How long an enrolled selfie stays valid (TrustVision's expiry_date_face): a year. */
+export const FACE_VALIDITY_DAYS = 365;
+
+/** A user withdrawn from face authentication (UserService.withdraw): kept, with no enrolled face. */
+export const isUnregistered = (user: UserView): boolean => user.faces.length === 0;
+
+/** When the newest enrolled selfie (else the newest face) expires; null without faces. */
+export function faceExpiry(user: UserView, days = FACE_VALIDITY_DAYS): string | null {
+  const selfies = user.faces.filter((f) => f.imageType === 'SELFIE');
+  const faces = selfies.length > 0 ? selfies : user.faces;
+  if (faces.length === 0) return null;
+  const newest = Math.max(...faces.map((f) => Date.parse(f.createdAt)));
+  return new Date(newest + days * 86_400_000).toISOString();
+}
+
 /** Face authentication: users enrolled with selfies and/or an ID photo, who later prove who they are with a new image. */
 export class UserService {
   constructor(
@@ -45,20 +60,61 @@ export class UserService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async register(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string): Promise<UserView> {
+  /** `context` (the caller's device, place, …) is kept in the history event. */
+  async register(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string, context: Record<string, unknown> = {}): Promise<UserView> {
     if (this.repository.get(tenantId, userId)) throw new FaceproofError('already_exists', `user "${userId}" is already registered`, 'user_id');
     const at = this.now().toISOString();
     let faces: KeptFaceWithVector[];
     try {
       faces = await this.embedAll(tenantId, inputs, 'faces');
     } catch (err) {
-      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'register', 'failed', { error: err.code, field: err.field }, requestId);
+      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
       throw err;
     }
     const { modelId, version } = this.faces.templateModel;
     const user: UserRecord = { tenantId, userId, status: 'active', metadata, model: { modelId, version }, createdAt: at, updatedAt: at };
-    this.repository.create(user, faces, this.event('register', 'registered', { faces: faces.length }, requestId));
+    this.repository.create(user, faces, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id) }, requestId));
     return { ...user, faces: faces.map(strip) };
+  }
+
+  /**
+   * Registers a user again: the new faces replace the enrolled ones (or an unregistered user's none)
+   * and the metadata is replaced; the history is kept. A user who is not there is registered.
+   */
+  async reregister(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string, context: Record<string, unknown> = {}): Promise<UserView> {
+    const before = this.repository.get(tenantId, userId);
+    if (!before) return this.register(tenantId, userId, inputs, metadata, requestId, context);
+    if (inputs.length > MAX_USER_FACES) throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces`, 'faces');
+    let faces: KeptFaceWithVector[];
+    try {
+      faces = await this.embedAll(tenantId, inputs, 'faces');
+    } catch (err) {
+      if (err instanceof FaceproofError && err.status === 422 && this.repository.get(tenantId, userId)) {
+        this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
+      }
+      throw err;
+    }
+    // Deleted (or deleted and registered again) while the engine ran.
+    if (this.user(tenantId, userId).createdAt !== before.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+    const old = this.repository.faces(tenantId, userId);
+    const at = this.now().toISOString();
+    this.repository.addFaces(tenantId, userId, faces, at, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id), replaced: old.length }, requestId));
+    for (const face of old) this.repository.removeFace(tenantId, userId, face.id, at);
+    this.repository.setMetadata(tenantId, userId, metadata, at);
+    return this.get(tenantId, userId);
+  }
+
+  /**
+   * Unregisters a user but keeps them and their history: their faces are erased, so that they cannot
+   * authenticate until registered again (TrustVision's is_unregistered). See isUnregistered.
+   */
+  withdraw(tenantId: string, userId: string, requestId: string, context: Record<string, unknown> = {}): UserView {
+    this.user(tenantId, userId);
+    const faces = this.repository.faces(tenantId, userId);
+    const at = this.now().toISOString();
+    for (const face of faces) this.repository.removeFace(tenantId, userId, face.id, at);
+    this.record(tenantId, userId, 'unregister', 'unregistered', { ...context, faces: faces.length }, requestId);
+    return this.get(tenantId, userId);
   }
 
   get(tenantId: string, userId: string): UserView {
@@ -66,10 +122,16 @@ export class UserService {
     return { ...user, faces: this.repository.faces(tenantId, userId).map(strip) };
   }
 
-  async authenticate(tenantId: string, userId: string, probe: EnrolInput, requestId: string): Promise<Authentication> {
+  /**
+   * With several probes, each is compared with every enrolled face and the best pair decides, its
+   * false-accept rate corrected for all the comparisons made. `context` is kept in the history event.
+   */
+  async authenticate(tenantId: string, userId: string, probe: EnrolInput | EnrolInput[], requestId: string, context: Record<string, unknown> = {}): Promise<Authentication> {
+    const probes = Array.isArray(probe) ? probe : [probe];
+    if (probes.length === 0) throw FaceproofError.missing('an image to authenticate with is required', 'image');
     const user = this.user(tenantId, userId);
     if (user.status !== 'active') {
-      this.record(tenantId, userId, 'authenticate', 'rejected', { reason: 'user_inactive' }, requestId);
+      this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_inactive' }, requestId);
       throw new FaceproofError('user_inactive', `user "${userId}" is deactivated`, 'user_id');
     }
     assertSameModel({ ...user.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'user');
@@ -80,35 +142,43 @@ export class UserService {
       const now = this.user(tenantId, userId);
       if (now.createdAt !== user.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
     };
-    let vector: Float32Array;
+    if (enrolled.length === 0) {
+      this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_unregistered' }, requestId);
+      throw new FaceproofError('user_inactive', `user "${userId}" is unregistered: no enrolled face`, 'user_id');
+    }
+    let vectors: Float32Array[];
     try {
-      [{ vector }] = await this.faces.facesOf(probe.input, { tenantId, field: 'image', allFaces: false, autoRotate: false });
+      vectors = await Promise.all(probes.map(async (p, i) => (await this.faces.facesOf(p.input, { tenantId, field: probes.length > 1 ? `images[${i}]` : 'image', allFaces: false, autoRotate: false, qualityProfile: p.qualityProfile }))[0].vector));
     } catch (err) {
       stillThere();
-      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { error: err.code }, requestId);
+      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { ...context, error: err.code }, requestId);
       throw err;
     }
     stillThere();
     let best = enrolled[0];
+    let bestProbe = probes[0];
     let bestSimilarity = -Infinity;
-    for (const face of enrolled) {
-      const s = cosineSimilarity(vector, face.vector);
-      if (s > bestSimilarity) { bestSimilarity = s; best = face; }
+    for (const [i, vector] of vectors.entries()) {
+      for (const face of enrolled) {
+        const s = cosineSimilarity(vector, face.vector);
+        if (s > bestSimilarity) { bestSimilarity = s; best = face; bestProbe = probes[i]; }
+      }
     }
     // Taking the best of N comparisons multiplies the chances of a false accept by about N.
-    const far = Number(fpirOf(this.calibrator.far(bestSimilarity), enrolled.length).toPrecision(3));
-    const matchFar = this.calibrator.fars(probe.imageType, best.imageType).matchFar;
+    const comparisons = enrolled.length * probes.length;
+    const far = Number(fpirOf(this.calibrator.far(bestSimilarity), comparisons).toPrecision(3));
+    const matchFar = this.calibrator.fars(bestProbe.imageType, best.imageType).matchFar;
     const result: Authentication = {
       decision: far <= matchFar ? 'match' : 'no_match',
       score: Calibrator.score(far),
       far,
-      tailFar: fpirOf(this.calibrator.farAtTail(bestSimilarity), enrolled.length),
+      tailFar: fpirOf(this.calibrator.farAtTail(bestSimilarity), comparisons),
       similarity: Math.round(bestSimilarity * 1e4) / 1e4,
       bestFaceId: best.id,
       comparedFaces: enrolled.length,
       threshold: { far: matchFar, score: Calibrator.score(matchFar) },
     };
-    this.record(tenantId, userId, 'authenticate', result.decision, { score: result.score, far: result.far, best_face_id: best.id, image_type: probe.imageType }, requestId);
+    this.record(tenantId, userId, 'authenticate', result.decision, { ...context, score: result.score, far: result.far, best_face_id: best.id, image_type: bestProbe.imageType }, requestId);
     return result;
   }
 

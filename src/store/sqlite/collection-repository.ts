@@ -12,7 +12,7 @@ interface CollectionRow {
 }
 
 interface FaceRow {
-  key: number; id: string; external_id: string | null; metadata: string; image_id: string | null; box: string | null; created_at: string;
+  key: number; id: string; external_id: string | null; metadata: string; image_id: string | null; box: string | null; created_at: string; indexed_by: string | null;
 }
 
 const toCollection = (r: CollectionRow): CollectionRecord => ({
@@ -23,12 +23,12 @@ const toCollection = (r: CollectionRow): CollectionRecord => ({
 
 const toFace = (r: FaceRow): CollectionFace => ({
   key: r.key, id: r.id, externalId: r.external_id, metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-  imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at,
+  imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at, indexedBy: r.indexed_by,
 });
 
 interface TemplateRow { key: number; id: string; template: Buffer }
 
-const FACE_COLUMNS = 'key, id, external_id, metadata, image_id, box, created_at';
+const FACE_COLUMNS = 'key, id, external_id, metadata, image_id, box, created_at, indexed_by';
 const DAY_MS = 86_400_000;
 
 /**
@@ -47,8 +47,8 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
       delete: db.prepare('DELETE FROM collections WHERE tenant_id = ? AND id = ?'),
       deleteRemovals: db.prepare('DELETE FROM face_removals WHERE collection_id = ?'),
       count: db.prepare('SELECT COUNT(*) FROM faces WHERE collection_id = ?').pluck(),
-      insertFace: db.prepare(`INSERT INTO faces (id, tenant_id, collection_id, external_id, metadata, image_id, box, template, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertFace: db.prepare(`INSERT INTO faces (id, tenant_id, collection_id, external_id, metadata, image_id, box, template, created_at, indexed_by)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       getFace: db.prepare(`SELECT ${FACE_COLUMNS} FROM faces WHERE collection_id = ? AND id = ?`),
       logRemoval: db.prepare('INSERT INTO face_removals (collection_id, face_key) VALUES (?, ?)'),
       deleteFace: db.prepare('DELETE FROM faces WHERE key = ?'),
@@ -107,7 +107,7 @@ export class SqliteCollectionRepository implements CollectionRepository, IndexJo
   addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[] {
     return this.db.transaction(() => faces.map((f): CollectionFace => {
       const { lastInsertRowid } = this.s.insertFace.run(f.id, tenantId, collectionId, f.externalId, JSON.stringify(f.metadata), f.imageId,
-        jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
+        jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt, f.indexedBy ?? null);
       const { vector: _vector, ...face } = f;
       return { ...face, key: Number(lastInsertRowid) };
     }))();

@@ -250,6 +250,8 @@ const MIGRATIONS: string[] = [
   // What a session face keeps beyond its template (IDEMIA's face resource): the image's digest, the
   // eyes, the detector's confidence, the client's name for it (JSON, see SessionFaceDetails).
   'ALTER TABLE session_faces ADD COLUMN details TEXT;',
+  // The API client that indexed each collection face (TrustVision's alert counts the members with a suspect face).
+  'ALTER TABLE faces ADD COLUMN indexed_by TEXT;',
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

@@ -33,6 +33,7 @@ export class SqliteUserRepository implements UserRepository {
       removeFace: db.prepare('DELETE FROM user_faces WHERE tenant_id = ? AND user_id = ? AND id = ?'),
       touch: db.prepare('UPDATE users SET updated_at = ? WHERE tenant_id = ? AND user_id = ?'),
       setStatus: db.prepare('UPDATE users SET status = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?'),
+      setMetadata: db.prepare('UPDATE users SET metadata = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?'),
       delete: db.prepare('DELETE FROM users WHERE tenant_id = ? AND user_id = ?'),
       deleteEvents: db.prepare('DELETE FROM user_events WHERE tenant_id = ? AND user_id = ?'),
       event: db.prepare('INSERT INTO user_events (tenant_id, user_id, action, result, detail, request_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -95,6 +96,10 @@ export class SqliteUserRepository implements UserRepository {
       this.s.setStatus.run(status, at, tenantId, userId);
       if (event) this.recordEvent(tenantId, userId, event);
     })();
+  }
+
+  setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): void {
+    this.s.setMetadata.run(JSON.stringify(metadata), at, tenantId, userId);
   }
 
   delete(tenantId: string, userId: string): boolean {
