@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import type { LivenessService, AnalysedFrame } from './liveness.ts';
+import type { LivenessService, AnalysedFrame, LivenessResult, Recording } from './liveness.ts';
+import type { ImageSource } from './image-input.ts';
 import { FaceproofError } from './errors.ts';
 import type { SecurityLevel } from './liveness-model.ts';
 
@@ -25,6 +26,23 @@ export interface ChallengeOutcome {
   observed: Array<Gesture | 'neutral'>;
   livenessScore: number;
   sameIdentity: boolean;
+}
+
+/** Still images said to show one gesture (TrustVision's gesture_images), `fields` naming them in errors. */
+export interface GestureImages {
+  gesture: Gesture;
+  images: ImageSource[];
+  fields: string[];
+}
+
+export interface GestureImagesOutcome {
+  /** Passive liveness of every image: the frontal ones first, then each gesture's in order. */
+  liveness: LivenessResult;
+  /** Per declared gesture: what each of its images shows, and whether one shows the gesture. */
+  gestures: Array<{ gesture: Gesture; observed: Array<Gesture | 'neutral' | 'no_face'>; performed: boolean }>;
+  sameIdentity: boolean;
+  isLive: boolean;
+  reason?: string;
 }
 
 export interface ChallengeSettings {
@@ -75,7 +93,7 @@ export class ChallengeService {
   }
 
   /** Judges the recording sent for a challenge; the challenge is spent whatever the outcome. */
-  async verify(tenantId: string, id: string, nonce: string, input: { bytes: Uint8Array } | { fileId: string }, level: SecurityLevel): Promise<ChallengeOutcome> {
+  async verify(tenantId: string, id: string, nonce: string, input: Recording, level: SecurityLevel): Promise<ChallengeOutcome> {
     const challenge = this.challenges.get(id);
     if (!challenge || challenge.tenantId !== tenantId) throw new FaceproofError('not_found', `no challenge ${id}`, 'challenge_id');
     const empty = { observed: [], livenessScore: 0, sameIdentity: false };
@@ -100,10 +118,31 @@ export class ChallengeService {
   }
 
   /**
+   * Active liveness from stills: frontal images and, per declared gesture, images that must show it
+   * (a face turned or tilted past the turn angle that way), one identity throughout, and every image
+   * passing passive liveness together (fused as a session's images are). No challenge is drawn: the
+   * client declares the gestures, so this proves the images agree with them, not that they were fresh.
+   */
+  async checkGestureImages(tenantId: string, frontal: { images: ImageSource[]; fields: string[] }, steps: GestureImages[], level: SecurityLevel): Promise<GestureImagesOutcome> {
+    const frames = await this.liveness.analyseImages([...frontal.images, ...steps.flatMap((s) => s.images)], tenantId, true, [...frontal.fields, ...steps.flatMap((s) => s.fields)]);
+    const liveness = this.liveness.fuse(frames, level);
+    let at = frontal.images.length;
+    const gestures = steps.map((step) => {
+      const own = frames.slice(at, at + step.images.length);
+      at += step.images.length;
+      const observed = own.map((f) => (f.faces.length === 0 ? 'no_face' as const : this.gestureOf(f)));
+      return { gesture: step.gesture, observed, performed: observed.includes(step.gesture) };
+    });
+    const sameIdentity = this.liveness.samePersonInStills(frames.filter((f) => !f.reason));
+    const reason = liveness.reason ?? (!sameIdentity ? 'identity_changed' : gestures.some((g) => !g.performed) ? 'gestures_not_performed' : undefined);
+    return { liveness, gestures, sameIdentity, isLive: reason === undefined, ...(reason ? { reason } : {}) };
+  }
+
+  /**
    * The subject's own directions: turning to their left shows, in an unmirrored frame, as the face
    * turning towards the image's right (positive yaw).
    */
-  private gestureOf(f: AnalysedFrame): Gesture | 'neutral' {
+  gestureOf(f: AnalysedFrame): Gesture | 'neutral' {
     const { yaw, pitch } = f.faces[0].pose;
     const t = this.settings.turnDegrees;
     if (f.eyesOpen !== undefined && f.eyesOpen < this.settings.closedEyes && Math.abs(yaw) < t) return 'blink';

@@ -4,7 +4,7 @@ import { sampleVideo, VideoDecodeError, type VideoSampling } from '../engine/vid
 import type { FaceService } from './face-service.ts';
 import type { ImageLoader } from './image-loader.ts';
 import type { FileStore } from './file-store.ts';
-import { loadImage, type ImageSource } from './image-input.ts';
+import { loadImage, type ImageSource, type InlineImageSource } from './image-input.ts';
 import { cosineSimilarity } from './template.ts';
 import type { Calibrator, CalibratedScore } from './calibration.ts';
 import { FaceproofError } from './errors.ts';
@@ -65,6 +65,9 @@ export interface AnalysedFrame {
   vector?: Float32Array;
 }
 
+/** A recording: video bytes, a stored file (video or frame list), or frames sent with the request (index orders them). */
+export type Recording = { bytes: Uint8Array } | { fileId: string } | { frames: Array<{ source: InlineImageSource; index?: number; field: string }> };
+
 export interface LivenessSettings {
   /** Smallest inter-eye distance (px) the cues are trusted on. */
   minInterEyeDistance: number;
@@ -92,12 +95,16 @@ export class LivenessService {
 
   /** Images of one session: each judged, then fused (mean score; any non-spoof failure decides). */
   async checkImages(sources: ImageSource[], tenantId: string, level: SecurityLevel): Promise<LivenessResult> {
-    const frames = await Promise.all(sources.map(async (s, i) => this.analyse(await this.loader.load(s, tenantId, `images[${i}]`))));
-    return this.fuse(frames, level);
+    return this.fuse(await this.analyseImages(sources, tenantId), level);
+  }
+
+  /** Each image loaded and analysed (`fields` name them in errors; `images[i]` by default). */
+  analyseImages(sources: ImageSource[], tenantId: string, temporal = false, fields?: string[]): Promise<AnalysedFrame[]> {
+    return Promise.all(sources.map(async (s, i) => this.analyse(await this.loader.load(s, tenantId, fields?.[i] ?? `images[${i}]`), temporal)));
   }
 
   /** A video (bytes or stored file) or a stored list of frames. */
-  async checkVideo(input: { bytes: Uint8Array } | { fileId: string }, tenantId: string, options: VideoOptions): Promise<LivenessResult> {
+  async checkVideo(input: Recording, tenantId: string, options: VideoOptions): Promise<LivenessResult> {
     const started = performance.now();
     const decoded = await this.decodeFrames(input, tenantId);
     if (decoded.durationSeconds < this.settings.minVideoSeconds) {
@@ -141,7 +148,16 @@ export class LivenessService {
   }
 
   /** Frames of a video or stored frame list, decoded, in time order. */
-  async decodeFrames(input: { bytes: Uint8Array } | { fileId: string }, tenantId: string): Promise<{ durationSeconds: number; frames: Array<{ image: DecodedImage; timestamp: number }> }> {
+  async decodeFrames(input: Recording, tenantId: string): Promise<{ durationSeconds: number; frames: Array<{ image: DecodedImage; timestamp: number }> }> {
+    if ('frames' in input) {
+      const indexes = input.frames.map((f, i) => f.index ?? i);
+      if (new Set(indexes).size !== indexes.length) throw new FaceproofError('invalid_parameter', 'frame indexes must be unique', input.frames[0]?.field ?? 'frames');
+      const frames = await Promise.all(input.frames.map(async (f, i) => ({ image: await loadImage(f.source, this.limits, f.field), index: indexes[i] })));
+      frames.sort((a, b) => a.index - b.index);
+      // Frames sent with the request carry indexes, not times: taken as sampled at the video rate, like a stored frame list.
+      const fps = this.settings.video.fps;
+      return { durationSeconds: frames.length / fps, frames: frames.map((f, i) => ({ image: f.image, timestamp: i / fps })) };
+    }
     if ('fileId' in input) {
       const record = this.files.describe(tenantId, input.fileId);
       if (record.kind === 'frames') {
@@ -201,6 +217,17 @@ export class LivenessService {
     const score = usable.length ? usable.reduce((s, f) => s + f.score, 0) / usable.length : 0;
     const reason: LivenessReason | undefined = blocking ?? (usable.length === 0 ? 'no_face' : score >= threshold ? undefined : 'spoof');
     return { isLive: !reason, score: round(score, 4), securityLevel: level, threshold, ...(reason ? { reason } : {}), images };
+  }
+
+  /**
+   * One person in every still: each image's face is compared with the best one and must be a `match`
+   * (no tolerance for a miss, unlike a video's frames: stills are few, sharp and chosen by the client).
+   */
+  samePersonInStills(frames: AnalysedFrame[]): boolean {
+    const withVector = frames.filter((f) => f.vector !== undefined);
+    if (withVector.length < 2) return true;
+    const reference = bestFrame(withVector)!.vector!;
+    return withVector.every((f) => this.calibrator.assess(cosineSimilarity(reference, f.vector!), 'SELFIE', 'SELFIE').decision === 'match');
   }
 
   /**

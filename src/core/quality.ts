@@ -6,6 +6,7 @@ import type { QualityGate } from './face-service.ts';
 import type { ImageLoader } from './image-loader.ts';
 import type { ImageSource } from './image-input.ts';
 import { FaceproofError } from './errors.ts';
+import { measureBackground, type BackgroundMeasure } from './background.ts';
 
 /**
  * Verdicts in the seed vendors' vocabulary (TrustVision's portrait checks), plus two of ours for
@@ -105,6 +106,8 @@ export interface QualityReport {
   profile: string;
   image: { width: number; height: number };
   faces: FaceQuality[];
+  /** With `background: true`: the background around the largest face (absent without a face). */
+  background?: BackgroundMeasure;
 }
 
 export class QualityService implements QualityGate {
@@ -117,11 +120,13 @@ export class QualityService implements QualityGate {
     return { name: key, profile: { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } };
   }
 
-  async assess(source: ImageSource, tenantId: string, profileName?: string, overrides?: Partial<QualityProfile>, field = 'image'): Promise<QualityReport> {
+  async assess(source: ImageSource, tenantId: string, profileName?: string, overrides?: Partial<QualityProfile>, field = 'image', options: { background?: boolean } = {}): Promise<QualityReport> {
     const { name, profile } = this.profile(profileName, overrides);
     const image = await this.loader.load(source, tenantId, field);
     const found = await this.engine.analyze(image, { autoRotate: false });
-    return { ...(await this.assessFaces(image, found, profile)), profile: name, image: { width: image.width, height: image.height } };
+    const report: QualityReport = { ...(await this.assessFaces(image, found, profile)), profile: name, image: { width: image.width, height: image.height } };
+    if (options.background && found.length > 0) report.background = measureBackground(image, found[0]);
+    return report;
   }
 
   /** Throws 422 quality_rejected, naming the verdict, unless every face judged is good. */
