@@ -5,6 +5,7 @@ import { startServer, type RunningServer } from './helpers/server.ts';
 import { rfc3339, TrustVisionClient, type TrustVisionAnswer } from './helpers/trustvision-client.ts';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import { alertWindows } from '../src/core/watchlist-alerts.ts';
+import { decodeTemplate } from '../src/core/template.ts';
 import { faceExpiry, isUnregistered } from '../src/core/users.ts';
 import type { SearchHit } from '../src/core/collections.ts';
 
@@ -34,7 +35,7 @@ beforeAll(async () => {
   for (const client_id of ['tv-bank', 'tv-bank-branch']) {
     expect((await server.admin('/v1/admin/clients', { client_id, tenant_id: 'bank' })).status).toBe(201);
   }
-  const scopes = ['images', 'collections', 'users', 'liveness', 'compare', 'audit'];
+  const scopes = ['images', 'collections', 'users', 'liveness', 'compare', 'detect', 'audit'];
   const signing = (await (await server.admin('/v1/admin/clients/tv-bank/keys', { scopes, signing: true })).json()).key;
   tv = new TrustVisionClient(`${server.base}/trustvision/api`, signing.key_id, signing.secret);
   const other = (await (await server.admin('/v1/admin/clients/tv-bank-branch/keys', { scopes, signing: true })).json()).key;
@@ -210,6 +211,17 @@ describe('TrustVision collections: index → search → alert with history → d
     const other = await tv.send('POST', '/v1/alert_faces_sync', { json: { image: { id: idB } } });
     expect(other.body.data.faces).toEqual([[]]);
     expect(other.body.data.history[0][3]).toMatchObject({ num_suspect_faces: 0, num_inquiry: 0 });
+    // By embedding: the face's template floats (from /v1/detect here), no image.
+    const detected = await (await fetch(`${server.base}/v1/detect`, {
+      method: 'POST', headers: { 'x-api-key': nativeKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ image: { base64: personAElsewhere.toString('base64') }, return_templates: true }),
+    })).json();
+    const embedding = Array.from(decodeTemplate(Buffer.from(detected.faces[0].template, 'base64'), 'template').vector);
+    const byEmbedding = await tv.send('POST', '/v1/alert_faces_sync', { json: { image: { embedding } } });
+    expect(byEmbedding.status, JSON.stringify(byEmbedding.body)).toBe(200);
+    expect(byEmbedding.body.data.faces[0]).toHaveLength(2);
+    expect(byEmbedding.body.data.history[0][0]).toMatchObject({ num_suspect_faces: 2, num_inquiry: 3, num_member_inquiry: 2 });
+    expect(byEmbedding.body.data.image).toBeUndefined();
     expectError(await tv.send('POST', '/v1/alert_faces_sync', { json: { image: { embedding: [0.1, 0.2, 0.3] } } }), 400, 'invalid_parameter_exception');
     expectError(await tv.send('POST', '/v1/alert_faces_sync', { json: {} }), 400, 'invalid_parameter_exception');
   });
