@@ -456,6 +456,13 @@ describe('face_otp', () => {
     expectFailure(await otp({ selfie: [{ base64: b64(img.sunglasses) }], original: { id: ids.B } }), 'sunglasses,sunglasses', 'selfie[0]');
     expectFailure(await otp({ selfie: [{ id: ids.group }], original: { id: ids.B } }), 'image_has_multiple_faces', 'selfie[0]');
     expectFailure(await otp({ selfie: [{ id: ids.B }], original: { id: ids.blank } }), 'image_has_no_faces', 'original');
+    const more: Array<[string, string]> = [
+      ['dark', 'image_too_dark'], ['bright', 'image_too_bright'], ['faceDark', 'face_too_dark'], ['faceBright', 'face_too_bright'], ['small', 'face_too_small'],
+      ['big', 'face_too_big'], ['Pflop', 'right'], ['crushed', 'not_qualified'], ['oneEyeCovered', 'open_eye,closed_eye'],
+    ];
+    for (const [name, code] of more) expectFailure(await otp({ selfie: [{ base64: b64(img[name]) }], original: { id: ids.B } }), code, 'selfie[0]');
+    // Only the first selfie is judged as a portrait; a later one without a face is the liveness table's image_has_no_face.
+    expectFailure(await otp({ selfie: [{ id: ids.A2 }, { id: ids.blank }], original: { id: ids.A } }), 'image_has_no_face', 'selfie[1]');
   });
 
   it('answers an original with more than one face 400 incorrect_number_of_faces, and the other errors of its table', async () => {
