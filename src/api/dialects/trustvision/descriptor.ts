@@ -100,6 +100,8 @@ export const trustvision: DialectDescriptor = {
     let known = err.code === 'not_found' ? { code: notFoundCode(path, err.field, request.routeOptions.url !== undefined), status: 404 } : CODE[err.code];
     // Uploading a file or a PDF, the manual names the 413 file_too_large_exception.
     if (known?.status === 413 && /^\/v1\/(files|convert_pdf_sync)$/.test(path)) known = { code: 'file_too_large_exception', status: 413 };
+    // A selfie or original image showing more than one face: the manual's 400 incorrect_number_of_faces.
+    if (err.code === 'quality_rejected' && err.message.includes('image_has_multiple_faces')) known = { code: 'incorrect_number_of_faces', status: 400 };
     // Core refusals the tables have no HTTP code for (no face, quality, short video) are invalid input here;
     // the operations that report them as a `failure` verdict do so in their own 200 answers.
     const { code, status } = known ?? { code: 'invalid_parameter_exception', status: 400 };
