@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { blankImage, selfieCrop } from './helpers/images.ts';
+import { blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
 import { rfc3339, TrustVisionClient, type TrustVisionAnswer } from './helpers/trustvision-client.ts';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
@@ -24,7 +24,7 @@ let tvOther: TrustVisionClient;
 let nativeKey: string;
 const KEY = 'trustvision-collections-bootstrap-key';
 
-let personA: Buffer, personAElsewhere: Buffer, personB: Buffer, blank: Buffer, dark: Buffer, blurred: Buffer, bright: Buffer;
+let personA: Buffer, personAElsewhere: Buffer, personB: Buffer, blank: Buffer, dark: Buffer, blurred: Buffer, bright: Buffer, group: Buffer;
 let clip: Buffer;
 
 let exampleChecks = 0;
@@ -43,6 +43,7 @@ beforeAll(async () => {
   nativeKey = (await (await server.admin('/v1/admin/clients/tv-bank/keys', { scopes })).json()).key.api_key;
   [personA, personAElsewhere, personB] = await Promise.all([selfieCrop(3, 830, 100), selfieCrop(1, 1250, 0), selfieCrop(3, 370, 200)]);
   blank = await blankImage(640, 480, 'jpeg');
+  group = await sharp(samplePhoto(3)).resize(1200).jpeg({ quality: 90 }).toBuffer();
   dark = await sharp(personAElsewhere).linear(0.3, -20).jpeg().toBuffer();
   blurred = await sharp(personAElsewhere).blur(5).jpeg().toBuffer();
   bright = await sharp(personAElsewhere).linear(1, 140).jpeg().toBuffer();
@@ -313,6 +314,7 @@ describe('TrustVision face authentication: register → authenticate → status 
     const noFace = await tv.send('POST', '/v1/face_auth_register', { json: { cus_user_id: 'someone-else', faces: [{ base64: blank.toString('base64') }] } });
     expectFailure(noFace, 'image_has_no_faces');
     expectError(await tv.send('POST', '/v1/face_auth_register', { json: { cus_user_id: 'someone-else' } }), 400, 'invalid_parameter_exception');
+    expectError(await tv.send('POST', '/v1/face_auth_register', { json: { cus_user_id: 'someone-else', faces: [{ base64: group.toString('base64') }] } }), 400, 'incorrect_number_of_faces');
     expectError(await tv.send('POST', '/v1/face_auth_register', { json: { cus_user_id: 'someone-else', faces: [{ id: 'no-such-image' }] } }), 404, 'image_not_found_exception');
   });
 
@@ -357,6 +359,7 @@ describe('TrustVision face authentication: register → authenticate → status 
     }
     expectError(await tv.send('POST', '/v1/face_auth', { json: { cus_user_id: 'nobody', faces: [{ id: ids[0] }] } }), 404, 'face_auth_user_not_found_exception');
     expectError(await tv.send('POST', '/v1/face_auth', { json: { cus_user_id: user } }), 400, 'invalid_parameter_exception');
+    expectError(await tv.send('POST', '/v1/face_auth', { json: { cus_user_id: user, faces: [{ base64: group.toString('base64') }] } }), 400, 'incorrect_number_of_faces');
     expectError(await tv.send('POST', '/v1/face_auth', { json: { cus_user_id: user, faces: [{ id: 'no-such-image' }] } }), 404, 'image_not_found_exception');
     // Deactivated through /v1 (same tenant): face_auth and face_auth_register say face_auth_user_deactivated.
     expect((await fetch(`${server.base}/v1/users/${user}/deactivate`, { method: 'POST', headers: { 'x-api-key': nativeKey } })).status).toBe(200);

@@ -83,6 +83,11 @@ export interface FacesOfOptions {
   autoRotate: boolean;
   /** Enforce portrait quality of the image's chosen faces under this profile. */
   qualityProfile?: string;
+  /**
+   * Refuse an image showing another whole face at least this share of the largest's width (422
+   * quality_rejected, image_has_multiple_faces), as a quality profile's otherFaceShare does.
+   */
+  otherFaceShare?: number;
 }
 
 /** The 1:1 use cases: find faces, and compare two faces with a calibrated decision. */
@@ -154,6 +159,13 @@ export class FaceService {
     const image = await this.load(input.source, tenantId, field);
     const faces = await this.engine.analyze(image, { autoRotate: options.autoRotate });
     if (faces.length === 0) throw new FaceproofError('no_face_detected', `no face was found in the ${field} image`, field);
+    if (options.otherFaceShare !== undefined) {
+      // A face cut by the image border is a bystander at the edge of the frame, not a second subject.
+      const whole = (f: FaceAnalysis) => f.box.x > 1 && f.box.y > 1 && f.box.x + f.box.width < image.width - 1 && f.box.y + f.box.height < image.height - 1;
+      if (faces.slice(1).some((f) => whole(f) && f.box.width >= faces[0].box.width * options.otherFaceShare!)) {
+        throw new FaceproofError('quality_rejected', `the ${field} image shows more than one face: image_has_multiple_faces`, field);
+      }
+    }
     const chosen = options.allFaces ? faces : faces.slice(0, 1);
     await this.enforceQuality(image, faces, options.qualityProfile, field, !options.allFaces);
     return Promise.all(chosen.map(async (face) => ({ face, vector: await this.engine.embed(image, face) })));

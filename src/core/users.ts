@@ -12,6 +12,8 @@ export interface EnrolInput {
   imageType: ImageType;
   /** Refuse the face unless it is good under this quality profile. */
   qualityProfile?: string;
+  /** Refuse an image showing another face at least this share of the largest's width (FacesOfOptions.otherFaceShare). */
+  otherFaceShare?: number;
 }
 
 export interface UserView extends UserRecord {
@@ -148,7 +150,7 @@ export class UserService {
     }
     let vectors: Float32Array[];
     try {
-      vectors = await Promise.all(probes.map(async (p, i) => (await this.faces.facesOf(p.input, { tenantId, field: probes.length > 1 ? `images[${i}]` : 'image', allFaces: false, autoRotate: false, qualityProfile: p.qualityProfile }))[0].vector));
+      vectors = await Promise.all(probes.map(async (p, i) => (await this.faces.facesOf(p.input, { tenantId, field: probes.length > 1 ? `images[${i}]` : 'image', allFaces: false, autoRotate: false, qualityProfile: p.qualityProfile, otherFaceShare: p.otherFaceShare }))[0].vector));
     } catch (err) {
       stillThere();
       if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { ...context, error: err.code }, requestId);
@@ -236,8 +238,8 @@ export class UserService {
 
   private async embedAll(tenantId: string, inputs: EnrolInput[], field: string): Promise<KeptFaceWithVector[]> {
     const at = this.now().toISOString();
-    return Promise.all(inputs.map(async ({ input, imageType, qualityProfile }, i) => {
-      const [found] = await this.faces.facesOf(input, { tenantId, field: `${field}[${i}].image`, allFaces: false, autoRotate: false, qualityProfile });
+    return Promise.all(inputs.map(async ({ input, imageType, qualityProfile, otherFaceShare }, i) => {
+      const [found] = await this.faces.facesOf(input, { tenantId, field: `${field}[${i}].image`, allFaces: false, autoRotate: false, qualityProfile, otherFaceShare });
       return { id: `uface_${randomUUID().replace(/-/g, '')}`, imageType, imageId: storedImageIdOf(input), box: boxOf(found.face), createdAt: at, vector: found.vector };
     }));
   }

@@ -54,6 +54,8 @@ export function metadataOf(value: unknown, field: string): Record<string, unknow
  */
 export function failureOf(err: unknown): { code: string; message: string; field?: string } {
   if (!(err instanceof FaceproofError) || err.status !== 422) throw err;
+  // More than one face is the manual's HTTP-level 400 incorrect_number_of_faces (the descriptor's mapping).
+  if (err.code === 'quality_rejected' && err.message.includes('image_has_multiple_faces')) throw err;
   let code: string = err.code;
   if (err.code === 'no_face_detected') code = 'image_has_no_faces';
   if (err.code === 'quality_rejected') {

@@ -12,6 +12,14 @@ import { failureBody, failureOf, ImageData, imageSourceOf, metadataOf } from './
 const tags = ['trustvision'];
 type ImageDataT = Static<typeof ImageData>;
 
+/**
+ * "Selfie or original image have more than 1 faces" (400 incorrect_number_of_faces): another whole
+ * face at least this share of the largest's width, as the selfie quality profiles judge it; an ID
+ * card's smaller "ghost" portrait is allowed as the id_document profile allows it.
+ */
+const OTHER_FACE_SHARE = 0.6;
+const ID_CARD_OTHER_FACE_SHARE = 0.8;
+
 const Frame = Type.Object({ base64: Type.String({ minLength: 1 }), label: Type.Optional(Type.String({ maxLength: 64 })), index: Type.Optional(Type.Integer({ minimum: 0 })), metadata: ImageData.properties.metadata }, { additionalProperties: true });
 const Video = Type.Object({ id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), metadata: ImageData.properties.metadata, frames: Type.Optional(Type.Array(Frame, { minItems: 1, maxItems: 300 })) }, { additionalProperties: true });
 const Gesture = Type.String({ maxLength: 32, description: 'left, right, up or down' });
@@ -98,7 +106,7 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
 
   /** Every face the request gives, in the manual's order: faces, gesture faces, videos' best frames, gesture videos'. */
   const probesOf = async (request: FastifyRequest, b: Static<typeof AuthBody> | Static<typeof RegisterBody>, selfieType: ImageType, qualityProfile?: string): Promise<EnrolInput[]> => {
-    const image = (img: ImageDataT, field: string, imageType: ImageType): EnrolInput => ({ input: { kind: 'image', source: imageSourceOf(img, field) }, imageType, qualityProfile });
+    const image = (img: ImageDataT, field: string, imageType: ImageType): EnrolInput => ({ input: { kind: 'image', source: imageSourceOf(img, field) }, imageType, qualityProfile, otherFaceShare: imageType === 'ID_DOCUMENT' ? ID_CARD_OTHER_FACE_SHARE : OTHER_FACE_SHARE });
     const out: EnrolInput[] = [];
     (b.faces ?? []).forEach((img, i) => out.push(image(img, `faces[${i}]`, selfieType)));
     (b.gesture_faces ?? []).forEach((g, i) => g.images.forEach((img, j) => out.push(image(img, `gesture_faces[${i}].images[${j}]`, 'SELFIE'))));
@@ -106,7 +114,7 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
       ...(await videoFrames(request.caller.tenantId, b.videos ?? [], 'videos')),
       ...(await videoFrames(request.caller.tenantId, (b.gesture_videos ?? []).flatMap((g) => g.videos), 'gesture_videos')),
     ];
-    for (const f of frames) out.push({ input: { kind: 'image', source: { kind: 'base64', data: f } }, imageType: 'VIDEO_FRAME', qualityProfile });
+    for (const f of frames) out.push({ input: { kind: 'image', source: { kind: 'base64', data: f } }, imageType: 'VIDEO_FRAME', qualityProfile, otherFaceShare: OTHER_FACE_SHARE });
     return out;
   };
 
@@ -173,7 +181,7 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
     let user: UserView;
     try {
       const inputs = await probesOf(request, b, idCardSelfies ? 'ID_DOCUMENT' : 'SELFIE');
-      if (b.face_in_id_card) inputs.push({ input: { kind: 'image', source: imageSourceOf(b.face_in_id_card, 'face_in_id_card') }, imageType: 'ID_DOCUMENT' });
+      if (b.face_in_id_card) inputs.push({ input: { kind: 'image', source: imageSourceOf(b.face_in_id_card, 'face_in_id_card') }, imageType: 'ID_DOCUMENT', otherFaceShare: ID_CARD_OTHER_FACE_SHARE });
       user = await users.reregister(tenantId, b.cus_user_id, inputs, b.metadata ?? {}, request.id, ctx);
     } catch (err) {
       const failure = failureOf(err);
