@@ -55,3 +55,34 @@ describe('audit and usage on vendor dialect routes', () => {
     }
   });
 });
+
+describe('audit and usage on every dialect operation of the OpenAPI document', () => {
+  it('records each one, whatever it answers, under its route and its descriptor\'s service, and counts it once', async () => {
+    const { dialectOf } = await import('../src/api/dialects/registry.ts');
+    const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.entries(doc.paths).filter(([route]) => dialectOf(route))
+      .flatMap(([route, ops]) => Object.keys(ops).map((method) => ({ route, method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE' })));
+    expect(operations.length).toBeGreaterThan(60);
+    const counted = () => services.usage.report('vendor-user', { from: '2000-01-01', to: '2999-12-31', clientId: 'vendor-user' }).requests;
+    const before = counted();
+    let authenticated = 0;
+    for (const { route, method } of operations) {
+      const url = route.replace(/\{[^}]+\}/g, 'no-such-id');
+      const res = await app.inject({ method, url, headers: { 'x-api-key': key, ...(method === 'GET' || method === 'DELETE' ? {} : { 'content-type': 'application/json' }) }, payload: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+      const where = `${method} ${route}`;
+      expect(res.statusCode, `${where}: ${res.body}`).toBeLessThan(500);
+      const vendor = dialectOf(route)!;
+      // A public route (token issuance) is recorded before anyone is known: under the default tenant, as anonymous.
+      const isPublic = vendor.dialect.publicPaths.includes(vendor.path);
+      let record;
+      try { record = services.audit.get(isPublic ? 'default' : 'vendor-user', res.headers['x-request-id'] as string); } catch { throw new Error(`${where}: no audit record (${res.statusCode} ${res.body.slice(0, 200)})`); }
+      expect(record.service, where).toBe(vendor.dialect.serviceOf(vendor.path.replace(/\{([^}]+)\}/g, ':$1')));
+      expect(record.route, where).toBe(route.replace(/\{([^}]+)\}/g, ':$1'));
+      expect(record.clientId, where).toBe(isPublic ? 'anonymous' : 'vendor-user');
+      if (!isPublic) authenticated++;
+    }
+    // Usage counts every authenticated request once, for its client.
+    expect(counted() - before).toBe(authenticated);
+    expect(services.audit.verify().valid).toBe(true);
+  }, 120_000);
+});
