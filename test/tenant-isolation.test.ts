@@ -104,7 +104,7 @@ describe('tenant isolation: client bank-a cannot reach anything of client bank-b
   // The vendor dialects reach the same core objects (IDEMIA's bio-sessions are sessions, iDenFace's
   // images are stored images): the same walls hold, answered in each vendor's own shape.
   const idemia = '/idemia/bioserver-app/v2/bio-sessions';
-  const dialectAttempts: Array<[string, 'GET' | 'POST' | 'DELETE', () => string, () => object | undefined]> = [
+  const dialectAttempts: Array<[string, 'GET' | 'POST' | 'PATCH' | 'DELETE', () => string, () => object | undefined]> = [
     ['read a bio-session (IDEMIA)', 'GET', () => `${idemia}/${ids.session}`, () => undefined],
     ['list a bio-session’s faces (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces`, () => undefined],
     ['read a bio-session face (IDEMIA)', 'GET', () => `${idemia}/${ids.session}/faces/${ids.sessionFace}`, () => undefined],
@@ -114,6 +114,13 @@ describe('tenant isolation: client bank-a cannot reach anything of client bank-b
     ['delete a bio-session’s faces (IDEMIA)', 'DELETE', () => `${idemia}/${ids.session}/faces`, () => undefined],
     ['delete a bio-session (IDEMIA)', 'DELETE', () => `${idemia}/${ids.session}`, () => undefined],
     ['find a stored image (iDenFace find_image)', 'POST', () => '/idenface/api/controller/find_image', () => ({ channel_id: 'x', image_id: ids.image })],
+    ['download an image (TrustVision)', 'GET', () => `/trustvision/api/v1/images/${ids.image}`, () => undefined],
+    ['change an image\'s metadata (TrustVision)', 'PATCH', () => `/trustvision/api/v1/images/${ids.image}`, () => ({ metadata: { k: 'x' } })],
+    ['download a file (TrustVision)', 'GET', () => `/trustvision/api/v1/files/${ids.file}`, () => undefined],
+    ['compare with an image id (TrustVision)', 'POST', () => '/trustvision/api/v1/compare_faces_sync', () => ({ image1: { id: ids.image }, image2: { base64: other } })],
+    ['detect on an image id (TrustVision)', 'POST', () => '/trustvision/api/v1/detect_faces_sync', () => ({ image: { id: ids.image } })],
+    ['check liveness of an image id (TrustVision)', 'POST', () => '/trustvision/api/v1/verify_face_liveness_sync', () => ({ images: [{ id: ids.image }] })],
+    ['read an earlier answer by request id (TrustVision)', 'GET', () => `/trustvision/api/v1/requests_by_req_id/${ids.auditedRequest}`, () => undefined],
   ];
   for (const [what, method, url, payload] of dialectAttempts) {
     it(`cannot ${what}`, async () => {
@@ -122,6 +129,16 @@ describe('tenant isolation: client bank-a cannot reach anything of client bank-b
       expect(res.body).not.toContain(photo.slice(0, 100));
     });
   }
+
+  it('cannot delete bank-b’s images or files through TrustVision’s delete_files, nor finish its transaction', async () => {
+    const res = await call('POST', '/trustvision/api/v1/delete_files', { file_ids: [ids.image, ids.file] });
+    expect(res.statusCode, res.body).toBeLessThan(500);
+    expect((await call('GET', `/v1/images/${ids.image}`, undefined, b)).statusCode).toBe(200);
+    expect((await call('GET', `/v1/files/${ids.file}`, undefined, b)).statusCode).toBe(200);
+    const finish = await call('POST', `/trustvision/api/v1/transactions/${ids.transaction}/finish`, {});
+    expect(finish.statusCode).toBeGreaterThanOrEqual(400);
+    expect((await call('GET', `/v1/transactions/${ids.transaction}`, undefined, b)).json().transaction.status).toBe('open');
+  });
 
   it('cannot join a request to bank-b’s transaction', async () => {
     const res = await call('POST', '/v1/detect', { image: { base64: other } }, { 'x-api-key': keys.a, 'x-transaction-id': ids.transaction });
