@@ -409,6 +409,27 @@ describe('TrustVision face authentication: register → authenticate → status 
   });
 });
 
+describe('TrustVision collections and face authentication across tenants', () => {
+  it('another tenant\'s client sees none of the bank\'s users, images or faces', async () => {
+    expect((await server.admin('/v1/admin/clients', { client_id: 'tv-elsewhere' })).status).toBe(201);
+    const key = (await (await server.admin('/v1/admin/clients/tv-elsewhere/keys', { scopes: ['images', 'collections', 'users'], signing: true })).json()).key;
+    const stranger = new TrustVisionClient(`${server.base}/trustvision/api`, key.key_id, key.secret);
+    const bankImage = await upload(personA, { national_id: 'only-the-bank' });
+    expect((await tv.send('POST', '/v1/index_faces_sync', { json: { image: { id: bankImage } } })).body.data.status).toBe('success');
+    expectError(await stranger.send('POST', '/v1/index_faces_sync', { json: { image: { id: bankImage } } }), 404, 'image_not_found_exception');
+    expect((await stranger.send('POST', '/v1/search_metadata', { json: { metadata: { national_id: 'only-the-bank' } } })).body.data.faces).toEqual([]);
+    expect((await stranger.send('POST', '/v1/search_faces_sync', { json: { image: { base64: personAElsewhere.toString('base64') } } })).body.data.faces).toEqual([[]]);
+    expectError(await stranger.send('POST', '/v1/face_auth', { json: { cus_user_id: '3b4bf7b6-088b-4931-9279-9259f5c34fe3', faces: [{ base64: personA.toString('base64') }] } }), 404, 'face_auth_user_not_found_exception');
+    expect((await stranger.send('POST', '/v1/face_auth_user', { json: { cus_user_id: '3b4bf7b6-088b-4931-9279-9259f5c34fe3' } })).body.data.verdict).toBe('not_registered');
+    // The bank's own face_auth_user answer is audited under the users service.
+    const own = await tv.send('POST', '/v1/face_auth_user', { json: { cus_user_id: '3b4bf7b6-088b-4931-9279-9259f5c34fe3' } });
+    expect(own.body.data.verdict).toBe('registered');
+    const records = (await (await fetch(`${server.base}/v1/audit/records?limit=500`, { headers: { 'x-api-key': nativeKey } })).json()).records;
+    expect(records.filter((r: any) => r.route === '/trustvision/api/v1/face_auth_user').length).toBeGreaterThan(0);
+    for (const r of records.filter((x: any) => x.route === '/trustvision/api/v1/face_auth_user')) expect(r).toMatchObject({ service: 'users' });
+  });
+});
+
 describe('core additions: watch-list alert windows, face expiry, unregistered users', () => {
   const now = new Date('2026-06-01T00:00:00Z');
   const hit = (createdAt: string, indexedBy: string | null, history?: Array<{ days: number; inquiries: number; clients: number }>): SearchHit => ({
