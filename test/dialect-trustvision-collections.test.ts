@@ -262,6 +262,7 @@ describe('TrustVision collections: index → search → alert with history → d
     expect(found.body.data.faces[0].map((f: any) => f.image_id)).toContain(res.body.data.image.id);
     expectFailure(await tv.send('POST', '/v1/index_faces_video', { json: { video: { base64: Buffer.from('not a video').toString('base64') } } }), 'invalid_video');
     expectError(await tv.send('POST', '/v1/index_faces_video', { json: { video: {} } }), 400, 'invalid_parameter_exception');
+    expectError(await tv.send('POST', '/v1/index_faces_video', { json: { video: { id: 'c679b398-8dc3-4112-ab37-71b66f6d2e04' } } }), 404, 'file_not_found_exception');
   }, 60_000);
 
   it('keeps an audit record and usage under the collections service', async () => {
