@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { blankImage, samplePhoto, selfieCrop } from './helpers/images.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { rfc3339, TrustVisionClient, type TrustVisionAnswer } from './helpers/trustvision-client.ts';
+import { rfc3339, TrustVisionClient, type TrustVisionAnswer, expectTrustVisionError } from './helpers/trustvision-client.ts';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import { alertWindows } from '../src/core/watchlist-alerts.ts';
 import { decodeTemplate } from '../src/core/template.ts';
@@ -80,11 +80,7 @@ const native = async (a: Buffer, b: Buffer) => (await (await fetch(`${server.bas
 })).json()).decision as string;
 
 function expectError(answer: TrustVisionAnswer, status: number, code: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.data).toEqual({});
-  expect(answer.body.errors[0].code).toBe(code);
-  expect(typeof answer.body.errors[0].message).toBe('string');
-  expect(typeof answer.body.errors[0].detail).toBe('object');
+  expectTrustVisionError(answer, status, code);
   provoked.add(`${status} ${code}`);
 }
 

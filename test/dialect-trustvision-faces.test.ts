@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import { b64, blankImage, samplePhoto, selfieCrop, sharedDataDir } from './helpers/images.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { rfc3339, TrustVisionClient, type TrustVisionAnswer } from './helpers/trustvision-client.ts';
+import { rfc3339, TrustVisionClient, type TrustVisionAnswer, expectTrustVisionError } from './helpers/trustvision-client.ts';
 
 /**
  * TrustVision's face operations (seeds/002: compare_faces_sync, detect_faces_sync,
@@ -123,12 +123,7 @@ afterAll(() => {
 
 /** The manual's error envelope: empty data, one error with code, message and detail. */
 function expectError(answer: TrustVisionAnswer, status: number, code: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.data).toEqual({});
-  expect(answer.body.errors).toHaveLength(1);
-  expect(answer.body.errors[0].code).toBe(code);
-  expect(typeof answer.body.errors[0].message).toBe('string');
-  expect(typeof answer.body.errors[0].detail).toBe('object');
+  expectTrustVisionError(answer, status, code);
   provoked.add(`${status} ${code}`);
 }
 

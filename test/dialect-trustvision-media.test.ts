@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import { blankImage, selfieCrop } from './helpers/images.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { rfc3339, TrustVisionClient, type TrustVisionAnswer } from './helpers/trustvision-client.ts';
+import { rfc3339, TrustVisionClient, type TrustVisionAnswer, expectTrustVisionError } from './helpers/trustvision-client.ts';
 import { RequestRecords } from '../src/core/request-records.ts';
 import { ClientSettingsStore } from '../src/core/client-settings.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
@@ -50,13 +50,7 @@ afterAll(() => {
 
 /** The manual's error envelope: empty data, one error with code, message and detail. */
 function expectError(answer: TrustVisionAnswer, status: number, code: string, field?: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.data).toEqual({});
-  expect(answer.body.errors).toHaveLength(1);
-  expect(answer.body.errors[0].code).toBe(code);
-  expect(typeof answer.body.errors[0].message).toBe('string');
-  expect(typeof answer.body.errors[0].detail).toBe('object');
-  if (field) expect(answer.body.errors[0].detail.field).toBe(field);
+  expectTrustVisionError(answer, status, code, field);
   codes.add(`${status} ${code}`);
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { rfc3339, TrustVisionClient } from './helpers/trustvision-client.ts';
+import { rfc3339, TrustVisionClient, expectTrustVisionError } from './helpers/trustvision-client.ts';
 
 /**
  * TrustVision's dialect (seeds/002) against a real server process: its authentication exactly as
@@ -22,15 +22,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => server?.stop());
 
-/** The manual's error envelope: empty data, one error with code, message and detail. */
-function expectError(answer: { status: number; body: any }, status: number, code: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.data).toEqual({});
-  expect(answer.body.errors).toHaveLength(1);
-  expect(answer.body.errors[0].code).toBe(code);
-  expect(typeof answer.body.errors[0].message).toBe('string');
-  expect(typeof answer.body.errors[0].detail).toBe('object');
-}
+const expectError = expectTrustVisionError;
 
 describe('TrustVision authentication', () => {
   it('signs the path below the base URL without its query, and takes the same signature twice in one second', async () => {

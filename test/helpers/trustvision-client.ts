@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { expect } from 'vitest';
 
 /** RFC 3339 with a +07:00 offset, as the manual's examples write it (2019-04-21T18:00:15+07:00). */
 export function rfc3339(at = new Date(), offsetMinutes = 7 * 60): string {
@@ -48,4 +49,15 @@ export class TrustVisionClient {
     if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(raw.toString('utf8'));
     return { status: res.status, headers: res.headers, body: parsed, raw };
   }
+}
+
+/** The manual's error envelope: empty data, one error with code, message and detail (and its field, when given). */
+export function expectTrustVisionError(answer: { status: number; body: any }, status: number, code: string, field?: string): void {
+  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+  expect(answer.body.data).toEqual({});
+  expect(answer.body.errors).toHaveLength(1);
+  expect(answer.body.errors[0].code).toBe(code);
+  expect(typeof answer.body.errors[0].message).toBe('string');
+  expect(typeof answer.body.errors[0].detail).toBe('object');
+  if (field) expect(answer.body.errors[0].detail.field).toBe(field);
 }
