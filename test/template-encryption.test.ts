@@ -134,7 +134,7 @@ describe('API key secrets are re-sealed with the templates', () => {
   it('finds the api_keys table and moves its sealed secrets to the active key, purpose kept', () => {
     const keys = MasterKeyring.openFile(path.join(tmp('faceproof-keys-'), 'master.json'));
     const db = openDatabase(':memory:');
-    expect(sealedColumns(db).map((c) => `${c.table}.${c.column}`)).toEqual(['faces.template', 'user_faces.template', 'session_faces.template', 'api_keys.secret_sealed']);
+    expect(sealedColumns(db).map((c) => `${c.table}.${c.column}`)).toEqual(['faces.template', 'user_faces.template', 'session_faces.template', 'api_keys.secret_sealed', 'request_records.sealed']);
     db.prepare("INSERT INTO clients (id, tenant_id, name, status, created_at, updated_at) VALUES ('c1', 'default', 'c', 'active', '', '')").run();
     const insertKey = db.prepare("INSERT INTO api_keys (id, client_id, scopes, secret_sha256, secret_sealed, created_at) VALUES (?, 'c1', '[]', '', ?, '')");
     insertKey.run('k1', keys.seal(Buffer.from('secret-one'), 'api-key-secret'));

@@ -252,6 +252,28 @@ const MIGRATIONS: string[] = [
   'ALTER TABLE session_faces ADD COLUMN details TEXT;',
   // The API client that indexed each collection face (TrustVision's alert counts the members with a suspect face).
   'ALTER TABLE faces ADD COLUMN indexed_by TEXT;',
+  // Answers kept for TrustVision's requests_by_* (sealed) and per-client SDK settings.
+  `CREATE TABLE IF NOT EXISTS request_records (
+     tenant_id TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     x_request_id TEXT,
+     client_id TEXT NOT NULL,
+     key_id TEXT,
+     service TEXT NOT NULL,
+     at TEXT NOT NULL,
+     sealed BLOB NOT NULL,
+     PRIMARY KEY (tenant_id, request_id)
+   );
+   CREATE INDEX IF NOT EXISTS request_records_by_x ON request_records (tenant_id, x_request_id) WHERE x_request_id IS NOT NULL;
+   CREATE INDEX IF NOT EXISTS request_records_by_at ON request_records (at);
+   CREATE TABLE IF NOT EXISTS client_settings (
+     tenant_id TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     flow_id TEXT NOT NULL,
+     settings TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (tenant_id, client_id, flow_id)
+   );`,
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

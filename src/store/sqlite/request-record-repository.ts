@@ -2,34 +2,6 @@ import type { Db } from './database.ts';
 import type { RequestRecordRepository, SealedRequestRecord } from '../../core/request-records.ts';
 import type { ClientSettings, ClientSettingsRepository } from '../../core/client-settings.ts';
 
-/**
- * The two tables, created here when missing rather than by a numbered migration: they stand alone
- * (no other table refers to them), so the order in which they appear does not matter.
- */
-export function ensureRequestRecordTables(db: Db): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS request_records (
-     tenant_id TEXT NOT NULL,
-     request_id TEXT NOT NULL,
-     x_request_id TEXT,
-     client_id TEXT NOT NULL,
-     key_id TEXT,
-     service TEXT NOT NULL,
-     at TEXT NOT NULL,
-     sealed BLOB NOT NULL,
-     PRIMARY KEY (tenant_id, request_id)
-   );
-   CREATE INDEX IF NOT EXISTS request_records_by_x ON request_records (tenant_id, x_request_id) WHERE x_request_id IS NOT NULL;
-   CREATE INDEX IF NOT EXISTS request_records_by_at ON request_records (at);
-   CREATE TABLE IF NOT EXISTS client_settings (
-     tenant_id TEXT NOT NULL,
-     client_id TEXT NOT NULL,
-     flow_id TEXT NOT NULL,
-     settings TEXT NOT NULL,
-     updated_at TEXT NOT NULL,
-     PRIMARY KEY (tenant_id, client_id, flow_id)
-   );`);
-}
-
 interface Row {
   tenant_id: string; request_id: string; x_request_id: string | null; client_id: string; key_id: string | null; service: string; at: string; sealed: Buffer;
 }
@@ -42,7 +14,6 @@ export class SqliteRequestRecordRepository implements RequestRecordRepository {
   private readonly s;
 
   constructor(db: Db) {
-    ensureRequestRecordTables(db);
     this.s = {
       put: db.prepare(`INSERT OR REPLACE INTO request_records (tenant_id, request_id, x_request_id, client_id, key_id, service, at, sealed)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -74,7 +45,6 @@ export class SqliteClientSettingsRepository implements ClientSettingsRepository 
   private readonly s;
 
   constructor(db: Db) {
-    ensureRequestRecordTables(db);
     this.s = {
       get: db.prepare('SELECT settings FROM client_settings WHERE tenant_id = ? AND client_id = ? AND flow_id = ?'),
       put: db.prepare('INSERT OR REPLACE INTO client_settings (tenant_id, client_id, flow_id, settings, updated_at) VALUES (?, ?, ?, ?, ?)'),
