@@ -58,6 +58,18 @@ describe('a user change and its history event are one write', () => {
     const alice = users.get('default', 'alice');
     expect([alice.status, alice.faces.length]).toEqual(['active', 2]);
     expect(users.history('default', 'alice', { limit: 10 }).map((e) => e.action)).toEqual(['register']);
+
+    // A re-registration replaces every face and the metadata with its event, or changes nothing:
+    // stopped while the old faces are erased, it must not leave the new ones beside them.
+    db.exec("CREATE TEMP TRIGGER fail_erase BEFORE DELETE ON user_faces BEGIN SELECT RAISE(ABORT, 'faces not erased'); END");
+    await expect(users.reregister('default', 'alice', [template], { v: 2 }, 'r6')).rejects.toThrow('faces not erased');
+    db.exec('DROP TRIGGER fail_erase');
+    expect(users.get('default', 'alice').faces.map((f) => f.id)).toEqual(faceIds);
+    expect(users.history('default', 'alice', { limit: 10 }).map((e) => e.action)).toEqual(['register']);
+    await users.reregister('default', 'alice', [template], { v: 2 }, 'r7');
+    const again = users.get('default', 'alice');
+    expect(again.faces).toHaveLength(1);
+    expect(again.faces[0].id).not.toBe(faceIds[0]);
     db.close();
   });
 });

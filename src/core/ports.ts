@@ -240,6 +240,8 @@ export interface UserRepository {
   removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean;
   setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void;
   setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): void;
+  /** Replaces every face and the metadata of a user in one transaction, with its event (a re-registration). */
+  replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): void;
   /** Deletes the user, their faces and their history. */
   delete(tenantId: string, userId: string): boolean;
   recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): void;

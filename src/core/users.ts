@@ -100,9 +100,8 @@ export class UserService {
     if (this.user(tenantId, userId).createdAt !== before.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
     const old = this.repository.faces(tenantId, userId);
     const at = this.now().toISOString();
-    this.repository.addFaces(tenantId, userId, faces, at, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id), replaced: old.length }, requestId));
-    for (const face of old) this.repository.removeFace(tenantId, userId, face.id, at);
-    this.repository.setMetadata(tenantId, userId, metadata, at);
+    // One transaction: a crash leaves the old faces or the new ones, never both.
+    this.repository.replaceFaces(tenantId, userId, faces, metadata, at, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id), replaced: old.length }, requestId));
     return this.get(tenantId, userId);
   }
 

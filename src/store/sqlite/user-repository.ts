@@ -102,6 +102,15 @@ export class SqliteUserRepository implements UserRepository {
     this.s.setMetadata.run(JSON.stringify(metadata), at, tenantId, userId);
   }
 
+  replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): void {
+    this.db.transaction(() => {
+      for (const face of this.faces(tenantId, userId)) this.s.removeFace.run(tenantId, userId, face.id);
+      this.insertFaces(tenantId, userId, faces);
+      this.s.setMetadata.run(JSON.stringify(metadata), at, tenantId, userId);
+      this.recordEvent(tenantId, userId, event);
+    })();
+  }
+
   delete(tenantId: string, userId: string): boolean {
     return this.db.transaction(() => {
       this.s.deleteEvents.run(tenantId, userId);
