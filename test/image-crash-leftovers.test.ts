@@ -8,6 +8,8 @@ import type { BlobStore } from '../src/core/ports.ts';
 import { openDatabase } from '../src/store/sqlite/database.ts';
 import { SqliteImageRepository } from '../src/store/sqlite/image-repository.ts';
 import { FolderBlobStore } from '../src/store/blob/folder-blob-store.ts';
+import { FileStore } from '../src/core/file-store.ts';
+import { SqliteFileRepository } from '../src/store/sqlite/file-repository.ts';
 
 /**
  * A stored image's bytes are written before its row, and erased after it. kill -9 in between (seen
@@ -89,6 +91,45 @@ describe('bytes a crash leaves without their image row', () => {
     fs.writeFileSync(path.join(partial, 'recent'), photo);
     await f.open().sweepExpired();
     expect(fs.readdirSync(partial)).toEqual(['recent']);
+    f.db.close();
+  });
+});
+
+describe('bytes a crash leaves without their stored file row', () => {
+  const clip = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypmp42'), Buffer.alloc(64, 7)]);
+  const openFiles = (f: ReturnType<typeof folder>, store: BlobStore = f.blobs) => new FileStore(new SqliteFileRepository(f.db), store, { ...limits, maxFrames: 10 }, () => f.clock.now);
+
+  it('a store that died after writing the bytes: erased once the grace period is over; images\' marks and other files untouched', async () => {
+    const f = folder();
+    const kept = await openFiles(f).storeMedia('default', clip, 'video');
+    const frames = await openFiles(f).storeFrames('default', [{ source: { kind: 'bytes', data: photo } }, { source: { kind: 'bytes', data: photo } }]);
+    const dying: BlobStore = { ...f.blobs, get: (k) => f.blobs.get(k), delete: (k) => f.blobs.delete(k), put: async (k, b) => { await f.blobs.put(k, b); throw new Error('killed'); } };
+    await expect(openFiles(f, dying).storeFrames('default', [{ source: { kind: 'bytes', data: photo } }])).rejects.toThrow('killed');
+    await expect(f.open(dying).store('default', { kind: 'bytes', data: photo }, {})).rejects.toThrow('killed');
+    expect(f.marks().filter((k) => k.includes('/files/'))).toHaveLength(1);
+    expect(f.marks().filter((k) => k.includes('/images/'))).toHaveLength(1);
+
+    f.clock.now = new Date(f.clock.now.getTime() + BLOB_GRACE_MS + 1000);
+    expect(await openFiles(f).sweepPendingBytes()).toBe(1);
+    // The image sweeper's mark is its own: the file sweeper left it.
+    expect(f.marks()).toEqual(f.marks().filter((k) => k.includes('/images/')));
+    expect(f.marks()).toHaveLength(1);
+    expect((await openFiles(f).readMedia('default', kept.id)).bytes.equals(clip)).toBe(true);
+    expect((await openFiles(f).readFrame('default', frames.id, 1)).bytes.equals(photo)).toBe(true);
+    expect(f.files().filter((x) => x.includes('files'))).toHaveLength(3);
+    f.db.close();
+  });
+
+  it('an erasure that died after deleting the row: the bytes are erased at the next sweep', async () => {
+    const f = folder();
+    const stored = await openFiles(f).storeFrames('default', [{ source: { kind: 'bytes', data: photo } }, { source: { kind: 'bytes', data: photo } }]);
+    const keys = [0, 1].map((i) => `default/files/${stored.id}/frames/${i}`);
+    expect(new SqliteFileRepository(f.db).delete('default', stored.id, { keys, due: f.clock.now.toISOString() })).toBe(true);
+    expect(f.files()).toHaveLength(2);
+    expect(await openFiles(f).delete('default', [stored.id])).toEqual({ deleted: [], notFound: [stored.id] });
+    expect(await openFiles(f).sweepPendingBytes()).toBe(2);
+    expect(f.files()).toEqual([]);
+    expect(f.marks()).toEqual([]);
     f.db.close();
   });
 });

@@ -10,13 +10,13 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   const services = await createServices(config);
   const { engine } = services;
   const app = await buildApp({ config, services, engine: engine.info(), close: () => services.close() });
-  // Retention: expired images and sessions are erased in the background, a batch at a time.
+  // Retention: expired images and sessions, and file bytes a crash left without their row, are erased in the background, a batch at a time.
   const sweeper = setInterval(() => {
     const auditBefore = config.auditRetentionDays > 0 ? new Date(Date.now() - config.auditRetentionDays * 86_400_000).toISOString() : undefined;
     // Kept answers (requests_by_*) follow the audit records they belong to.
     if (auditBefore) services.requestRecords?.prune(auditBefore);
-    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired(), auditBefore ? services.audit.prune(auditBefore) : 0]).then(
-      ([images, sessions, audit]) => { if (images + sessions + audit > 0) app.log.info({ images, sessions, audit }, 'expired data erased'); },
+    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired(), auditBefore ? services.audit.prune(auditBefore) : 0, services.files.sweepPendingBytes()]).then(
+      ([images, sessions, audit, fileBytes]) => { if (images + sessions + audit + fileBytes > 0) app.log.info({ images, sessions, audit, fileBytes }, 'expired data erased'); },
       (err: unknown) => app.log.error({ err }, 'retention sweep failed'),
     );
   }, config.retentionSweepMs);

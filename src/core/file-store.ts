@@ -3,6 +3,7 @@ import type { DecodeLimits } from '../engine/image/decode.ts';
 import { FaceproofError } from './errors.ts';
 import { loadImage, type InlineImageSource } from './image-input.ts';
 import type { BlobStore, FileRepository, StoredFileRecord, StoredFrame } from './ports.ts';
+import { BLOB_GRACE_MS } from './image-store.ts';
 
 export type MediaLabel = 'video' | 'audio';
 
@@ -49,8 +50,7 @@ export class FileStore {
     if (!media) throw new FaceproofError('invalid_file_format', 'not a recognised video (MP4, QuickTime, WebM, AVI) or audio (MP4, WAV, Ogg, MP3) file', 'file');
     if (media.kind !== label) throw new FaceproofError('invalid_parameter', `label says ${label} but the file is ${media.mediaType}`, 'label');
     const record = this.newRecord(tenantId, label, metadata, { mediaType: media.mediaType, bytes: bytes.byteLength, sha256: sha256(bytes) });
-    await this.blobs.put(mediaKey(tenantId, record.id), bytes);
-    this.repository.insert(record);
+    await this.writeThenInsert(record, [[mediaKey(tenantId, record.id), bytes]]);
     return record;
   }
 
@@ -67,8 +67,7 @@ export class FileStore {
     }));
     const record = this.newRecord(tenantId, 'frames', metadata, { mediaType: null, bytes: frames.reduce((n, f) => n + f.bytes, 0), sha256: null });
     record.frames = frames;
-    await Promise.all(decoded.map((d, i) => this.blobs.put(frameKey(tenantId, record.id, indexes[i]), d.bytes)));
-    this.repository.insert(record);
+    await this.writeThenInsert(record, decoded.map((d, i) => [frameKey(tenantId, record.id, indexes[i]), d.bytes]));
     return record;
   }
 
@@ -93,18 +92,51 @@ export class FileStore {
     return { frame, bytes };
   }
 
-  /** Erases files (rows, then bytes); returns which ids existed and which did not. */
+  /**
+   * Bytes first, so a row is only ever visible once its blobs exist; marked pending until the row's
+   * insert clears the marks, so the sweeper erases what a crash or a failed insert left without a row.
+   */
+  private async writeThenInsert(record: StoredFileRecord, blobs: Array<[string, Uint8Array]>): Promise<void> {
+    const keys = blobs.map(([key]) => key);
+    this.repository.markPendingBlobs(keys, new Date(this.now().getTime() + BLOB_GRACE_MS).toISOString());
+    await Promise.all(blobs.map(([key, bytes]) => this.blobs.put(key, bytes)));
+    this.repository.insert(record, keys);
+  }
+
+  /** Erases files (rows marking their bytes pending erasure, then the bytes); returns which ids existed and which did not. */
   async delete(tenantId: string, ids: string[]): Promise<{ deleted: string[]; notFound: string[] }> {
     const deleted: string[] = [];
     const notFound: string[] = [];
     for (const id of ids) {
       const record = this.repository.get(tenantId, id);
-      if (!record || !this.repository.delete(tenantId, id)) { notFound.push(id); continue; }
-      await this.blobs.delete(mediaKey(tenantId, id));
-      await Promise.all(record.frames.map((f) => this.blobs.delete(frameKey(tenantId, id, f.index))));
+      const keys = record ? blobKeysOf(record) : [];
+      if (!record || !this.repository.delete(tenantId, id, { keys, due: this.now().toISOString() })) { notFound.push(id); continue; }
+      await Promise.all(keys.map((key) => this.eraseBytes(key)));
       deleted.push(id);
     }
     return { deleted, notFound };
+  }
+
+  /** Erases marked file bytes that no row claims (a crash between bytes and row, or row and erasure); returns how many. */
+  async sweepPendingBytes(batch = 500): Promise<number> {
+    const now = this.now();
+    let erased = 0;
+    for (;;) {
+      const keys = this.repository.pendingBlobs(now.toISOString(), batch);
+      for (const key of keys) {
+        const [tenantId, , id] = key.split('/');
+        const record = this.repository.get(tenantId, id);
+        if (record && blobKeysOf(record).includes(key)) this.repository.clearPendingBlob(key); // its row came after all
+        else { await this.eraseBytes(key); erased++; }
+      }
+      if (keys.length < batch) break;
+    }
+    return erased;
+  }
+
+  private async eraseBytes(key: string): Promise<void> {
+    await this.blobs.delete(key);
+    this.repository.clearPendingBlob(key);
   }
 
   private newRecord(tenantId: string, kind: StoredFileRecord['kind'], metadata: Record<string, unknown>, extra: Pick<StoredFileRecord, 'mediaType' | 'bytes' | 'sha256'>): StoredFileRecord {
@@ -117,3 +149,4 @@ export class FileStore {
 
 const mediaKey = (tenantId: string, id: string) => `${tenantId}/files/${id}/media`;
 const frameKey = (tenantId: string, id: string, index: number) => `${tenantId}/files/${id}/frames/${index}`;
+const blobKeysOf = (r: StoredFileRecord) => (r.kind === 'frames' ? r.frames.map((f) => frameKey(r.tenantId, r.id, f.index)) : [mediaKey(r.tenantId, r.id)]);

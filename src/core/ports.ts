@@ -68,9 +68,16 @@ export interface StoredFileRecord {
 }
 
 export interface FileRepository {
-  insert(record: StoredFileRecord): void;
+  /** Inserts the row and, in the same transaction, clears its blobs' pending marks (see markPendingBlobs). */
+  insert(record: StoredFileRecord, blobKeys: string[]): void;
   get(tenantId: string, id: string): StoredFileRecord | undefined;
-  delete(tenantId: string, id: string): boolean;
+  /** Deletes the row and, in the same transaction, marks its blobs pending erasure (due at `due`). */
+  delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): boolean;
+  /** Bytes about to be written for a row not yet inserted: erased by the sweeper after `due` unless the row came. */
+  markPendingBlobs(keys: string[], due: string): void;
+  clearPendingBlob(key: string): void;
+  /** Marked file blobs due by `now`. */
+  pendingBlobs(now: string, limit: number): string[];
 }
 
 /** Opaque bytes by key; writes are atomic (a reader sees the whole blob or none). */

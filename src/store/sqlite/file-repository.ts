@@ -5,7 +5,7 @@ import type { Db } from './database.ts';
 export class SqliteFileRepository implements FileRepository {
   constructor(private readonly db: Db) {}
 
-  insert(r: StoredFileRecord): void {
+  insert(r: StoredFileRecord, blobKeys: string[]): void {
     const insertFile = this.db.prepare(`INSERT INTO files (tenant_id, id, kind, media_type, label, metadata, bytes, sha256, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const insertFrame = this.db.prepare(`INSERT INTO file_frames (tenant_id, file_id, frame_index, label, metadata, format, width, height, bytes, sha256)
@@ -15,7 +15,24 @@ export class SqliteFileRepository implements FileRepository {
       for (const f of r.frames) {
         insertFrame.run(r.tenantId, r.id, f.index, f.label, JSON.stringify(f.metadata), f.format, f.width, f.height, f.bytes, f.sha256);
       }
+      for (const key of blobKeys) this.clear.run(key);
     })();
+  }
+
+  private get mark() { return this.db.prepare('INSERT OR REPLACE INTO pending_blobs (key, due) VALUES (?, ?)'); }
+  private get clear() { return this.db.prepare('DELETE FROM pending_blobs WHERE key = ?'); }
+
+  markPendingBlobs(keys: string[], due: string): void {
+    const mark = this.mark;
+    this.db.transaction(() => { for (const key of keys) mark.run(key, due); })();
+  }
+
+  clearPendingBlob(key: string): void {
+    this.clear.run(key);
+  }
+
+  pendingBlobs(now: string, limit: number): string[] {
+    return this.db.prepare("SELECT key FROM pending_blobs WHERE due <= ? AND key LIKE '%/files/%' ORDER BY due LIMIT ?").pluck().all(now, limit) as string[];
   }
 
   get(tenantId: string, id: string): StoredFileRecord | undefined {
@@ -31,7 +48,11 @@ export class SqliteFileRepository implements FileRepository {
     };
   }
 
-  delete(tenantId: string, id: string): boolean {
-    return this.db.prepare('DELETE FROM files WHERE tenant_id = ? AND id = ?').run(tenantId, id).changes > 0;
+  delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): boolean {
+    return this.db.transaction(() => {
+      const deleted = this.db.prepare('DELETE FROM files WHERE tenant_id = ? AND id = ?').run(tenantId, id).changes > 0;
+      if (deleted && pending) for (const key of pending.keys) this.mark.run(key, pending.due);
+      return deleted;
+    })();
   }
 }

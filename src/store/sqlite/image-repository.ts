@@ -26,7 +26,8 @@ export class SqliteImageRepository implements ImageRepository {
       expired: db.prepare('SELECT tenant_id, id FROM images WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?'),
       mark: db.prepare('INSERT OR REPLACE INTO pending_blobs (key, due) VALUES (?, ?)'),
       clear: db.prepare('DELETE FROM pending_blobs WHERE key = ?'),
-      pending: db.prepare('SELECT key FROM pending_blobs WHERE due <= ? ORDER BY due LIMIT ?').pluck(),
+      // Stored files mark their bytes in the same table (FileStore): an image's sweeper takes only image keys.
+      pending: db.prepare("SELECT key FROM pending_blobs WHERE due <= ? AND key LIKE '%/images/%' ORDER BY due LIMIT ?").pluck(),
     };
   }
 
