@@ -52,6 +52,26 @@ describe('limits', () => {
     expect(refused.every((r) => r.code === 'too_many_requests' && r.retryAfter === '1')).toBe(true);
   });
 
+  it('lets no slow upload hold an engine place: requests whose bodies are still coming do not fill the queue', async () => {
+    const { app } = await createTestApp({ FACEPROOF_MAX_PENDING_REQUESTS: '1' });
+    apps.push(app);
+    const { PassThrough } = await import('node:stream');
+    // Two uploads that send half their body and stall.
+    const body = JSON.stringify({ image: { base64: b64(samplePhoto(1)) } });
+    const stalled = [0, 1].map(() => {
+      const stream = new PassThrough();
+      stream.write(body.slice(0, body.length >> 1));
+      const answer = app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, payload: stream });
+      return { stream, answer };
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const meanwhile = await app.inject({ method: 'POST', url: '/v1/detect', payload: { image: { base64: b64(samplePhoto(2)) } } });
+    expect(meanwhile.statusCode, meanwhile.body).toBe(200);
+    for (const s of stalled) s.stream.end(body.slice(body.length >> 1));
+    const finished = await Promise.all(stalled.map((s) => s.answer));
+    expect(finished.map((r) => r.statusCode).sort()).toEqual(expect.arrayContaining([200]));
+  });
+
   it('answers 408 request_timeout when the answer takes longer than FACEPROOF_REQUEST_TIMEOUT_MS, and stays up', async () => {
     const { app } = await createTestApp({ FACEPROOF_REQUEST_TIMEOUT_MS: '30' });
     apps.push(app);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { mendMultipartFinish } from './multipart-finish.ts';
 import swagger from '@fastify/swagger';
@@ -160,13 +160,19 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
   // After signing, so a record keeps the signature it answered with.
   recordUnrouted = registerAudit(app, services.audit, services.usage, { archive: services.auditInputs, auditProbes: config.auditProbes });
 
+  // The engine's queue: a request takes its place once its body is in (a slow upload holds none),
+  // and is refused at once, before its body is read, while the queue is full.
   let pending = 0;
+  const queueFull = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('Retry-After', '1');
+    return sendError(request, reply, new FaceproofError('too_many_requests', `more than ${config.maxPendingRequests} requests are waiting for the face engine; retry shortly`));
+  };
   app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.usesEngine && pending >= config.maxPendingRequests) return queueFull(request, reply);
+  });
+  app.addHook('preHandler', async (request, reply) => {
     if (!request.routeOptions.config.usesEngine) return;
-    if (pending >= config.maxPendingRequests) {
-      reply.header('Retry-After', '1');
-      return sendError(request, reply, new FaceproofError('too_many_requests', `more than ${config.maxPendingRequests} requests are waiting for the face engine; retry shortly`));
-    }
+    if (pending >= config.maxPendingRequests) return queueFull(request, reply);
     pending++;
     let released = false;
     const release = () => { if (!released) { released = true; pending--; } };
