@@ -8,6 +8,11 @@ import type { DecodeLimits } from './engine/image/decode.ts';
 import type { InferenceThreads } from './engine/onnx/session.ts';
 import type { Quantization } from './store/vector/usearch-indexes.ts';
 
+/** A setting the server cannot start with: the command line says which and why, without a stack trace. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Everything the server reads from FACEPROOF_* variables; docs/configuration.md lists them with their defaults. */
@@ -160,20 +165,20 @@ export function loadConfig(env: Env = process.env): Config {
 function builtinPipeline(name: string | undefined): PipelineConfig {
   if (!name) return DEFAULT_PIPELINE;
   const pipeline = BUILTIN_PIPELINES[name];
-  if (!pipeline) throw new Error(`FACEPROOF_PIPELINE must be one of ${Object.keys(BUILTIN_PIPELINES).join(', ')}, got "${name}"`);
+  if (!pipeline) throw new ConfigError(`FACEPROOF_PIPELINE must be one of ${Object.keys(BUILTIN_PIPELINES).join(', ')}, got "${name}"`);
   return pipeline;
 }
 
 function fraction(env: Env, name: string, fallback: number): number {
   const value = num(env, name, fallback);
-  if (!(value > 0 && value < 1)) throw new Error(`${name} must be between 0 and 1 (exclusive), got ${value}`);
+  if (!(value > 0 && value < 1)) throw new ConfigError(`${name} must be between 0 and 1 (exclusive), got ${value}`);
   return value;
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return allowed[0];
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
 }
 
@@ -181,7 +186,7 @@ function int(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
 }
 
@@ -189,6 +194,6 @@ function num(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
+  if (!Number.isFinite(value)) throw new ConfigError(`${name} must be a number, got "${raw}"`);
   return value;
 }

@@ -218,3 +218,15 @@ describe('benchmarks', () => {
     }
   });
 });
+
+describe('a setting the server cannot start with', () => {
+  it('is named in one line on stderr with exit code 2, no stack trace, and nothing is created', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-badconfig-'));
+    const data = path.join(dir, 'data');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { env: { ...process.env, FACEPROOF_DATA_DIR: data, FACEPROOF_PORT: 'eighty' }, encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('faceproof: FACEPROOF_PORT must be a non-negative integer, got "eighty"');
+    expect(fs.existsSync(data)).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

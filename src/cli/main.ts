@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
-import { loadConfig, PROJECT_ROOT } from '../config.ts';
+import { ConfigError, loadConfig, PROJECT_ROOT } from '../config.ts';
 import { VERSION } from '../version.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
@@ -191,7 +191,7 @@ program.parseAsync().catch((err: unknown) => {
     process.exit(2);
   }
   const errno = err as NodeJS.ErrnoException;
-  if (errno.code === 'ENOENT' || errno.code === 'EISDIR' || errno.code === 'EACCES') {
+  if (err instanceof ConfigError || errno.code === 'ENOENT' || errno.code === 'EISDIR' || errno.code === 'EACCES') {
     process.stderr.write(`faceproof: ${errno.message}\n`);
     process.exit(2);
   }
