@@ -230,3 +230,20 @@ describe('a setting the server cannot start with', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('administration commands on a folder without a database', () => {
+  it('refuse (exit 2) instead of leaving an empty database there; `clients create` starts one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-nodb-'));
+    const typo = path.join(dir, 'typo');
+    for (const args of [['clients', 'list'], ['keys', 'list'], ['clients', 'disable', 'acme'], ['keys', 'revoke', 'k1']]) {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, FACEPROOF_DATA_DIR: typo }, encoding: 'utf8' });
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(/no Faceproof database in/);
+    }
+    expect(fs.existsSync(typo)).toBe(false);
+    const created = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'clients', 'create', 'acme'], { env: { ...process.env, FACEPROOF_DATA_DIR: typo }, encoding: 'utf8' });
+    expect(created.status, created.stderr).toBe(0);
+    expect(fs.existsSync(path.join(typo, 'faceproof.db'))).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

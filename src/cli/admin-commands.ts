@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config.ts';
 import { FaceproofError } from '../core/errors.ts';
 import { parseScopes, SCOPES } from '../core/scopes.ts';
 import { BOOTSTRAP_KEY_ID, type ClientAdministration } from '../core/api-clients.ts';
@@ -19,7 +21,7 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
     .option('--rate <per_second>', 'its own rate limit, requests per second')
     .option('--burst <n>', 'its own burst')
     .action((id: string, o: { name?: string; tenant?: string; rate?: string; burst?: string }) => withAdministration((a) =>
-      print(describeClient(a.createClient({ id, name: o.name, tenantId: o.tenant, ratePerSecond: optionalNumber(o.rate, '--rate'), burst: optionalNumber(o.burst, '--burst') })))));
+      print(describeClient(a.createClient({ id, name: o.name, tenantId: o.tenant, ratePerSecond: optionalNumber(o.rate, '--rate'), burst: optionalNumber(o.burst, '--burst') }))), { mayCreate: true }));
   clients.command('list').action(() => withAdministration((a) => print(a.listClients().map(describeClient))));
   clients.command('disable').argument('<client_id>').description('refuse every request of the client (403 client_disabled) until enabled')
     .action((id: string) => withAdministration((a) => print(describeClient(a.setStatus(id, 'disabled')))));
@@ -49,9 +51,19 @@ function optionalNumber(value: string | undefined, name: string): number | undef
   return n;
 }
 
-async function withAdministration(work: (a: ClientAdministration) => void): Promise<void> {
+/**
+ * Runs an administration command on the configured data folder. Only `clients create` may start a
+ * database where there is none: the others, pointed at a folder that holds none (a typo in
+ * FACEPROOF_DATA_DIR), say so instead of leaving an empty database there.
+ */
+async function withAdministration(work: (a: ClientAdministration) => void, options: { mayCreate?: boolean } = {}): Promise<void> {
   const { openClientAdministration } = await import('../bootstrap.ts');
-  const opened = openClientAdministration(loadConfig());
+  const config = loadConfig();
+  const database = path.join(config.dataDir, 'faceproof.db');
+  if (!options.mayCreate && !fs.existsSync(database)) {
+    throw new ConfigError(`no Faceproof database in ${config.dataDir} (FACEPROOF_DATA_DIR): start the server there once, or create a client first`);
+  }
+  const opened = openClientAdministration(config);
   try {
     work(opened.administration);
   } finally {
