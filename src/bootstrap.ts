@@ -9,7 +9,7 @@ import { SqliteFileRepository } from './store/sqlite/file-repository.ts';
 import { openDatabase, type Db } from './store/sqlite/database.ts';
 import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
 import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { AppServices } from './api/app.ts';
 import { CollectionService } from './core/collections.ts';
 import { UserService } from './core/users.ts';
@@ -85,6 +85,20 @@ function toolKeyring(config: Config, db: Db, options: { eager: boolean }): Maste
   const ring = MasterKeyring.openFile(config.masterKey.file, { create: 'on-first-seal', beforeCreate: refuseIfSealed });
   if (options.eager && ring.list().length === 0) refuseIfSealed();
   return ring;
+}
+
+/**
+ * The master keys as the server opens them: the key file is created at the first start, but never
+ * made up for a data folder whose values are already sealed (the server started without the
+ * FACEPROOF_MASTER_KEY it was given before): it would start and fail on every sealed value.
+ */
+function serverKeyring(config: Config, db: Db): MasterKeyring {
+  if (config.masterKey.value || fs.existsSync(config.masterKey.file)) return openMasterKeyring(config);
+  const ids = [...new Set(sealingStatus(db, sealedColumns(db)).flatMap((st) => Object.keys(st.sealed)))];
+  if (ids.length > 0) {
+    throw new ConfigError(`this data folder holds values sealed under master key ${ids.join(', ')}, but FACEPROOF_MASTER_KEY is unset and ${config.masterKey.file} does not exist: start the server with its FACEPROOF_MASTER_KEY or FACEPROOF_MASTER_KEY_FILE`);
+  }
+  return openMasterKeyring(config);
 }
 
 /** How templates are stored: sealed under the master key when FACEPROOF_ENCRYPT_TEMPLATES is on; sealed ones are read either way. */
@@ -172,7 +186,7 @@ export async function createServices(config: Config, options: { mode?: ServicesM
   const service = new FaceService(engine, calibrator, loader, quality);
   let keyring: MasterKeyring;
   try {
-    keyring = mode === 'serve' ? openMasterKeyring(config) : toolKeyring(config, db, { eager: true });
+    keyring = mode === 'serve' ? serverKeyring(config, db) : toolKeyring(config, db, { eager: true });
   } catch (err) {
     await engine.close();
     db.close();

@@ -247,3 +247,19 @@ describe('administration commands on a folder without a database', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('the server on a folder sealed under a master key it was not given', () => {
+  it('refuses to start (exit 2, naming the key) instead of making up a new key file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-sealed-'));
+    const masterKey = Buffer.alloc(32, 9).toString('base64');
+    // A server that does start would never exit: the time limit turns that into a failure.
+    const cli = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, FACEPROOF_DATA_DIR: dir, ...env }, encoding: 'utf8', timeout: 40_000 });
+    expect(cli(['clients', 'create', 'acme'], { FACEPROOF_MASTER_KEY: masterKey }).status).toBe(0);
+    expect(cli(['keys', 'create', '--client', 'acme', '--scopes', 'compare', '--signing'], { FACEPROOF_MASTER_KEY: masterKey }).status).toBe(0);
+    const serve = cli(['serve'], { FACEPROOF_MASTER_KEY: '', FACEPROOF_PORT: '0', FACEPROOF_LOG_LEVEL: 'silent' });
+    expect(serve.status, serve.stderr).toBe(2);
+    expect(serve.stderr).toMatch(/sealed under master key .* FACEPROOF_MASTER_KEY is unset/);
+    expect(fs.existsSync(path.join(dir, 'keys', 'master.json'))).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+});
