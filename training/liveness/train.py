@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A small two-scale CNN for presentation-attack detection, measured leave-one-source-out.
 
-    /usr/bin/python3 training/liveness/train.py --cache data/liveness-training [--epochs 8] [--size 64]
+    /usr/bin/python3 training/liveness/train.py --cache data/liveness-training [--epochs 8] [--size 64] [--norm image|fixed] [--scales all|0|1]
 
 Reads the crops written by extract-crops.ts (CACHE/crops.tsv and CACHE/crops-s*.u8). For every
 fold, trains a fresh model on every source but the fold's and scores the fold's images (out-of-fold
@@ -178,7 +178,7 @@ def main():
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--scales', default='all', help="'all' or comma-separated indexes of the cached scales, e.g. 0")
-    ap.add_argument('--norm', choices=['fixed', 'image'], default='fixed')
+    ap.add_argument('--norm', choices=['fixed', 'image'], default='image')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--only', default='', help='comma-separated folds to run (for quick trials)')
     ap.add_argument('--save-full', action='store_true')
@@ -204,6 +204,9 @@ def main():
     folds = sorted(set(fold_of.values()))
     if args.only:
         folds = [f for f in folds if f in args.only.split(',')]
+        if len(folds) < 2:
+            raise SystemExit('--only needs at least two known folds: a fold\'s thresholds come from the other folds\' scores '
+                             '(with --only, from the listed folds alone: a quick trial, not the protocol)')
     print(f'{len(usable)} usable faces of {len(rows)} images, {len(sources)} sources, {len(folds)} folds, '
           f'scales {meta["scales"]} at {args.size}², {args.epochs} epochs, norm {args.norm}', flush=True)
 
