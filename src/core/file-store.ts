@@ -4,6 +4,7 @@ import { FaceproofError } from './errors.ts';
 import { loadImage, type InlineImageSource } from './image-input.ts';
 import type { BlobStore, FileRepository, StoredFileRecord, StoredFrame } from './ports.ts';
 import { BLOB_GRACE_MS } from './image-store.ts';
+import { eraseBlob, sweepPendingBlobs } from './pending-blobs.ts';
 
 export type MediaLabel = 'video' | 'audio';
 
@@ -118,25 +119,16 @@ export class FileStore {
   }
 
   /** Erases marked file bytes that no row claims (a crash between bytes and row, or row and erasure); returns how many. */
-  async sweepPendingBytes(batch = 500): Promise<number> {
-    const now = this.now();
-    let erased = 0;
-    for (;;) {
-      const keys = this.repository.pendingBlobs(now.toISOString(), batch);
-      for (const key of keys) {
-        const [tenantId, , id] = key.split('/');
-        const record = this.repository.get(tenantId, id);
-        if (record && blobKeysOf(record).includes(key)) this.repository.clearPendingBlob(key); // its row came after all
-        else { await this.eraseBytes(key); erased++; }
-      }
-      if (keys.length < batch) break;
-    }
-    return erased;
+  sweepPendingBytes(batch = 500): Promise<number> {
+    return sweepPendingBlobs(this.repository, this.blobs, this.now(), (key) => {
+      const [tenantId, , id] = key.split('/');
+      const record = this.repository.get(tenantId, id);
+      return record !== undefined && blobKeysOf(record).includes(key);
+    }, batch);
   }
 
-  private async eraseBytes(key: string): Promise<void> {
-    await this.blobs.delete(key);
-    this.repository.clearPendingBlob(key);
+  private eraseBytes(key: string): Promise<void> {
+    return eraseBlob(this.repository, this.blobs, key);
   }
 
   private newRecord(tenantId: string, kind: StoredFileRecord['kind'], metadata: Record<string, unknown>, extra: Pick<StoredFileRecord, 'mediaType' | 'bytes' | 'sha256'>): StoredFileRecord {

@@ -3,6 +3,7 @@ import type { DecodeLimits } from '../engine/image/decode.ts';
 import { FaceproofError } from './errors.ts';
 import { loadImage, type InlineImageSource } from './image-input.ts';
 import type { BlobStore, ImageRepository, StoredImageRecord } from './ports.ts';
+import { eraseBlob, sweepPendingBlobs } from './pending-blobs.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -98,23 +99,16 @@ export class ImageStore {
   /** Erases marked bytes that no row claims; returns how many were erased. */
   async sweepPendingBytes(batch = 500): Promise<number> {
     const now = this.now();
-    let erased = 0;
-    for (;;) {
-      const keys = this.repository.pendingBlobs(now.toISOString(), batch);
-      for (const key of keys) {
-        const [tenantId, , id] = key.split('/');
-        if (this.repository.get(tenantId, id)) this.repository.clearPendingBlob(key); // its row came after all
-        else { await this.eraseBytes(key); erased++; }
-      }
-      if (keys.length < batch) break;
-    }
+    const erased = await sweepPendingBlobs(this.repository, this.blobs, now, (key) => {
+      const [tenantId, , id] = key.split('/');
+      return this.repository.get(tenantId, id) !== undefined;
+    }, batch);
     await this.blobs.sweepInterrupted?.(new Date(now.getTime() - BLOB_GRACE_MS));
     return erased;
   }
 
-  private async eraseBytes(key: string): Promise<void> {
-    await this.blobs.delete(key);
-    this.repository.clearPendingBlob(key);
+  private eraseBytes(key: string): Promise<void> {
+    return eraseBlob(this.repository, this.blobs, key);
   }
 
   private isExpired(record: StoredImageRecord): boolean {
