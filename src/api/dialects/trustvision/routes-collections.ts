@@ -3,12 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { FaceproofError } from '../../../core/errors.ts';
 import type { FaceInput } from '../../../core/face-service.ts';
-import { decodeBase64, type ImageSource } from '../../../core/image-input.ts';
+import { decodeBase64 } from '../../../core/image-input.ts';
 import type { CollectionKind, CollectionFace, FaceBox } from '../../../core/ports.ts';
 import type { SearchHit, SearchResult } from '../../../core/collections.ts';
 import { alertWindows } from '../../../core/watchlist-alerts.ts';
 import type { AppServices } from '../../app.ts';
-import { TRUSTVISION_PREFIX, TrustVisionEnvelope, TrustVisionErrorItem } from './descriptor.ts';
+import { TRUSTVISION_PREFIX, TrustVisionEnvelope } from './descriptor.ts';
+import { Failure, imageSourceOf } from './shared.ts';
 
 const tags = ['trustvision'];
 
@@ -27,14 +28,6 @@ export const ImageData = Type.Object({
 type ImageDataT = Static<typeof ImageData>;
 
 const CollectionName = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'case-sensitive; letters, digits, _ . -; at most 64' });
-const Failure = { errors: Type.Optional(Type.Array(TrustVisionErrorItem)) };
-
-/** A stored image (`id`) or an inline one (`base64`), as core's image source. */
-export function imageSourceOf(image: ImageDataT | undefined, field: string): ImageSource {
-  if (image?.id !== undefined) return { kind: 'stored', imageId: image.id };
-  if (image?.base64 !== undefined) return { kind: 'base64', data: image.base64 };
-  throw FaceproofError.missing(`${field}.id or ${field}.base64 is required`, field);
-}
 
 /** string_json (text holding a JSON object) or an object; undefined when absent. */
 export function metadataOf(value: unknown, field: string): Record<string, unknown> | undefined {

@@ -6,8 +6,9 @@ import type { Recording } from '../../../core/liveness.ts';
 import type { UserEvent } from '../../../core/ports.ts';
 import { faceExpiry, isUnregistered, type EnrolInput, type UserView } from '../../../core/users.ts';
 import type { AppServices } from '../../app.ts';
-import { TRUSTVISION_PREFIX, TrustVisionEnvelope, TrustVisionErrorItem } from './descriptor.ts';
-import { failureBody, failureOf, ImageData, imageSourceOf, metadataOf } from './routes-collections.ts';
+import { TRUSTVISION_PREFIX, TrustVisionEnvelope } from './descriptor.ts';
+import { failureBody, failureOf, ImageData, metadataOf } from './routes-collections.ts';
+import { Failure, imageSourceOf } from './shared.ts';
 
 const tags = ['trustvision'];
 type ImageDataT = Static<typeof ImageData>;
@@ -64,7 +65,6 @@ const History = Type.Object({
   created_at: Type.String(), auth_action: Type.String(), status: Type.String(), result: Type.String(),
   metadata: Type.Record(Type.String(), Type.Unknown()), face_type: Type.String(),
 }, { additionalProperties: true });
-const Failure = { errors: Type.Optional(Type.Array(TrustVisionErrorItem)) };
 const Metadata = Type.Record(Type.String(), Type.Unknown());
 
 type ContextBody = { cus_user_id: string; device_id?: string; app_id?: string; lat?: number; lng?: number };

@@ -2,14 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FaceproofError } from '../../../core/errors.ts';
-import type { ImageSource, InlineImageSource } from '../../../core/image-input.ts';
+import type { InlineImageSource } from '../../../core/image-input.ts';
 import type { ImageType, CalibratedScore } from '../../../core/calibration.ts';
 import type { LivenessResult, Recording } from '../../../core/liveness.ts';
 import type { Gesture } from '../../../core/challenges.ts';
 import type { FaceQuality, QualityReport, QualityProfile } from '../../../core/quality.ts';
 import type { SecurityLevel } from '../../../core/liveness-model.ts';
 import type { AppServices } from '../../app.ts';
-import { TRUSTVISION_PREFIX, TrustVisionEnvelope, TrustVisionError, TrustVisionErrorItem } from './descriptor.ts';
+import { TRUSTVISION_PREFIX, TrustVisionEnvelope, TrustVisionError } from './descriptor.ts';
+import { Failure, imageSourceOf } from './shared.ts';
 
 const tags = ['trustvision'];
 
@@ -110,7 +111,6 @@ const Face = Type.Object({ id: Type.String(), bounding_box: BoundingBox, embeddi
 const ImageFaces = Type.Object({ id: Type.String({ description: 'The stored image\'s id; "" for an image sent as base64 (not stored)' }), transformed_image_id: Type.String(), faces: Type.Array(Face) });
 const Result = Type.Union([Type.Literal('matched'), Type.Literal('unmatched'), Type.Literal('unsure')]);
 const Pair = Type.Object({ face1_id: Type.String(), face2_id: Type.String(), score: Type.Number({ minimum: 0, maximum: 1, description: 'Faceproof\'s calibrated score: −log10(FAR)/6' }), result: Result });
-const Failure = { errors: Type.Optional(Type.Array(TrustVisionErrorItem)) };
 const Verdict = Type.Object({ id: Type.Optional(Type.String()), is_live: Type.Boolean(), score: Score01 });
 
 const CompareData = Type.Object({ status: Status, image1: Type.Optional(ImageFaces), image2: Type.Optional(ImageFaces), compare_faces: Type.Optional(Type.Array(Pair)), request_id: RequestId });
@@ -164,12 +164,6 @@ function failure(request: FastifyRequest, f: Failed, data: Record<string, unknow
   return { data: { status: 'failure' as const, ...data, request_id: request.id }, errors: [{ code: f.code, message: f.message, detail: f.field ? { field: f.field } : {} }] };
 }
 
-/** A stored image (`id`) or an inline one (`base64`). */
-function sourceOf(image: { id?: string; base64?: string } | undefined, field: string): ImageSource {
-  if (image?.id !== undefined) return { kind: 'stored', imageId: image.id };
-  if (image?.base64 !== undefined) return { kind: 'base64', data: image.base64 };
-  throw FaceproofError.missing(`${field}.id or ${field}.base64 is required`, field);
-}
 
 /** The id the answer names an image by: the stored one, or "" for an image sent inline (Faceproof stores nothing the client did not upload). */
 const idOf = (image: { id?: string } | undefined) => image?.id ?? '';
@@ -305,8 +299,8 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
     return verdicts(request, async () => {
       const r = await noFace('image_has_no_faces', () => faces.compare({
         tenantId: request.caller.tenantId,
-        source: { kind: 'image', source: sourceOf(b.image1, 'image1') },
-        target: { kind: 'image', source: sourceOf(b.image2, 'image2') },
+        source: { kind: 'image', source: imageSourceOf(b.image1, 'image1') },
+        target: { kind: 'image', source: imageSourceOf(b.image2, 'image2') },
         sourceType, targetType, allFaces: true, autoRotate: false,
       }), { source: 'image1', target: 'image2' });
       const side = (image: ImageDataT, list: Array<Boxed | undefined>) => ({
@@ -333,7 +327,7 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
     },
   }, async (request) => {
     const b = request.body;
-    const r = await faces.detect(sourceOf(b.image, 'image'), { tenantId: request.caller.tenantId, autoRotate: false, returnTemplates: b.return_embedding ?? false, returnFaceImages: false });
+    const r = await faces.detect(imageSourceOf(b.image, 'image'), { tenantId: request.caller.tenantId, autoRotate: false, returnTemplates: b.return_embedding ?? false, returnFaceImages: false });
     return {
       data: {
         status: 'success' as const,
@@ -372,7 +366,7 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
       throw FaceproofError.missing('selfie_type active (gestures) needs gesture_images', 'gesture_images');
     }
     return verdicts(request, async () => {
-      const frontal = { images: b.images.map((img, i) => sourceOf(img, `images[${i}]`)), fields: b.images.map((_, i) => `images[${i}]`) };
+      const frontal = { images: b.images.map((img, i) => imageSourceOf(img, `images[${i}]`)), fields: b.images.map((_, i) => `images[${i}]`) };
       let images: LivenessResult;
       let details: Static<typeof LivenessData>['details'] = null;
       let imageIds = b.images.map(idOf);
@@ -380,7 +374,7 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
       if (steps.length > 0) {
         const outcome = await challenges.checkGestureImages(tenantId, frontal, steps.map((s, k) => ({
           gesture: GESTURES[s.gesture as keyof typeof GESTURES],
-          images: s.images.map((img, j) => sourceOf(img, `gesture_images[${k}].images[${j}]`)),
+          images: s.images.map((img, j) => imageSourceOf(img, `gesture_images[${k}].images[${j}]`)),
           fields: s.images.map((_, j) => `gesture_images[${k}].images[${j}]`),
         })), level);
         images = outcome.liveness;
@@ -452,7 +446,7 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
   }, async (request) => {
     const b = request.body;
     const { profile, overrides, background } = portraitProfile(b.selfie_type);
-    const report = await quality.assess(sourceOf(b.image, 'image'), request.caller.tenantId, profile, overrides, 'image', { background });
+    const report = await quality.assess(imageSourceOf(b.image, 'image'), request.caller.tenantId, profile, overrides, 'image', { background });
     return { data: { status: 'success' as const, image: { id: idOf(b.image) }, portrait_sanity: portraitVerdict(report), request_id: request.id } };
   });
 
@@ -466,8 +460,8 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
   }, async (request, reply) => {
     const b = request.body;
     const tenantId = request.caller.tenantId;
-    const original = sourceOf(b.original, 'original');
-    const selfies = b.selfie.map((s, i) => sourceOf(s, `selfie[${i}]`));
+    const original = imageSourceOf(b.original, 'original');
+    const selfies = b.selfie.map((s, i) => imageSourceOf(s, `selfie[${i}]`));
     // The original must show one person: a second face as large (a person, not a card's ghost portrait) is refused.
     const originalReport = await quality.assess(original, tenantId, 'id_document', undefined, 'original');
     if (originalReport.verdict === 'image_has_multiple_faces') return incorrectFaces(reply, 'the original image has more than one face', 'original');
@@ -503,7 +497,7 @@ export function trustvisionFaceRoutes(app: FastifyInstance, services: AppService
   }, async (request) => {
     const b = request.body;
     if (!b.image2) throw FaceproofError.missing('image2 (the portrait) is needed: the age check between the card and the portrait is the identity check served', 'image2');
-    const r = await age.consistency(sourceOf(b.image1, 'image1'), sourceOf(b.image2, 'image2'), request.caller.tenantId).catch((err: unknown) => {
+    const r = await age.consistency(imageSourceOf(b.image1, 'image1'), imageSourceOf(b.image2, 'image2'), request.caller.tenantId).catch((err: unknown) => {
       if (err instanceof FaceproofError && err.code === 'no_face_detected') throw new FaceproofError('no_face_detected', err.message, err.field === 'document' ? 'image1' : 'image2');
       throw err;
     });
