@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the liveness training manifest, extracts two-scale face crops with the product's face
-# engine, then trains and evaluates the small CNN leave-one-source-out. From the repository root:
+# engine (×1, ×2, ×3 and the whole image, plus the product's own cues and score per face), then
+# trains and evaluates the small CNN leave-one-source-out. From the repository root:
 #
 #   training/liveness/run.sh [--data ../shared/data] [--cache data/liveness-training] [train.py options…]
 #
@@ -26,7 +27,7 @@ mkdir -p "$CACHE"
 "$PY" training/liveness/build_manifest.py --data "$DATA" --out "$CACHE/manifest.new"
 # The manifest is replaced (and the crops redone) only when the data changed.
 if cmp -s "$CACHE/manifest.new" "$CACHE/manifest.tsv"; then rm "$CACHE/manifest.new"; else mv "$CACHE/manifest.new" "$CACHE/manifest.tsv"; fi
-if [ ! -f "$CACHE/crops.json" ] || [ "$CACHE/manifest.tsv" -nt "$CACHE/crops.json" ] || [ -n "${LIVENESS_RECROP:-}" ]; then
+if [ ! -f "$CACHE/crops.json" ] || [ ! -f "$CACHE/crops-whole.u8" ] || [ "$CACHE/manifest.tsv" -nt "$CACHE/crops.json" ] || [ -n "${LIVENESS_RECROP:-}" ]; then
   node --import tsx training/liveness/extract-crops.ts --data "$DATA" --cache "$CACHE"
 else
   echo "crops in $CACHE are up to date (LIVENESS_RECROP=1 to redo them)"

@@ -1,32 +1,27 @@
 #!/usr/bin/python3
-"""A small two-scale CNN for presentation-attack detection, measured leave-one-source-out.
+"""A small multi-scale CNN for presentation-attack detection, measured leave-one-source-out.
 
-    /usr/bin/python3 training/liveness/train.py --cache data/liveness-training [--epochs 8] [--size 64] [--norm image|fixed] [--scales all|0|1]
+    /usr/bin/python3 training/liveness/train.py --cache data/liveness-training [--scales 1,2] [--colour rgb|ycc|hsvycc]
+        [--adv 0.3] [--aug basic|strong] [--epochs 8] [--size 64] [--norm image|fixed] [--tag NAME] [--only f1,f2]
+    /usr/bin/python3 training/liveness/train.py --cache data/liveness-training --export models/liveness/NAME.onnx [same options]
 
-Reads the crops written by extract-crops.ts (CACHE/crops.tsv and CACHE/crops-s*.u8). For every
-fold, trains a fresh model on every source but the fold's and scores the fold's images (out-of-fold
-scores). Folds: one per source, except that the three small legacy sets (the two single-person
-pyimagesearch sets and the three Silent-Face samples) are held out together, so that they are
-judged by a model trained without any of them.
+Reads the crops written by extract-crops.ts (CACHE/crops.tsv and CACHE/crops-s*.u8; context scale
+1 = the face box, 2 and 3 = the box × 2 and × 3, 0 = the whole image). For every fold (see
+protocol.py) trains a fresh model on every source but the fold's and scores the fold's images;
+thresholds for a held-out source come from the other sources' out-of-fold scores. Writes
+CACHE/oof-scores[-TAG].tsv and CACHE/report[-TAG].json|md (figures only, no pixels). CPU, torch 1.13
+(Debian's python3-torch).
 
-Thresholds for a held-out source are set on the out-of-fold scores of the OTHER sources only
-(macro-averaged per source, targets below), then applied to the held-out source:
-  LOW    largest threshold with mean BPCER <= 2 % on the other sources
-  MEDIUM the threshold minimising max(mean APCER, mean BPCER) on the other sources (an EER point)
-  HIGH   smallest threshold with mean APCER <= 1 % on the other sources
-APCER is given per attack kind (print / screen / unknown). Images where the product finds no face
-(or refuses the image) are failures to acquire: counted per source, not in APCER/BPCER; faces with
-eyes under 12 px apart (the product's low_quality) likewise.
-
-Writes CACHE/oof-scores.tsv and CACHE/report.json (figures only, no pixels). CPU, torch 1.13
-(Debian's python3-torch). No weights are written by default (--save-full trains one model on all
-sources and saves it to CACHE/model-all.pt).
+With --export, trains one model on every source instead, and writes it as ONNX with its
+preprocessing inside (input per scale: N×3×96×96 RGB 0..255, the crop exactly as extract-crops.ts
+and the product cut it; output: N live probabilities, the mirror-averaged score of the evaluation)
+plus NAME.json (scales, crop size, thresholds from the LOSO report given by --thresholds-from).
 """
 import argparse
-import csv
 import json
 import os
 import random
+import sys
 import time
 
 import numpy as np
@@ -34,32 +29,32 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-LEGACY = {'pyimagesearch_style_apfol', 'pyimagesearch_style_shubhamlala', 'silent_face_samples'}
-MIN_INTER_EYE = 12.0
-LEVELS = ['LOW', 'MEDIUM', 'HIGH']
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol import Data, evaluate, loso, summary_line, write  # noqa: E402
 
 
-def load(cache):
-    with open(os.path.join(cache, 'crops.json')) as f:
-        meta = json.load(f)
-    with open(os.path.join(cache, 'crops.tsv'), newline='') as f:
-        rows = list(csv.DictReader(f, delimiter='\t'))
-    S = meta['size']
-    scales = [np.fromfile(os.path.join(cache, f'crops-s{s:.1f}.u8'), dtype=np.uint8).reshape(-1, S, S, 3) for s in meta['scales']]
-    return meta, rows, scales
+class GradReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -ctx.lam * g, None
 
 
 class Branch(nn.Module):
     """A small convolutional trunk for one context scale."""
 
-    def __init__(self, width=16):
+    def __init__(self, width=16, cin=3):
         super().__init__()
         w = width
 
         def block(i, o, stride=1):
             return nn.Sequential(nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
-        self.net = nn.Sequential(block(3, w, 2), block(w, 2 * w), nn.MaxPool2d(2), block(2 * w, 4 * w), nn.MaxPool2d(2),
+        self.net = nn.Sequential(block(cin, w, 2), block(w, 2 * w), nn.MaxPool2d(2), block(2 * w, 4 * w), nn.MaxPool2d(2),
                                  block(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.out = 4 * w
 
@@ -68,41 +63,98 @@ class Branch(nn.Module):
 
 
 class TwoScaleNet(nn.Module):
-    """One branch per context scale (face box ×1 and ×2), features concatenated, one logit (bona fide)."""
+    """One branch per context scale, features concatenated, one logit (bona fide); optionally a
+    source-classifier head behind a gradient reversal (domain-adversarial training)."""
 
-    def __init__(self, n_scales=2, width=16):
+    def __init__(self, n_scales=2, width=16, cin=3, n_domains=0):
         super().__init__()
-        self.branches = nn.ModuleList([Branch(width) for _ in range(n_scales)])
+        self.branches = nn.ModuleList([Branch(width, cin) for _ in range(n_scales)])
         self.drop = nn.Dropout(0.3)
-        self.head = nn.Linear(sum(b.out for b in self.branches), 1)
+        d = sum(b.out for b in self.branches)
+        self.head = nn.Linear(d, 1)
+        self.domain = nn.Sequential(nn.Linear(d, 64), nn.ReLU(), nn.Linear(64, n_domains)) if n_domains else None
+
+    def features(self, xs):
+        return torch.cat([b(x) for b, x in zip(self.branches, xs)], 1)
 
     def forward(self, xs):
-        return self.head(self.drop(torch.cat([b(x) for b, x in zip(self.branches, xs)], 1))).squeeze(1)
+        return self.head(self.drop(self.features(xs))).squeeze(1)
 
 
-def to_tensor(arr, size, norm='fixed'):
-    """uint8 N×H×W×3 -> float N×3×size×size. norm 'fixed': (x − 0.5) / 0.25 for every image;
-    'image': each image's channels standardised by their own mean and spread (removes the
-    camera's and the light's overall colour cast and exposure, which differ by source)."""
-    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0)
-    if x.shape[-1] != size:
-        x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)
+def resize_matrix(n_in, n_out):
+    """The 1-D antialiased bilinear resize of F.interpolate as a matrix (n_out × n_in): the 2-D
+    resize is A · X · Aᵀ, which ONNX runs as two MatMuls."""
+    eye = torch.eye(n_in).reshape(n_in, 1, 1, n_in)
+    out = F.interpolate(eye, size=(1, n_out), mode='bilinear', align_corners=False, antialias=True)
+    return out.reshape(n_in, n_out).t().contiguous()
+
+
+def colour_channels(x, colour):
+    """x: N×3×H×W RGB 0..1 -> the input channels: RGB, + YCbCr ('ycc'), + HSV and YCbCr ('hsvycc')."""
+    if colour == 'rgb':
+        return x
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 0.5 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    chans = [x, y, cb, cr]
+    if colour == 'hsvycc':
+        mx = torch.max(torch.max(r, g), b)
+        mn = torch.min(torch.min(r, g), b)
+        d = mx - mn
+        s = d / (mx + 1e-3)
+        dd = d + 1e-3
+        h = torch.where(mx == r, (g - b) / dd, torch.where(mx == g, (b - r) / dd + 2, (r - g) / dd + 4)) / 6
+        chans = [x, h, s, mx, y, cb, cr]
+    return torch.cat(chans, 1)
+
+
+def preprocess(x, A, norm, colour):
+    """x: N×3×S×S RGB 0..255 (the cached crop) -> the network's input at the model size."""
+    x = x / 255.0
+    if A is not None:
+        x = torch.matmul(torch.matmul(A, x), A.t())
+    x = colour_channels(x, colour)
     if norm == 'image':
-        return (x - x.mean((2, 3), keepdim=True)) / (x.std((2, 3), keepdim=True) + 0.02)
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, -1)
+        mean = flat.mean(2, keepdim=True)
+        std = torch.sqrt(((flat - mean) ** 2).sum(2, keepdim=True) / (flat.shape[2] - 1))
+        return ((flat - mean) / (std + 0.02)).reshape(x.shape)
     return (x - 0.5) / 0.25
 
 
-def augment(x):
-    """Flip, small shift, brightness/contrast jitter (same draw on every scale of an image)."""
+def to_tensor(arr, size, norm, colour):
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float()
+    A = resize_matrix(x.shape[-1], size) if x.shape[-1] != size else None
+    return torch.cat([preprocess(x[i:i + 256], A, norm, colour) for i in range(0, len(x), 256)])
+
+
+def blur(t):
+    k = torch.tensor([1.0, 2.0, 1.0]) / 4
+    k2 = (k[:, None] * k[None, :]).expand(t.shape[1], 1, 3, 3).contiguous()
+    return F.conv2d(F.pad(t, (1, 1, 1, 1), mode='replicate'), k2, groups=t.shape[1])
+
+
+def augment(x, strong=False):
+    """Flip, small shift, brightness/contrast jitter (same draw on every scale of an image); 'strong'
+    adds per-channel gain (a colour cast), blur and noise, each on some images (camera differences)."""
     n = x[0].shape[0]
     flip = torch.rand(n) < 0.5
     gain = 1 + 0.2 * (torch.rand(n, 1, 1, 1) - 0.5)
     bias = 0.2 * (torch.rand(n, 1, 1, 1) - 0.5)
+    if strong:
+        gain = gain * (1 + 0.3 * (torch.rand(n, x[0].shape[1], 1, 1) - 0.5))
+        do_blur = (torch.rand(n) < 0.3)[:, None, None, None]
+        noise = 0.15 * torch.rand(n, 1, 1, 1) * (torch.rand(n, 1, 1, 1) < 0.3)
     dx, dy = random.randint(-3, 3), random.randint(-3, 3)
     out = []
     for t in x:
         t = torch.where(flip[:, None, None, None], t.flip(3), t)
         t = torch.roll(t, shifts=(dy, dx), dims=(2, 3))
+        if strong:
+            t = torch.where(do_blur, blur(t), t)
+            t = t + noise * torch.randn_like(t)
         out.append(t * gain + bias)
     return out
 
@@ -110,7 +162,9 @@ def augment(x):
 def train_model(xs, y, groups, args, seed):
     torch.manual_seed(seed)
     random.seed(seed)
-    model = TwoScaleNet(len(xs), args.width)
+    domains = sorted(set(groups))
+    dom = torch.tensor([domains.index(g) for g in groups])
+    model = TwoScaleNet(len(xs), args.width, xs[0].shape[1], len(domains) if args.adv > 0 else 0)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     n = len(y)
     # Sampling weights: every source and class counts equally, whatever its size.
@@ -120,10 +174,17 @@ def train_model(xs, y, groups, args, seed):
     steps = args.epochs * ((n + args.batch - 1) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
         idx = torch.multinomial(w, args.batch, replacement=True)
-        batch = augment([x[idx] for x in xs])
-        loss = F.binary_cross_entropy_with_logits(model(batch), y[idx].float())
+        batch = augment([x[idx] for x in xs], args.aug == 'strong')
+        feats = model.features(batch)
+        loss = F.binary_cross_entropy_with_logits(model.head(model.drop(feats)).squeeze(1), y[idx].float())
+        if model.domain is not None:
+            # The source head learns to tell the sources apart; the reversed gradient pushes the
+            # features to hide them (ramped up as in Ganin & Lempitsky, 2015).
+            p = step / steps
+            lam = args.adv * (2 / (1 + np.exp(-10 * p)) - 1)
+            loss = loss + F.cross_entropy(model.domain(GradReverse.apply(feats, lam)), dom[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -142,30 +203,24 @@ def score(model, xs):
     return torch.cat(out).numpy()
 
 
-def rates(scores, labels, t):
-    att, bf = scores[labels == 0], scores[labels == 1]
-    apcer = float((att >= t).mean()) if len(att) else float('nan')
-    bpcer = float((bf < t).mean()) if len(bf) else float('nan')
-    return apcer, bpcer
+class Exported(nn.Module):
+    """The trained model with its preprocessing and the mirror average, for ONNX."""
+
+    def __init__(self, model, crop, size, norm, colour):
+        super().__init__()
+        self.model = model
+        self.register_buffer('A', resize_matrix(crop, size) if crop != size else torch.zeros(0))
+        self.norm, self.colour = norm, colour
+
+    def forward(self, *crops):
+        A = self.A if self.A.numel() else None
+        xs = [preprocess(c, A, self.norm, self.colour) for c in crops]
+        p = torch.sigmoid(self.model(xs)) + torch.sigmoid(self.model([t.flip(3) for t in xs]))
+        return p / 2
 
 
-def thresholds(per_source):
-    """Level thresholds from a list of (scores, labels) of sources, macro-averaged."""
-    grid = np.linspace(0, 1, 1001)
-    usable = [(s, l) for s, l in per_source if (l == 0).sum() >= 10 and (l == 1).sum() >= 10]
-    ap = np.array([[rates(s, l, t)[0] for t in grid] for s, l in usable]).mean(0)
-    bp = np.array([[rates(s, l, t)[1] for t in grid] for s, l in usable]).mean(0)
-    low = grid[bp <= 0.02].max() if (bp <= 0.02).any() else 0.0
-    medium = grid[np.argmin(np.maximum(ap, bp))]
-    high = grid[ap <= 0.01].min() if (ap <= 0.01).any() else 1.0
-    return {'LOW': float(min(low, medium)), 'MEDIUM': float(medium), 'HIGH': float(max(high, medium))}
-
-
-def auc(scores, labels):
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    if not len(pos) or not len(neg):
-        return float('nan')
-    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+def parse_scales(text):
+    return [float(s) for s in text.split(',')]
 
 
 def main():
@@ -177,121 +232,82 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--scales', default='all', help="'all' or comma-separated indexes of the cached scales, e.g. 0")
+    ap.add_argument('--scales', default='1,2', help='context scales, e.g. 1,2 (0 = the whole image)')
     ap.add_argument('--norm', choices=['fixed', 'image'], default='image')
+    ap.add_argument('--colour', choices=['rgb', 'ycc', 'hsvycc'], default='rgb')
+    ap.add_argument('--adv', type=float, default=0.0, help='weight of the source-adversarial head (0: none)')
+    ap.add_argument('--aug', choices=['basic', 'strong'], default='basic')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--only', default='', help='comma-separated folds to run (for quick trials)')
-    ap.add_argument('--save-full', action='store_true')
+    ap.add_argument('--tag', default='')
+    ap.add_argument('--export', default='', help='train on every source and write this ONNX file (no evaluation)')
+    ap.add_argument('--thresholds-from', default='', help='with --export: the LOSO report whose thresholds ship with the model')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t_start = time.time()
 
-    meta, rows, crops = load(args.cache)
-    if args.scales != 'all':
-        keep = [int(i) for i in args.scales.split(',')]
-        crops = [crops[i] for i in keep]
-        meta['scales'] = [meta['scales'][i] for i in keep]
-    face_rows = [r for r in rows if int(r['row']) >= 0]
-    usable = [r for r in face_rows if float(r['inter_eye_px']) >= MIN_INTER_EYE]
-    idx = np.array([int(r['row']) for r in usable])
-    xs = [to_tensor(c[idx], args.size, args.norm) for c in crops]
-    y = torch.tensor([int(r['label']) for r in usable])
-    src = np.array([r['source'] for r in usable])
-    attack = np.array([r['attack'] for r in usable])
-    labels = y.numpy()
-    sources = sorted(set(r['source'] for r in rows))
-    fold_of = {s: ('legacy' if s in LEGACY else s) for s in sources}
-    folds = sorted(set(fold_of.values()))
-    if args.only:
-        folds = [f for f in folds if f in args.only.split(',')]
-        if len(folds) < 2:
-            raise SystemExit('--only needs at least two known folds: a fold\'s thresholds come from the other folds\' scores '
-                             '(with --only, from the listed folds alone: a quick trial, not the protocol)')
-    print(f'{len(usable)} usable faces of {len(rows)} images, {len(sources)} sources, {len(folds)} folds, '
-          f'scales {meta["scales"]} at {args.size}², {args.epochs} epochs, norm {args.norm}', flush=True)
+    data = Data(args.cache)
+    scales = parse_scales(args.scales)
+    xs = [to_tensor(data.crops(s), args.size, args.norm, args.colour) for s in scales]
+    y = torch.from_numpy(data.labels)
+    print(f'{len(y)} usable faces of {len(data.rows)} images, {len(data.sources)} sources, {len(data.folds)} folds, '
+          f'scales {scales} at {args.size}², colour {args.colour}, {args.epochs} epochs, norm {args.norm}, adv {args.adv}, aug {args.aug}', flush=True)
 
-    oof = np.full(len(usable), np.nan)
-    for f in folds:
+    if args.export:
+        export(args, data, xs, y, scales)
+        return
+
+    def fit_predict(train, test):
         t0 = time.time()
-        test = np.array([fold_of[s] == f for s in src])
-        tr = np.where(~test)[0]
-        model = train_model([x[tr] for x in xs], y[tr], src[tr].tolist(), args, args.seed)
-        oof[test] = score(model, [x[np.where(test)[0]] for x in xs])
-        print(f'  fold {f:34s} test {test.sum():4d}  AUC {auc(oof[test], labels[test]):.3f}  ({time.time() - t0:.0f} s)', flush=True)
+        tr, te = np.where(train)[0], np.where(test)[0]
+        model = train_model([x[tr] for x in xs], y[tr], data.src[tr].tolist(), args, args.seed)
+        out = score(model, [x[te] for x in xs])
+        print(f'    ({time.time() - t0:.0f} s)', end='', flush=True)
+        return out
 
-    report = {'command': 'training/liveness/run.sh', 'args': vars(args), 'scales': meta['scales'], 'crop_size': meta['size'],
-              'usable_faces': len(usable), 'images': len(rows), 'per_source': {}}
-    evaluated = [s for s in sources if not np.isnan(oof[src == s]).all()]
-    for s in evaluated:
-        m = src == s
-        others = [(oof[src == o], labels[src == o]) for o in evaluated if fold_of[o] != fold_of[s]]
-        th = thresholds(others)
-        sc, lb, ak = oof[m], labels[m], attack[m]
-        all_rows = [r for r in rows if r['source'] == s]
-        entry = {
-            'bona_fide': int((lb == 1).sum()), 'attacks': int((lb == 0).sum()),
-            'failure_to_acquire': {'no_face_or_refused': sum(int(r['row']) < 0 for r in all_rows),
-                                   'low_quality': sum(int(r['row']) >= 0 and float(r['inter_eye_px']) < MIN_INTER_EYE for r in all_rows)},
-            'auc': round(auc(sc, lb), 4), 'thresholds': {k: round(v, 3) for k, v in th.items()}, 'levels': {},
-        }
-        for lv in LEVELS:
-            apcer, bpcer = rates(sc, lb, th[lv])
-            per_kind = {k: round(rates(sc[(ak == k) | (lb == 1)], lb[(ak == k) | (lb == 1)], th[lv])[0], 4)
-                        for k in sorted(set(ak[lb == 0]))}
-            entry['levels'][lv] = {'apcer': round(apcer, 4), 'bpcer': round(bpcer, 4), 'apcer_by_kind': per_kind}
-        report['per_source'][s] = entry
-    # Means over the sources with at least 10 attacks and 10 bona fide faces (Silent-Face's 3 are listed, not averaged).
-    big = [s for s in evaluated if report['per_source'][s]['bona_fide'] >= 10 and report['per_source'][s]['attacks'] >= 10]
-    report['mean_over_sources'] = {lv: {k: round(float(np.mean([report['per_source'][s]['levels'][lv][k] for s in big])), 4) for k in ('apcer', 'bpcer')} for lv in LEVELS}
-    report['worst_source'] = {lv: {k: max(((report['per_source'][s]['levels'][lv][k], s) for s in big)) for k in ('apcer', 'bpcer')} for lv in LEVELS}
-    kinds = {}
-    for s in big:
-        for lv in LEVELS:
-            for k, v in report['per_source'][s]['levels'][lv]['apcer_by_kind'].items():
-                kinds.setdefault(lv, {}).setdefault(k, []).append(v)
-    report['mean_apcer_by_kind'] = {lv: {k: round(float(np.mean(v)), 4) for k, v in d.items()} for lv, d in kinds.items()}
-    report['pooled_auc'] = round(auc(oof[~np.isnan(oof)], labels[~np.isnan(oof)]), 4)
+    only = set(args.only.split(',')) if args.only else None
+    if only is not None and len(only) < 2:
+        raise SystemExit('--only needs at least two folds')
+    oof, _ = loso(data, fit_predict, only=only)
+    cmd = 'training/liveness/run.sh ' + ' '.join(sys.argv[1:])
+    report = evaluate(data, oof, None, name=args.tag or 'cnn', command=cmd)
+    report['args'] = vars(args)
     report['seconds'] = round(time.time() - t_start)
+    write(report, oof, data, args.cache, args.tag)
+    print(summary_line(report), f'| {report["seconds"]} s', flush=True)
+    print(f'report in {args.cache}/report{"-" + args.tag if args.tag else ""}.json and .md')
 
-    with open(os.path.join(args.cache, 'oof-scores.tsv'), 'w') as f:
-        f.write('path\tsource\tlabel\tattack\tscore\n')
-        for r, s in zip(usable, oof):
-            f.write(f"{r['path']}\t{r['source']}\t{r['label']}\t{r['attack']}\t{s:.5f}\n")
-    with open(os.path.join(args.cache, 'report.json'), 'w') as f:
-        json.dump(report, f, indent=1)
 
-    print(f'\n{"held-out source":34s} {"bf":>4s} {"att":>4s} {"FTA":>4s} {"AUC":>6s} | {"MEDIUM APCER":>12s} {"BPCER":>6s} | {"HIGH APCER":>10s} {"BPCER":>6s} | kind')
-    for s in evaluated:
-        e = report['per_source'][s]
-        fta = sum(e['failure_to_acquire'].values())
-        kind = ','.join(e['levels']['MEDIUM']['apcer_by_kind']) or '-'
-        print(f"{s:34s} {e['bona_fide']:4d} {e['attacks']:4d} {fta:4d} {e['auc']:6.3f} | {100 * e['levels']['MEDIUM']['apcer']:11.1f}% {100 * e['levels']['MEDIUM']['bpcer']:5.1f}% | "
-              f"{100 * e['levels']['HIGH']['apcer']:9.1f}% {100 * e['levels']['HIGH']['bpcer']:5.1f}% | {kind}")
-    for lv in LEVELS:
-        m = report['mean_over_sources'][lv]
-        wa, wb = report['worst_source'][lv]['apcer'], report['worst_source'][lv]['bpcer']
-        print(f'{lv:6s} mean APCER {100 * m["apcer"]:.1f}%  mean BPCER {100 * m["bpcer"]:.1f}%  worst APCER {100 * wa[0]:.1f}% ({wa[1]})  '
-              f'worst BPCER {100 * wb[0]:.1f}% ({wb[1]})  APCER by kind {report["mean_apcer_by_kind"][lv]}')
-    print(f'pooled out-of-fold AUC {report["pooled_auc"]}; {report["seconds"]} s; report in {args.cache}/report.json and report.md')
-    with open(os.path.join(args.cache, 'report.md'), 'w') as f:
-        f.write('| held-out source | bona fide | attacks | no face + low quality | attack kind | AUC | MEDIUM threshold | MEDIUM APCER % | MEDIUM BPCER % | HIGH APCER % | HIGH BPCER % |\n')
-        f.write('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n')
-        for s in evaluated:
-            e = report['per_source'][s]
-            lv = e['levels']
-            f.write(f"| {s} | {e['bona_fide']} | {e['attacks']} | {e['failure_to_acquire']['no_face_or_refused']} + {e['failure_to_acquire']['low_quality']} | "
-                    f"{', '.join(lv['MEDIUM']['apcer_by_kind'])} | {e['auc']:.3f} | {e['thresholds']['MEDIUM']:.3f} | {100 * lv['MEDIUM']['apcer']:.1f} | "
-                    f"{100 * lv['MEDIUM']['bpcer']:.1f} | {100 * lv['HIGH']['apcer']:.1f} | {100 * lv['HIGH']['bpcer']:.1f} |\n")
-        for lv in LEVELS:
-            m = report['mean_over_sources'][lv]
-            f.write(f"\n{lv}: mean APCER {100 * m['apcer']:.1f} %, mean BPCER {100 * m['bpcer']:.1f} %; APCER by kind "
-                    + ', '.join(f'{k} {100 * v:.1f} %' for k, v in report['mean_apcer_by_kind'][lv].items()) + '.')
-        f.write(f"\n\nPooled out-of-fold AUC {report['pooled_auc']}.\n")
-
-    if args.save_full:
-        model = train_model(xs, y, src.tolist(), args, args.seed)
-        torch.save(model.state_dict(), os.path.join(args.cache, 'model-all.pt'))
-        print(f'saved {args.cache}/model-all.pt (trained on every source; not evaluated by itself)')
+def export(args, data, xs, y, scales):
+    model = train_model(xs, y, data.src.tolist(), args, args.seed)
+    crop = data.size
+    wrapped = Exported(model, crop, args.size, args.norm, args.colour).eval()
+    names = [f'crop_s{s:g}' for s in scales]
+    dummy = tuple(torch.rand(1, 3, crop, crop) * 255 for _ in scales)
+    os.makedirs(os.path.dirname(os.path.abspath(args.export)), exist_ok=True)
+    torch.onnx.export(wrapped, dummy, args.export, input_names=names, output_names=['live'], opset_version=13,
+                      dynamic_axes={**{n: {0: 'n'} for n in names}, 'live': {0: 'n'}})
+    # A few reference scores for the TypeScript parity test: the first usable face of some sources.
+    ref = {}
+    with torch.no_grad():
+        raw = [torch.from_numpy(data.crops(s)).permute(0, 3, 1, 2).float() for s in scales]
+        for s in sorted(set(data.src)):
+            i = int(np.where(data.src == s)[0][0])
+            ref[data.usable[i]['path']] = round(float(wrapped(*[r[i:i + 1] for r in raw])[0]), 6)
+    meta = {'format': 1, 'onnx': os.path.basename(args.export), 'inputs': names, 'crop_size': crop, 'context_scales': scales,
+            'input': 'per context scale: N×3×S×S float RGB 0..255, the detector box × scale about its centre slid inside the image '
+                     '(0 = the whole image), resampled by cropToPlanar', 'output': 'live: N probabilities of bona fide (mirror-averaged)',
+            'train_args': {k: v for k, v in vars(args).items() if k not in ('cache', 'export', 'thresholds_from', 'only', 'tag')},
+            'trained_on': f'{len(y)} faces of {len(set(data.src))} sources (every source)',
+            'reference_scores': ref, 'command': 'training/liveness/run.sh --export ' + args.export}
+    if args.thresholds_from:
+        with open(args.thresholds_from) as f:
+            rep = json.load(f)
+        meta['thresholds'] = rep.get('product_thresholds')
+        meta['thresholds_note'] = rep.get('product_thresholds_note')
+    with open(os.path.splitext(args.export)[0] + '.json', 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(f'wrote {args.export} ({os.path.getsize(args.export) / 1e6:.2f} MB) and its .json')
 
 
 if __name__ == '__main__':
