@@ -86,7 +86,7 @@ const sampler = setInterval(() => {
 }, 5000);
 // Without a callback autocannon returns its tracker, an event emitter that is also a promise of the result.
 const instance = autocannon({ ...request, connections, overallRate: offered, duration }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
-instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+await instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
   const w = win((performance.now() - start) / 1000);
   if (status === 200) w.ok.push(ms);
   else if (status === 429) w.refused.push(ms);

@@ -37,7 +37,7 @@ const { config, dir: workDir } = scratch;
 const services = await createServices(config, { mode: 'tool' });
 const { collections, service } = services;
 // Templates stored as the server stores them (sealed unless FACEPROOF_ENCRYPT_TEMPLATES=false).
-const repository = new SqliteCollectionRepository(services.db, templateCodec(config));
+const repository = new SqliteCollectionRepository(services.db!, templateCodec(config));
 const projection = loadProjection(config, services.engine.info());
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
@@ -102,8 +102,8 @@ const report: Record<string, unknown> = {
 };
 
 log('open set on the real gallery');
-collections.create(TENANT, { name: 'openset', kind: 'gallery' });
-collections.indexTemplates(TENANT, 'openset', gallery.map((g) => ({ template: service.encodeVector(g.vector), externalId: g.identity })));
+await collections.create(TENANT, { name: 'openset', kind: 'gallery' });
+await collections.indexTemplates(TENANT, 'openset', gallery.map((g) => ({ template: service.encodeVector(g.vector), externalId: g.identity })));
 report.open_set_lfw = await openSet('openset', service, collections);
 log(report.open_set_lfw);
 
@@ -128,7 +128,7 @@ scratch.remove();
 
 async function atScale(size: number) {
   const name = `scale-${size}`;
-  const record = collections.create(TENANT, { name, kind: 'gallery' });
+  const record = await collections.create(TENANT, { name, kind: 'gallery' });
   const rows = Math.min(size, gallery.length + synthetic.length / dim);
   const dataset = new Float32Array(rows * dim);
   gallery.forEach((g, i) => dataset.set(g.vector, i * dim));
@@ -136,7 +136,7 @@ async function atScale(size: number) {
   const faceIds: string[] = new Array(rows);
   const provider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
   const anonBefore = anonymousBytes();
-  const index = provider.open(record);
+  const index = await provider.open(record);
   let dbMs = 0, indexMs = 0;
   const createdAt = new Date().toISOString();
   log(`${name}: building`);
@@ -144,7 +144,7 @@ async function atScale(size: number) {
     const to = Math.min(rows, from + 10_000);
     const vectors = Array.from({ length: to - from }, (_, i) => dataset.subarray((from + i) * dim, (from + i + 1) * dim));
     let t = performance.now();
-    const added = repository.addFaces(TENANT, record.id, vectors.map((vector, i) => ({
+    const added = await repository.addFaces(TENANT, record.id, vectors.map((vector, i) => ({
       id: `f${size}_${from + i}`, externalId: from + i < gallery.length ? gallery[from + i].identity : null, metadata: {}, imageId: null, box: null, vector, createdAt,
     })));
     dbMs += performance.now() - t;
@@ -156,7 +156,7 @@ async function atScale(size: number) {
   }
   const anonBuilt = anonymousBytes();
   let t = performance.now();
-  (provider as UsearchIndexProvider).close();
+  await (provider as UsearchIndexProvider).close();
   const snapshotMs = performance.now() - t;
   const files = fs.readdirSync(path.join(workDir, `indexes-${size}`));
   const diskBytes = files.reduce((n, f) => n + fs.statSync(path.join(workDir, `indexes-${size}`, f)).size, 0);
@@ -165,7 +165,7 @@ async function atScale(size: number) {
   const anonBeforeLoad = anonymousBytes();
   t = performance.now();
   const reloadedProvider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
-  const reloaded = reloadedProvider.open(record);
+  const reloaded = await reloadedProvider.open(record);
   const loadMs = performance.now() - t;
   const anonLoaded = anonymousBytes();
   const rssLoaded = process.memoryUsage().rss;
@@ -222,7 +222,7 @@ async function atScale(size: number) {
     open_set: openSetAtScale,
   };
   log(result);
-  reloadedProvider.close();
+  await reloadedProvider.close();
   return result;
 }
 

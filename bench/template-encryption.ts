@@ -65,23 +65,23 @@ log('one template', single);
 const vectors = Array.from({ length: size }, unitVector);
 const probes = Array.from({ length: queries }, () => Array.from({ length: candidates }, () => 1 + Math.floor(Math.random() * size)));
 
-function storage(mode: 'raw' | 'sealed') {
+async function storage(mode: 'raw' | 'sealed') {
   const file = path.join(work, `${mode}.db`);
   const db = openDatabase(file);
   const repo = new SqliteCollectionRepository(db, TemplateCodec.withKeys(keyring, { seal: mode === 'sealed' }));
-  const c = repo.create({ tenantId: 'default', name: 'bench', kind: 'gallery', description: null, metadata: {}, model: { modelId: 'synthetic', version: 1, dimension: dim }, createdAt: '' });
+  const c = await repo.create({ tenantId: 'default', name: 'bench', kind: 'gallery', description: null, metadata: {}, model: { modelId: 'synthetic', version: 1, dimension: dim }, createdAt: '' });
   const createdAt = new Date().toISOString();
   let t = performance.now();
   for (let from = 0; from < size; from += 10_000) {
-    repo.addFaces('default', c.id, vectors.slice(from, from + 10_000).map((vector, i) => ({ id: `f_${from + i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt })));
+    await repo.addFaces('default', c.id, vectors.slice(from, from + 10_000).map((vector, i) => ({ id: `f_${from + i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt })));
   }
   const insertMs = performance.now() - t;
-  for (let i = 0; i < 20; i++) repo.vectorsOf(c.id, probes[i % probes.length]); // warm-up
+  for (let i = 0; i < 20; i++) await repo.vectorsOf(c.id, probes[i % probes.length]); // warm-up
   const rerank: number[] = [];
-  for (const keys of probes) { const s = performance.now(); const got = repo.vectorsOf(c.id, keys); rerank.push(performance.now() - s); if (got.length === 0) throw new Error('no rows'); }
+  for (const keys of probes) { const s = performance.now(); const got = await repo.vectorsOf(c.id, keys); rerank.push(performance.now() - s); if (got.length === 0) throw new Error('no rows'); }
   t = performance.now();
   let rows = 0;
-  for (let after = 0; ;) { const batch = repo.vectorsAfter(c.id, after, 10_000); if (!batch.length) break; rows += batch.length; after = batch[batch.length - 1].key; }
+  for (let after = 0; ;) { const batch = await repo.vectorsAfter(c.id, after, 10_000); if (!batch.length) break; rows += batch.length; after = (batch)[batch.length - 1].key; }
   const scanMs = performance.now() - t;
   db.pragma('wal_checkpoint(TRUNCATE)');
   const bytes = fs.statSync(file).size;
@@ -94,9 +94,9 @@ function storage(mode: 'raw' | 'sealed') {
   };
 }
 
-const raw = storage('raw');
+const raw = await storage('raw');
 log('raw', raw);
-const sealed = storage('sealed');
+const sealed = await storage('sealed');
 log('sealed', sealed);
 
 // 3. Re-sealing the raw database, then a rotation, then a pass with nothing to do.

@@ -5,10 +5,7 @@ import { Calibrator } from './core/calibration.ts';
 import { FaceService } from './core/face-service.ts';
 import { ImageStore } from './core/image-store.ts';
 import { FileStore } from './core/file-store.ts';
-import { SqliteFileRepository } from './store/sqlite/file-repository.ts';
-import { openDatabase, type Db } from './store/sqlite/database.ts';
-import { SqliteImageRepository } from './store/sqlite/image-repository.ts';
-import { FolderBlobStore } from './store/blob/folder-blob-store.ts';
+import type { Db } from './store/sqlite/database.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { AppServices } from './api/app.ts';
 import { CollectionService } from './core/collections.ts';
@@ -19,33 +16,32 @@ import { QualityService } from './core/quality.ts';
 import { ImageLoader } from './core/image-loader.ts';
 import { FileSigningKeys } from './store/signing/file-signing-keys.ts';
 import { AuditInputArchive, AuditTrail } from './core/audit.ts';
-import { SqliteAuditRepository } from './store/sqlite/audit-repository.ts';
+import { openStore, type Repositories, type SigningKeys, type Store, type StoreDatabase } from './store/open-store.ts';
 import { AgeService } from './core/age.ts';
 import { LivenessService } from './core/liveness.ts';
 import { ChallengeService } from './core/challenges.ts';
 import { readLivenessModel } from './core/liveness-model.ts';
-import { SqliteCollectionRepository } from './store/sqlite/collection-repository.ts';
-import { SqliteUserRepository } from './store/sqlite/user-repository.ts';
-import { SqliteSessionRepository } from './store/sqlite/session-repository.ts';
 import { UsearchIndexProvider } from './store/vector/usearch-indexes.ts';
 import { VectorProjection } from './store/vector/projection.ts';
 import { MasterKeyring } from './store/crypto/master-keyring.ts';
 import { PayloadEncryption } from './core/payload-encryption.ts';
 import { ClientAdministration } from './core/api-clients.ts';
 import { Authenticator } from './core/authentication.ts';
-import { SqliteClientRepository } from './store/sqlite/client-repository.ts';
-import { SqliteReplayGuard } from './store/sqlite/replay-guard.ts';
 import { JwtAccessTokens } from './store/crypto/jwt-access-tokens.ts';
 import { TransactionService } from './core/transactions.ts';
-import { SqliteTransactionRepository } from './store/sqlite/transaction-repository.ts';
 import { UsageMeter } from './core/usage.ts';
-import { SqliteUsageRepository } from './store/sqlite/usage-repository.ts';
 import { TemplateCodec } from './store/sqlite/template-codec.ts';
 import { sealedColumns, sealingStatus } from './store/sqlite/template-reseal.ts';
 import { FaceproofError } from './core/errors.ts';
 import { RequestRecords } from './core/request-records.ts';
 import { ClientSettingsStore } from './core/client-settings.ts';
-import { SqliteClientSettingsRepository, SqliteRequestRecordRepository } from './store/sqlite/request-record-repository.ts';
+import { TrustStore } from './core/documents/trust-store.ts';
+import { DocumentService } from './core/documents/document-service.ts';
+import { VerifiedChips } from './core/documents/verified-chips.ts';
+import { DocumentReading } from './core/documents/document-reading.ts';
+import { ChipVerifier } from './core/documents/chip-verification.ts';
+import { ActiveAuthenticationChallenges } from './core/documents/active-authentication-challenges.ts';
+import { DocumentReader } from './engine/document/document-reader.ts';
 
 /** The template model's principal components, when a matching file exists (see VectorProjection). */
 export function loadProjection(config: Config, info: { templateModelId: string; templateVersion: number; dimension: number }): VectorProjection | undefined {
@@ -58,9 +54,19 @@ export function loadProjection(config: Config, info: { templateModelId: string; 
 }
 
 /** The audit trail alone, without loading models (for `faceproof audit`). */
-export function openAuditTrail(config: Config): { audit: AuditTrail; close(): void } {
-  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
-  return { audit: new AuditTrail(new SqliteAuditRepository(db)), close: () => db.close() };
+export async function openAuditTrail(config: Config): Promise<{ audit: AuditTrail; close(): Promise<void> }> {
+  const store = await openStore(config, { applicationName: 'faceproof audit' });
+  return { audit: new AuditTrail(store.repositories(TemplateCodec.plain()).audit), close: () => store.close() };
+}
+
+/**
+ * Master key ids under which the store already holds sealed values. Only the SQLite store is
+ * inspected: a PostgreSQL deployment gives every node FACEPROOF_MASTER_KEY (docs/deployment.md).
+ */
+function sealedKeyIds(database: StoreDatabase): string[] {
+  if (database.kind !== 'sqlite') return [];
+  const db = database.sqlite;
+  return [...new Set(sealingStatus(db, sealedColumns(db)).flatMap((s) => Object.keys(s.sealed)))];
 }
 
 /** The master keys that seal templates and HMAC secrets at rest (see MasterKeyring); a missing key file is created (the server's start). */
@@ -74,10 +80,10 @@ export function openMasterKeyring(config: Config): MasterKeyring {
  * server's FACEPROOF_MASTER_KEY left out of the command's environment). `eager`: refuse at once
  * when the ring is missing and the folder holds sealed values, rather than at the first seal.
  */
-function toolKeyring(config: Config, db: Db, options: { eager: boolean }): MasterKeyring {
+function toolKeyring(config: Config, database: StoreDatabase, options: { eager: boolean }): MasterKeyring {
   if (config.masterKey.value) return openMasterKeyring(config);
   const refuseIfSealed = () => {
-    const ids = [...new Set(sealingStatus(db, sealedColumns(db)).flatMap((s) => Object.keys(s.sealed)))];
+    const ids = sealedKeyIds(database);
     if (ids.length > 0) {
       throw new FaceproofError('not_found', `this data folder holds values sealed under master key ${ids.join(', ')}, but FACEPROOF_MASTER_KEY is unset and ${config.masterKey.file} does not exist: run with the server's FACEPROOF_MASTER_KEY or FACEPROOF_MASTER_KEY_FILE`);
     }
@@ -92,9 +98,9 @@ function toolKeyring(config: Config, db: Db, options: { eager: boolean }): Maste
  * made up for a data folder whose values are already sealed (the server started without the
  * FACEPROOF_MASTER_KEY it was given before): it would start and fail on every sealed value.
  */
-function serverKeyring(config: Config, db: Db): MasterKeyring {
+function serverKeyring(config: Config, database: StoreDatabase): MasterKeyring {
   if (config.masterKey.value || fs.existsSync(config.masterKey.file)) return openMasterKeyring(config);
-  const ids = [...new Set(sealingStatus(db, sealedColumns(db)).flatMap((st) => Object.keys(st.sealed)))];
+  const ids = sealedKeyIds(database);
   if (ids.length > 0) {
     throw new ConfigError(`this data folder holds values sealed under master key ${ids.join(', ')}, but FACEPROOF_MASTER_KEY is unset and ${config.masterKey.file} does not exist: start the server with its FACEPROOF_MASTER_KEY or FACEPROOF_MASTER_KEY_FILE`);
   }
@@ -111,9 +117,15 @@ export function templateCodec(config: Config, keyring: MasterKeyring = openMaste
  * The bootstrap key is left as it is, and the master key file is created only by sealing a signing
  * key's secret into a data folder that has none.
  */
-export function openClientAdministration(config: Config): { administration: ClientAdministration; close(): void } {
-  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
-  return { administration: new ClientAdministration(new SqliteClientRepository(db), toolKeyring(config, db, { eager: false })), close: () => db.close() };
+export async function openClientAdministration(config: Config): Promise<{ administration: ClientAdministration; close(): Promise<void> }> {
+  const store = await openStore(config, { applicationName: 'faceproof keys' });
+  try {
+    const clients = store.repositories(TemplateCodec.plain()).clients;
+    return { administration: new ClientAdministration(clients, toolKeyring(config, store.database, { eager: false })), close: () => store.close() };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 /**
@@ -121,12 +133,15 @@ export function openClientAdministration(config: Config): { administration: Clie
  * bootstrap key follows FACEPROOF_BOOTSTRAP_KEY and the token secret is created if missing; a tool
  * leaves both as they are.
  */
-function createAccess(config: Config, db: Db, keyring: MasterKeyring, mode: ServicesMode): { administration: ClientAdministration; authenticator: Authenticator } {
-  const clients = new SqliteClientRepository(db);
+async function createAccess(config: Config, store: Store, repositories: Repositories, keyring: MasterKeyring, mode: ServicesMode): Promise<{ administration: ClientAdministration; authenticator: Authenticator }> {
+  const { clients } = repositories;
   const administration = new ClientAdministration(clients, keyring);
-  if (mode === 'serve') administration.syncBootstrapKey(config.bootstrapKey);
-  const tokens = JwtAccessTokens.open(path.join(config.dataDir, 'keys', 'token-hs256.key'), { create: mode === 'serve' });
-  const authenticator = new Authenticator(clients, administration, tokens, new SqliteReplayGuard(db), config.auth);
+  if (mode === 'serve') await administration.syncBootstrapKey(config.bootstrapKey);
+  // Every node must verify every node's tokens: with a shared database the secret is its.
+  const tokens = store.shared
+    ? JwtAccessTokens.fromSecret(await store.shared.tokenSecret(keyring, { create: mode === 'serve' }))
+    : JwtAccessTokens.open(path.join(config.dataDir, 'keys', 'token-hs256.key'), { create: mode === 'serve' });
+  const authenticator = new Authenticator(clients, administration, tokens, repositories.replays, config.auth);
   return { administration, authenticator };
 }
 
@@ -136,11 +151,20 @@ export function signingKeysDir(config: Config): string {
 }
 
 /**
- * The result-signing keys. By default (the server's start) a data folder without one gets its first
- * key; with `create: false` they are only read (none: an empty set that cannot sign).
+ * The result-signing keys: the data folder's files, or with a shared database its table (every node
+ * signs with a key every node publishes). By default (the server's start) a store without one gets
+ * its first key; with `create: false` they are only read (none: an empty set that cannot sign).
  */
-export function openSigningKeys(config: Config, options: { create?: boolean } = {}): Promise<FileSigningKeys> {
-  return FileSigningKeys.open(signingKeysDir(config), options);
+export async function openSigningKeys(config: Config, options: { create?: boolean; store?: Store; keyring?: MasterKeyring } = {}): Promise<SigningKeys> {
+  const create = options.create ?? true;
+  if (!config.databaseUrl) return FileSigningKeys.open(signingKeysDir(config), { create });
+  const store = options.store ?? await openStore(config, { applicationName: 'faceproof signing-keys' });
+  const keys = await store.shared!.signingKeys(options.keyring ?? openMasterKeyring(config), { create });
+  if (options.store) return keys;
+  // A tool's own connection: closed with the keys.
+  const closeKeys = keys.close?.bind(keys);
+  keys.close = async () => { await closeKeys?.(); await store.close(); };
+  return keys;
 }
 
 /**
@@ -157,7 +181,13 @@ export type ServicesMode = 'serve' | 'tool';
 /** The use cases the routes call, plus what only the composition root holds. */
 export interface Services extends AppServices {
   engine: FaceEngine;
-  db: Db;
+  /** Trust anchors for chip verification; always there in a composed server (optional in AppServices only for hand-built apps). */
+  trust: TrustStore;
+  documents: DocumentService;
+  /** Where the rows and bytes are: `store.database.kind` tells SQLite from PostgreSQL. */
+  store: Store;
+  /** The SQLite database, when that is the store (tests and tools inspect it); undefined on PostgreSQL. */
+  db?: Db;
   /** Ends the inference threads and closes the database. */
   close(): Promise<void>;
 }
@@ -177,59 +207,72 @@ export async function createServices(config: Config, options: { mode?: ServicesM
     await engine.close();
     throw new Error(`calibration ${config.calibrationFile} was built for ${table.templateModelId} v${table.templateVersion}, not ${info.templateModelId} v${info.templateVersion}`);
   }
-  const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
-  const blobs = new FolderBlobStore(path.join(config.dataDir, 'blobs'));
-  const images = new ImageStore(new SqliteImageRepository(db), blobs, config.image);
-  const files = new FileStore(new SqliteFileRepository(db), blobs, { ...config.image, maxFrames: config.maxFrames });
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const { blobs } = store;
+  let keyring: MasterKeyring;
+  try {
+    keyring = mode === 'serve' ? serverKeyring(config, store.database) : toolKeyring(config, store.database, { eager: true });
+  } catch (err) {
+    await engine.close();
+    await store.close();
+    throw err;
+  }
+  const repositories = store.repositories(templateCodec(config, keyring));
+  const images = new ImageStore(repositories.images, blobs, config.image);
+  const files = new FileStore(repositories.files, blobs, { ...config.image, maxFrames: config.maxFrames });
   const loader = new ImageLoader(config.image, images);
   const quality = new QualityService(engine, loader);
   const service = new FaceService(engine, calibrator, loader, quality);
-  let keyring: MasterKeyring;
-  try {
-    keyring = mode === 'serve' ? serverKeyring(config, db) : toolKeyring(config, db, { eager: true });
-  } catch (err) {
-    await engine.close();
-    db.close();
-    throw err;
-  }
-  const templates = templateCodec(config, keyring);
-  const collectionRepository = new SqliteCollectionRepository(db, templates);
-  const indexes = new UsearchIndexProvider(collectionRepository, {
+  const indexes = new UsearchIndexProvider(repositories.collections, {
     dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
     log: (m) => process.emitWarning(m, 'FaceproofIndex'),
   });
-  const collections = new CollectionService(collectionRepository, indexes, service, calibrator, config.search);
-  const users = new UserService(new SqliteUserRepository(db, templates), service, calibrator);
-  const sessions = new SessionService(new SqliteSessionRepository(db, templates), service, images, calibrator, config.sessions);
+  const collections = new CollectionService(repositories.collections, indexes, service, calibrator, config.search);
+  const users = new UserService(repositories.users, service, calibrator);
+  const sessions = new SessionService(repositories.sessions, service, images, calibrator, config.sessions);
   const liveness = new LivenessService(service, loader, engine, files, calibrator, readLivenessModel(config.liveness.modelFile), config.image, {
     minInterEyeDistance: 12,
     minVideoSeconds: config.liveness.minVideoSeconds,
     video: { fps: config.liveness.videoFps, maxFrames: config.liveness.maxVideoFrames, maxSide: 640, timeoutMs: 60_000 },
   });
-  const signer = await openSigningKeys(config, { create: mode === 'serve' });
-  const access = createAccess(config, db, keyring, mode);
+  const signer = await openSigningKeys(config, { create: mode === 'serve', store, keyring });
+  const trust = new TrustStore(repositories.trustAnchors);
+  const documentReading = new DocumentReading(new DocumentReader({ faces: engine, limits: { maxBytes: config.image.maxBytes, maxPixels: config.image.maxPixels, minSide: config.image.minSide } }));
+  const age = new AgeService(engine, loader);
+  const documents = DocumentService.compose(documentReading, trust, new ActiveAuthenticationChallenges(undefined, undefined, undefined, store.shared?.challenges), service, loader, age);
+  const access = await createAccess(config, store, repositories, keyring, mode);
   return {
     ...access,
-    transactions: new TransactionService(new SqliteTransactionRepository(db)),
-    usage: new UsageMeter(new SqliteUsageRepository(db)),
-    requestRecords: new RequestRecords(new SqliteRequestRecordRepository(db), keyring),
-    clientSettings: new ClientSettingsStore(new SqliteClientSettingsRepository(db)),
+    transactions: new TransactionService(repositories.transactions),
+    usage: new UsageMeter(repositories.usage),
+    requestRecords: new RequestRecords(repositories.requestRecords, keyring),
+    clientSettings: new ClientSettingsStore(repositories.clientSettings),
+    trust,
+    documents,
+    verifiedChips: new VerifiedChips(repositories.verifiedChips),
     // Sealed under the master keyring; created by the server when first needed, only read by tools.
     payloadEncryption: PayloadEncryption.openFile(path.join(config.dataDir, 'keys', 'payload-rsa.json'), keyring, { create: mode === 'serve' }),
     readiness: async () => ({
-      database: db.prepare('SELECT 1 AS ok').get() !== undefined,
+      database: await store.ping().catch(() => false),
       signing_keys: signer.publicKeys().keys.length > 0,
       inference_threads: engine.ready(),
     }),
     service,
     signer,
     inferenceStats: () => engine.inferenceStats(),
-    audit: new AuditTrail(new SqliteAuditRepository(db)),
+    audit: new AuditTrail(repositories.audit),
     auditInputs: config.auditKeepInputs ? new AuditInputArchive(blobs) : undefined,
     quality,
-    age: new AgeService(engine, loader),
+    age,
     liveness,
-    challenges: new ChallengeService(liveness, { ttlSeconds: config.liveness.challengeTtlSeconds, turnDegrees: 15, closedEyes: 0.3 }),
+    challenges: new ChallengeService(liveness, { ttlSeconds: config.liveness.challengeTtlSeconds, turnDegrees: 15, closedEyes: 0.3 }, undefined, undefined, store.shared?.challenges),
+    rateBuckets: store.shared?.rateBuckets,
     images,
     files,
     collections,
@@ -237,11 +280,14 @@ export async function createServices(config: Config, options: { mode?: ServicesM
     sessions,
     erasure: new ImageErasure(images, collections, users, sessions),
     engine,
-    db,
+    store,
+    db: store.database.kind === 'sqlite' ? store.database.sqlite : undefined,
     close: async () => {
       await engine.close();
-      indexes.close();
-      db.close();
+      await documentReading.close();
+      await indexes.close();
+      await signer.close?.();
+      await store.close();
     },
   };
 }

@@ -20,6 +20,11 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /**
+   * FACEPROOF_DATABASE_URL (postgres://…): the shared PostgreSQL database of a multi-node deployment
+   * (docs/deployment.md). Unset: the embedded SQLite file in the data folder.
+   */
+  databaseUrl?: string;
   logLevel: string;
   /** Largest HTTP body of a route that takes images, video or templates, in bytes. */
   maxBodyBytes: number;
@@ -46,6 +51,8 @@ export interface Config {
   retentionSweepMs: number;
   /** Requests waiting for the engine beyond this many get 503 `service_unavailable` instead of queueing. */
   maxPendingRequests: number;
+  /** Origins whose browser pages may call /v1/* and /.well-known/* (CORS); empty: none, `*`: any. */
+  corsOrigins: string[];
   search: {
     /** Target false-positive identification rate of the default 1:N threshold. */
     fpir: number;
@@ -98,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.FACEPROOF_HOST ?? '127.0.0.1',
     port: int(env, 'FACEPROOF_PORT', 8080),
     dataDir: path.resolve(env.FACEPROOF_DATA_DIR ?? './data'),
+    databaseUrl: databaseUrl(env.FACEPROOF_DATABASE_URL),
     logLevel: env.FACEPROOF_LOG_LEVEL ?? 'info',
     // Two images of the maximum size, base64-encoded, plus room for the rest of the JSON.
     maxBodyBytes: int(env, 'FACEPROOF_MAX_BODY_BYTES', 2 * Math.ceil((maxImageBytes * 4) / 3) + 64 * 1024),
@@ -124,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxFrames: int(env, 'FACEPROOF_MAX_FRAMES', 300),
     retentionSweepMs: Math.max(1000, int(env, 'FACEPROOF_RETENTION_SWEEP_MS', 60_000)),
     maxPendingRequests: int(env, 'FACEPROOF_MAX_PENDING_REQUESTS', 16),
+    corsOrigins: corsOrigins(env.FACEPROOF_CORS_ORIGINS),
     search: {
       fpir: fraction(env, 'FACEPROOF_SEARCH_FPIR', 0.01),
       candidates: int(env, 'FACEPROOF_SEARCH_CANDIDATES', 200),
@@ -160,6 +169,23 @@ export function loadConfig(env: Env = process.env): Config {
       challengeTtlSeconds: Math.max(1, int(env, 'FACEPROOF_CHALLENGE_TTL_SECONDS', 120)),
     },
   };
+}
+
+function databaseUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('FACEPROOF_DATABASE_URL must be a postgres:// or postgresql:// URL (unset: the embedded SQLite database)');
+  return value;
+}
+
+/** FACEPROOF_CORS_ORIGINS: comma-separated origins (scheme://host[:port], as a browser sends them in Origin) or `*`. */
+function corsOrigins(value: string | undefined): string[] {
+  const list = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of list) {
+    let origin: string | undefined;
+    try { origin = new URL(o).origin; } catch { /* refused below */ }
+    if (o !== '*' && (origin !== o || o.includes('*'))) throw new ConfigError(`FACEPROOF_CORS_ORIGINS must list origins such as https://shop.example.com or http://localhost:3000 (scheme, host, port; no path or trailing slash) or *, got "${o}"`);
+  }
+  return list;
 }
 
 function builtinPipeline(name: string | undefined): PipelineConfig {

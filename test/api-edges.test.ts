@@ -81,25 +81,25 @@ describe('audit completeness', () => {
     await expectStatus(400, await app.inject({ method: 'POST', url: '/v1/age', headers: { 'content-type': 'application/json' }, payload: '{"image": {"base64": "AAAA"}, "threshold": 1e400}' }));
 
     for (const { status, id, tenant } of sent) {
-      const record = services.audit.get(tenant, id);
+      const record = await services.audit.get(tenant, id);
       expect(record.status, `${status} ${id}`).toBe(status);
     }
     // Route parameters (a null-prototype object in Fastify) are kept as given.
-    expect(services.audit.get('default', sent.find((s) => s.status === 500)!.id).inputs).toMatchObject({ params: { id: stored.image_id } });
-    expect(services.audit.get('default', sent.at(-1)!.id).inputs).toMatchObject({ body: { threshold: 'Infinity' } });
-    const verification = services.audit.verify();
+    expect((await services.audit.get('default', sent.find((s) => s.status === 500)!.id)).inputs).toMatchObject({ params: { id: stored.image_id } });
+    expect((await services.audit.get('default', sent.at(-1)!.id)).inputs).toMatchObject({ body: { threshold: 'Infinity' } });
+    const verification = await services.audit.verify();
     expect(verification.valid).toBe(true);
   });
 
   it('leaves health and readiness probes out of the trail unless FACEPROOF_AUDIT_PROBES is on', async () => {
     const live = await app.inject({ url: '/v1/health', anonymous: true } as never);
     const ready = await app.inject({ url: '/v1/health/ready', anonymous: true } as never);
-    expect(() => services.audit.get('default', live.headers['x-request-id'] as string)).toThrow();
-    expect(() => services.audit.get('default', ready.headers['x-request-id'] as string)).toThrow();
+    await expect(services.audit.get('default', live.headers['x-request-id'] as string)).rejects.toThrow();
+    await expect(services.audit.get('default', ready.headers['x-request-id'] as string)).rejects.toThrow();
     const probed = await createTestApp({ FACEPROOF_AUDIT_PROBES: 'true' });
     try {
       const res = await probed.app.inject({ url: '/v1/health', anonymous: true } as never);
-      expect(probed.services.audit.get('default', res.headers['x-request-id'] as string).status).toBe(200);
+      expect((await probed.services.audit.get('default', res.headers['x-request-id'] as string)).status).toBe(200);
     } finally {
       await probed.app.close();
     }
@@ -121,9 +121,9 @@ describe('requests the fuzzer found', () => {
       const body = res.json();
       expect(body.error.code).toBe('invalid_parameter');
       expect(body.request_id).toBe(res.headers['x-request-id']);
-      expect(services.audit.get('default', body.request_id).status).toBe(400);
+      expect((await services.audit.get('default', body.request_id)).status).toBe(400);
     }
-    expect(services.audit.verify().valid).toBe(true);
+    expect((await services.audit.verify()).valid).toBe(true);
   });
 
   it('answers a multipart body whose last part has no Content-Disposition and over 16 KiB of data at once (busboy kept it waiting until 408)', async () => {

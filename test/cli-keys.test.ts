@@ -67,12 +67,12 @@ describe('beside a running server, commands run without its FACEPROOF_BOOTSTRAP_
 
   it('`faceproof index` indexes, and the bootstrap key keeps working: no key is created, replaced or revoked', async () => {
     const keysBefore = keyFiles(dataDir);
-    const rowBefore = services.administration.key('bootstrap');
+    const rowBefore = await services.administration.key('bootstrap');
     const r = cli(['index', folder, '--collection', 'staff'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({ collection: 'staff', created: true, indexed_faces: 1, failed: [] });
     expect((await withKey(TEST_BOOTSTRAP_KEY)).statusCode).toBe(200);
-    expect(services.administration.key('bootstrap')).toEqual(rowBefore);
+    expect(await services.administration.key('bootstrap')).toEqual(rowBefore);
     expect(keyFiles(dataDir)).toEqual(keysBefore);
   }, 180_000);
 
@@ -84,7 +84,7 @@ describe('beside a running server, commands run without its FACEPROOF_BOOTSTRAP_
     fs.writeFileSync(response, search.body);
 
     const keysBefore = keyFiles(dataDir);
-    const rowBefore = services.administration.key('bootstrap');
+    const rowBefore = await services.administration.key('bootstrap');
     const other = { ...env, FACEPROOF_BOOTSTRAP_KEY: 'another-bootstrap-key-0123456789' };
     for (const [args, e] of [
       [['clients', 'list'], env], [['keys', 'list'], other], [['clients', 'create', 'shop'], env], [['keys', 'create', '--client', 'shop', '--scopes', 'detect'], other],
@@ -104,7 +104,7 @@ describe('beside a running server, commands run without its FACEPROOF_BOOTSTRAP_
     expect((await withKey(TEST_BOOTSTRAP_KEY)).statusCode).toBe(200);
     const refused = await withKey('another-bootstrap-key-0123456789');
     expect(refused.statusCode).toBe(401);
-    expect(services.administration.key('bootstrap')).toEqual(rowBefore);
+    expect(await services.administration.key('bootstrap')).toEqual(rowBefore);
     expect(keyFiles(dataDir)).toEqual(keysBefore);
   }, 180_000);
 

@@ -150,10 +150,10 @@ describe('collections and 1:N search', () => {
   });
 
   it('deleting a collection erases its faces, templates, history and index files', async () => {
-    const db = services.db;
+    const db = services.db!;
     const collectionId = db.prepare("SELECT id FROM collections WHERE name = 'alerts'").pluck().get() as number;
     const indexDir = path.join(config.dataDir, 'indexes');
-    services.collections.describe('default', 'alerts');
+    await services.collections.describe('default', 'alerts');
     // Force a snapshot so there is a file to erase.
     await post('/v1/collections/alerts/faces', { image: { base64: b64(personB) } });
     expect((await app.inject({ method: 'DELETE', url: '/v1/collections/alerts' })).statusCode).toBe(204);

@@ -50,24 +50,24 @@ describe('a user change and its history event are one write', () => {
 
     failHistory(db);
     await expect(users.addFaces('default', 'alice', [template], 'r3')).rejects.toThrow('history not written');
-    const faceIds = users.get('default', 'alice').faces.map((f) => f.id);
+    const faceIds = (await users.get('default', 'alice')).faces.map((f) => f.id);
     expect(faceIds).toHaveLength(2);
-    expect(() => users.removeFace('default', 'alice', faceIds[0], 'r4')).toThrow('history not written');
-    expect(() => users.setActive('default', 'alice', false, 'r5')).toThrow('history not written');
+    await expect(users.removeFace('default', 'alice', faceIds[0], 'r4')).rejects.toThrow('history not written');
+    await expect(users.setActive('default', 'alice', false, 'r5')).rejects.toThrow('history not written');
     db.exec('DROP TRIGGER fail_history');
-    const alice = users.get('default', 'alice');
+    const alice = await users.get('default', 'alice');
     expect([alice.status, alice.faces.length]).toEqual(['active', 2]);
-    expect(users.history('default', 'alice', { limit: 10 }).map((e) => e.action)).toEqual(['register']);
+    expect((await users.history('default', 'alice', { limit: 10 })).map((e) => e.action)).toEqual(['register']);
 
     // A re-registration replaces every face and the metadata with its event, or changes nothing:
     // stopped while the old faces are erased, it must not leave the new ones beside them.
     db.exec("CREATE TEMP TRIGGER fail_erase BEFORE DELETE ON user_faces BEGIN SELECT RAISE(ABORT, 'faces not erased'); END");
     await expect(users.reregister('default', 'alice', [template], { v: 2 }, 'r6')).rejects.toThrow('faces not erased');
     db.exec('DROP TRIGGER fail_erase');
-    expect(users.get('default', 'alice').faces.map((f) => f.id)).toEqual(faceIds);
-    expect(users.history('default', 'alice', { limit: 10 }).map((e) => e.action)).toEqual(['register']);
+    expect((await users.get('default', 'alice')).faces.map((f) => f.id)).toEqual(faceIds);
+    expect((await users.history('default', 'alice', { limit: 10 })).map((e) => e.action)).toEqual(['register']);
     await users.reregister('default', 'alice', [template], { v: 2 }, 'r7');
-    const again = users.get('default', 'alice');
+    const again = await users.get('default', 'alice');
     expect(again.faces).toHaveLength(1);
     expect(again.faces[0].id).not.toBe(faceIds[0]);
     db.close();
@@ -75,39 +75,39 @@ describe('a user change and its history event are one write', () => {
 });
 
 describe('deleting a collection', () => {
-  function setup() {
+  async function setup() {
     const { db, dir } = database();
     const repository = new SqliteCollectionRepository(db);
     const options = { dir: path.join(dir, 'indexes'), quantization: 'f32' as const, connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1, buildThreads: 1 };
     const provider = new UsearchIndexProvider(repository, options);
     const service = (p: UsearchIndexProvider) => new CollectionService(repository, p, faces, {} as Calibrator, { fpir: 0.01, candidates: 10, maxResults: 10 });
     const collections = service(provider);
-    collections.create('default', { name: 'gallery', kind: 'gallery' });
-    collections.indexTemplates('default', 'gallery', [{ template: 'x' }, { template: 'x' }, { template: 'x' }]);
-    provider.close(); // snapshots the index
-    const id = repository.get('default', 'gallery')!.id;
+    await collections.create('default', { name: 'gallery', kind: 'gallery' });
+    await collections.indexTemplates('default', 'gallery', [{ template: 'x' }, { template: 'x' }, { template: 'x' }]);
+    await provider.close(); // snapshots the index
+    const id = (await repository.get('default', 'gallery'))!.id;
     const files = () => fs.readdirSync(options.dir).filter((f) => f.startsWith(`c${id}.`));
     expect(files()).toHaveLength(1);
     return { db, repository, options, provider: new UsearchIndexProvider(repository, options), service, files };
   }
 
-  it('never leaves index files (the faces\' projections) without their collection when stopped half-way', () => {
-    const { db, repository, provider, service, files } = setup();
+  it('never leaves index files (the faces\' projections) without their collection when stopped half-way', async () => {
+    const { db, repository, provider, service, files } = await setup();
     // Stopped after the first step, here a failing second one: the files must not outlive the rows.
     const dropFails = Object.assign(Object.create(provider) as UsearchIndexProvider, { drop() { throw new Error('killed'); } });
-    expect(() => service(dropFails).delete('default', 'gallery')).toThrow('killed');
+    await expect(service(dropFails).delete('default', 'gallery')).rejects.toThrow('killed');
     expect(files().length === 0 || repository.get('default', 'gallery') !== undefined).toBe(true);
     db.close();
   });
 
-  it('a collection whose files went but whose rows stayed gets its index back from the rows', () => {
-    const { db, repository, options, provider, service, files } = setup();
+  it('a collection whose files went but whose rows stayed gets its index back from the rows', async () => {
+    const { db, repository, options, provider, service, files } = await setup();
     db.exec("CREATE TEMP TRIGGER keep_collections BEFORE DELETE ON collections BEGIN SELECT RAISE(ABORT, 'killed'); END");
-    expect(() => service(provider).delete('default', 'gallery')).toThrow('killed');
+    await expect(service(provider).delete('default', 'gallery')).rejects.toThrow('killed');
     db.exec('DROP TRIGGER keep_collections');
     expect(files()).toEqual([]);
-    const record = repository.get('default', 'gallery')!;
-    expect(new UsearchIndexProvider(repository, options).open(record).size).toBe(3);
+    const record = (await repository.get('default', 'gallery'))!;
+    expect((await new UsearchIndexProvider(repository, options).open(record)).size).toBe(3);
     db.close();
   });
 });

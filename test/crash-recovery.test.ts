@@ -130,13 +130,13 @@ describe('crash consistency of the vector index', () => {
     const config = loadConfig(env);
     // The server sealed the templates under the master key in the data folder.
     const repository = new SqliteCollectionRepository(db, templateCodec(config));
-    const record = repository.get('default', 'bulk')!;
+    const record = (await repository.get('default', 'bulk'))!;
     const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
     expect(projection).toBeDefined();
     const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection, buildThreads: 0 });
     const snapshots = fs.readdirSync(path.join(dataDir, 'indexes'));
     expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}l2${config.index.quantization}m${config.index.connectivity}\\.k\\d+\\.r\\d+\\.usearch$`))]);
-    const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
+    const index = (await provider.open(record)) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
     const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
     expect(index.native.size()).toBe(keys.length);
     expect(keys.every((k) => index.native.contains(BigInt(k)))).toBe(true);

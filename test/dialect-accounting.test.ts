@@ -46,7 +46,7 @@ describe('audit and usage on vendor dialect routes', () => {
       expect(record, a.what).toMatchObject({ service: a.service, status: a.status, client_id: 'vendor-user' });
       expect(record!.route.startsWith(a.route.split('/').slice(0, 2).join('/')), a.what).toBe(true);
     }
-    expect(services.audit.verify().valid).toBe(true);
+    expect((await services.audit.verify()).valid).toBe(true);
     const usage = (await app.inject({ method: 'GET', url: '/v1/usage', headers: { 'x-api-key': key } })).json().usage as Array<{ client_id: string; service: string; count: number }>;
     for (const service of ['compare', 'sessions', 'system']) {
       const expected = answered.filter((a) => a.service === service).length;
@@ -63,8 +63,8 @@ describe('audit and usage on every dialect operation of the OpenAPI document', (
     const operations = Object.entries(doc.paths).filter(([route]) => dialectOf(route))
       .flatMap(([route, ops]) => Object.keys(ops).map((method) => ({ route, method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE' })));
     expect(operations.length).toBeGreaterThan(60);
-    const counted = () => services.usage.report('vendor-user', { from: '2000-01-01', to: '2999-12-31', clientId: 'vendor-user' }).requests;
-    const before = counted();
+    const counted = async () => (await services.usage.report('vendor-user', { from: '2000-01-01', to: '2999-12-31', clientId: 'vendor-user' })).requests;
+    const before = await counted();
     let authenticated = 0;
     for (const { route, method } of operations) {
       const url = route.replace(/\{[^}]+\}/g, 'no-such-id');
@@ -75,14 +75,14 @@ describe('audit and usage on every dialect operation of the OpenAPI document', (
       // A public route (token issuance) is recorded before anyone is known: under the default tenant, as anonymous.
       const isPublic = vendor.dialect.publicPaths.includes(vendor.path);
       let record;
-      try { record = services.audit.get(isPublic ? 'default' : 'vendor-user', res.headers['x-request-id'] as string); } catch { throw new Error(`${where}: no audit record (${res.statusCode} ${res.body.slice(0, 200)})`); }
+      try { record = await services.audit.get(isPublic ? 'default' : 'vendor-user', res.headers['x-request-id'] as string); } catch { throw new Error(`${where}: no audit record (${res.statusCode} ${res.body.slice(0, 200)})`); }
       expect(record.service, where).toBe(vendor.dialect.serviceOf(vendor.path.replace(/\{([^}]+)\}/g, ':$1')));
       expect(record.route, where).toBe(route.replace(/\{([^}]+)\}/g, ':$1'));
       expect(record.clientId, where).toBe(isPublic ? 'anonymous' : 'vendor-user');
       if (!isPublic) authenticated++;
     }
     // Usage counts every authenticated request once, for its client.
-    expect(counted() - before).toBe(authenticated);
-    expect(services.audit.verify().valid).toBe(true);
+    expect((await counted()) - before).toBe(authenticated);
+    expect((await services.audit.verify()).valid).toBe(true);
   }, 120_000);
 });

@@ -5,13 +5,6 @@ import { drift, encodeClip } from '../bench/lib/video-clip.ts';
 import { blankImage, selfieCrop } from './helpers/images.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
 import { rfc3339, TrustVisionClient, type TrustVisionAnswer, expectTrustVisionError } from './helpers/trustvision-client.ts';
-import { RequestRecords } from '../src/core/request-records.ts';
-import { ClientSettingsStore } from '../src/core/client-settings.ts';
-import { openDatabase } from '../src/store/sqlite/database.ts';
-import { MasterKeyring } from '../src/store/crypto/master-keyring.ts';
-import { SqliteClientSettingsRepository, SqliteRequestRecordRepository } from '../src/store/sqlite/request-record-repository.ts';
-import fs from 'node:fs';
-import os from 'node:os';
 
 /**
  * TrustVision (seeds/002), media and records: upload / download / metadata of images, files,
@@ -428,38 +421,5 @@ describe('TrustVision media: the error codes of the tables', () => {
     const answers = [];
     for (let i = 0; i < 3; i++) answers.push(await slow.send('GET', '/v1/images/img_0'));
     expectError(answers[2], 429, 'rate_limit_exception');
-  });
-});
-
-describe('core: kept answers and client settings', () => {
-  it('keeps an answer sealed, finds it by request id and X-Request-Id, and prunes it', () => {
-    const db = openDatabase(':memory:');
-    const ring = MasterKeyring.openFile(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-records-')), 'master.json'));
-    const records = new RequestRecords(new SqliteRequestRecordRepository(db), ring);
-    const base = { tenantId: 't1', xRequestId: 'x1', clientId: 'c', keyId: 'k', service: 'compare_faces', inputs: [{ id: 'img_1', label: 'portrait' }] };
-    records.keep({ ...base, requestId: 'r1', response: { data: { status: 'success', secret_field: 'in-the-answer' } }, at: '2026-01-01T00:00:00.000Z' });
-    records.keep({ ...base, requestId: 'r2', response: { data: { status: 'failure' } }, at: '2026-01-02T00:00:00.000Z' });
-    expect(records.get('t1', 'r1')).toMatchObject({ ...base, requestId: 'r1', response: { data: { status: 'success' } } });
-    expect(() => records.get('t2', 'r1')).toThrow(/no kept request/);
-    expect(records.byXRequestId('t1', 'x1').map((r) => r.requestId)).toEqual(['r1', 'r2']);
-    expect(records.byXRequestId('t1', 'x1', 1).map((r) => r.requestId)).toEqual(['r1']);
-    const sealed = db.prepare("SELECT sealed FROM request_records WHERE request_id = 'r1'").pluck().get() as Buffer;
-    expect(sealed.includes(Buffer.from('in-the-answer'))).toBe(false);
-    expect(ring.open(sealed, 'request-response').toString()).toContain('in-the-answer');
-    expect(records.prune('2026-01-02T00:00:00.000Z')).toBe(1);
-    expect(records.byXRequestId('t1', 'x1').map((r) => r.requestId)).toEqual(['r2']);
-    db.close();
-  });
-
-  it('gives the defaults until a client sets its own, per flow, and never turns encryption on', () => {
-    const db = openDatabase(':memory:');
-    const store = new ClientSettingsStore(new SqliteClientSettingsRepository(db));
-    expect(store.get('t', 'c').settings.enable_encryption).toBe(false);
-    store.update('t', 'c', '', { country: 'in', settings: { scan_qr: 'with_card' } });
-    expect(store.get('t', 'c')).toMatchObject({ country: 'in', settings: { scan_qr: 'with_card', enable_compare_faces: true } });
-    expect(store.get('t', 'other').country).toBe('vn');
-    expect(store.get('t', 'c', 'flow-a').country).toBe('in');
-    expect(() => store.update('t', 'c', '', { settings: { enable_encryption: true } })).toThrow(/enable_encryption/);
-    db.close();
   });
 });

@@ -16,7 +16,7 @@ const KEY = 'trustvision-dialect-bootstrap-key';
 beforeAll(async () => {
   server = await startServer('trustvision', KEY);
   expect((await server.admin('/v1/admin/clients', { client_id: 'tv-customer' })).status).toBe(201);
-  const key = (await (await server.admin('/v1/admin/clients/tv-customer/keys', { scopes: ['images', 'compare', 'detect', 'liveness', 'collections', 'users', 'audit'], signing: true })).json()).key;
+  const key = (await (await server.admin('/v1/admin/clients/tv-customer/keys', { scopes: ['images', 'compare', 'detect', 'liveness', 'collections', 'users', 'documents', 'audit'], signing: true })).json()).key;
   client = new TrustVisionClient(`${server.base}/trustvision/api`, key.key_id, key.secret);
   auditKey = key.api_key;
 }, 60_000);
@@ -77,25 +77,23 @@ describe('TrustVision authentication', () => {
   });
 });
 
-describe('TrustVision identity-document operations (issue 18 serves them)', () => {
-  it('keeps their routes and schemas and answers each with a documented access_denied_exception', async () => {
-    const image = { base64: Buffer.from('not read yet').toString('base64') };
+describe('TrustVision identity-document operations (served: dialect-trustvision-documents.test.ts)', () => {
+  it('need the documents service: a credential without it is answered 401 access_denied_exception', async () => {
+    const made = await client.send('POST', '/v1/temporary_credential', { json: { duration_seconds: 300, services: { verify_face_liveness: true } } });
+    const liveness = new TrustVisionClient(client.baseUrl, made.body.data.access_key, made.body.data.secret);
+    const image = { base64: Buffer.from('no document').toString('base64') };
     const bodies: Record<string, object> = {
       read_id_card_info_sync: { card_type: 'vn.national_id', image1: image },
       verify_id_card_sanity_sync: { card_type: 'vn.national_id', image1: image },
       detect_id_card_tampering_sync: { card_type: 'vn.national_id', image1: image },
       detect_id_cards_sync: { card_type: 'vn.national_id', image },
-      read_doc_info_sync: { doc_type: 'invoice', images: [image] },
-      verify_nfc: { sod: 'MIIB' },
+      read_doc_info_sync: { doc_type: 'global.passport', images: [image] },
+      verify_nfc: { sod: 'MIIB', cccd: '001099012345' },
       check_nfc: { id_num: '001099012345' },
       ekyc: { card_type: 'vn.national_id', image1: image, selfies: [image] },
     };
     for (const [operation, body] of Object.entries(bodies)) {
-      const answer = await client.send('POST', `/v1/${operation}`, { json: body });
-      expectError(answer, 401, 'access_denied_exception');
-      expect(answer.body.errors[0].message, operation).toMatch(/not served by this server yet/);
+      expectError(await liveness.send('POST', `/v1/${operation}`, { json: body }), 401, 'access_denied_exception');
     }
-    // Their schemas are checked: a missing required field is the client's error.
-    expectError(await client.send('POST', '/v1/verify_nfc', { json: {} }), 400, 'invalid_parameter_exception');
   });
 });

@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => { await app.close(); });
 
 const post = (url: string, payload: object) => app.inject({ method: 'POST', url, payload });
-const count = (sql: string, ...params: unknown[]) => services.db.prepare(sql).pluck().get(...params) as number;
+const count = (sql: string, ...params: unknown[]) => services.db!.prepare(sql).pluck().get(...params) as number;
 const blobFiles = () => fs.readdirSync(path.join(config.dataDir, 'blobs'), { recursive: true }).filter((f) => fs.statSync(path.join(config.dataDir, 'blobs', String(f))).isFile());
 
 describe('right to erasure', () => {

@@ -77,7 +77,7 @@ describe('POST /v1/files', () => {
       expect(fs.existsSync(path.join(config.dataDir, 'blobs', 'default', 'files', id, 'frames', '0'))).toBe(false);
       expect((await app.inject(`/v1/files/${id}`)).statusCode).toBe(404);
     }
-    expect(services.db.prepare('SELECT count(*) FROM file_frames WHERE file_id IN (?, ?, ?)').pluck().get(...ids)).toBe(0);
+    expect(services.db!.prepare('SELECT count(*) FROM file_frames WHERE file_id IN (?, ?, ?)').pluck().get(...ids)).toBe(0);
   });
 });
 

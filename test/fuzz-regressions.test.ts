@@ -61,7 +61,7 @@ describe('numbers coerced to Infinity', () => {
 describe('the audit export', () => {
   it('streams the whole trail page by page (it was built as one string: ~40 MiB and seconds of blocked event loop at 50,000 records)', async () => {
     for (let i = 0; i < 2500; i++) {
-      services.audit.record({
+      await services.audit.record({
         tenantId: 'default', requestId: `fz-export-${i}`, clientRequestId: null, clientId: 'bootstrap', method: 'POST', route: '/v1/detect', service: 'detect',
         status: 400, latencyMs: 1, inputs: { body: { n: i } }, result: { error: 'invalid_parameter' }, at: new Date().toISOString(),
       });
@@ -87,5 +87,14 @@ describe('the bootstrap client', () => {
     expect(res.json().error).toMatchObject({ code: 'invalid_parameter', field: 'client_id' });
     for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'GET', url: '/v1/capabilities' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/v1/admin/clients/bootstrap' })).json().client).toMatchObject({ rate_per_second: null, burst: null });
+  });
+});
+
+describe('document reading', () => {
+  it('answers a JPEG whose header holds but whose body is cut off with 400 invalid_image_format (it was a 500: only the reader decodes the body)', async () => {
+    const whole = await selfieCrop(3, 370, 200);
+    const cut = whole.subarray(0, Math.floor(whole.length / 2));
+    const res = await app.inject({ method: 'POST', url: '/v1/documents/read', payload: { image: { base64: b64(cut) } } });
+    expect([res.statusCode, res.json().error?.code, res.json().error?.field]).toEqual([400, 'invalid_image_format', 'image']);
   });
 });

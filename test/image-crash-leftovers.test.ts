@@ -61,7 +61,7 @@ describe('bytes a crash leaves without their image row', () => {
     const image = await images.store('default', { kind: 'bytes', data: photo }, {});
     // The row's transaction committed (with its mark), then the process died before the file went.
     const key = blobKey('default', image.id);
-    expect(new SqliteImageRepository(f.db).delete('default', image.id, { key, due: f.clock.now.toISOString() })).toBe(true);
+    expect(await new SqliteImageRepository(f.db).delete('default', image.id, { key, due: f.clock.now.toISOString() })).toBe(true);
     expect(f.files()).toHaveLength(1);
     await expect(images.delete('default', image.id)).rejects.toThrow(/no image/); // the client's retry
     await f.open().sweepExpired();
@@ -73,7 +73,7 @@ describe('bytes a crash leaves without their image row', () => {
   it('a mark whose row did come keeps the bytes', async () => {
     const f = folder();
     const image = await f.open().store('default', { kind: 'bytes', data: photo }, {});
-    new SqliteImageRepository(f.db).markPendingBlob(blobKey('default', image.id), f.clock.now.toISOString());
+    await new SqliteImageRepository(f.db).markPendingBlob(blobKey('default', image.id), f.clock.now.toISOString());
     await f.open().sweepExpired();
     expect(f.marks()).toEqual([]);
     expect((await f.open().read('default', image.id)).bytes.equals(photo)).toBe(true);
@@ -124,7 +124,7 @@ describe('bytes a crash leaves without their stored file row', () => {
     const f = folder();
     const stored = await openFiles(f).storeFrames('default', [{ source: { kind: 'bytes', data: photo } }, { source: { kind: 'bytes', data: photo } }]);
     const keys = [0, 1].map((i) => `default/files/${stored.id}/frames/${i}`);
-    expect(new SqliteFileRepository(f.db).delete('default', stored.id, { keys, due: f.clock.now.toISOString() })).toBe(true);
+    expect(await new SqliteFileRepository(f.db).delete('default', stored.id, { keys, due: f.clock.now.toISOString() })).toBe(true);
     expect(f.files()).toHaveLength(2);
     expect(await openFiles(f).delete('default', [stored.id])).toEqual({ deleted: [], notFound: [stored.id] });
     expect(await openFiles(f).sweepPendingBytes()).toBe(2);

@@ -82,7 +82,7 @@ describe('stored images', () => {
     expect(fs.existsSync(blobFile(id))).toBe(true);
     expect((await app.inject({ method: 'DELETE', url: `/v1/images/${id}` })).statusCode).toBe(204);
     expect(fs.existsSync(blobFile(id))).toBe(false);
-    expect(services.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(id)).toBe(0);
+    expect(services.db!.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(id)).toBe(0);
     expect((await app.inject(`/v1/images/${id}`)).statusCode).toBe(404);
     expect((await app.inject({ method: 'DELETE', url: `/v1/images/${id}` })).statusCode).toBe(404);
   });
@@ -104,12 +104,12 @@ describe('image store (core and SQLite adapter)', () => {
     const images = new ImageStore(new SqliteImageRepository(db), new FolderBlobStore(path.join(root, 'blobs')), limits);
     const a = await images.store('default', { kind: 'bytes', data: photo }, {});
     const b = await images.store('bank-b', { kind: 'bytes', data: photo }, { label: 'b' });
-    expect(images.describe('default', a.id).id).toBe(a.id);
-    expect(() => images.describe('bank-b', a.id)).toThrow(/no image/);
-    expect(() => images.describe('default', b.id)).toThrow(/no image/);
-    expect(() => images.update('default', b.id, { label: 'stolen' })).toThrow(/no image/);
+    expect((await images.describe('default', a.id)).id).toBe(a.id);
+    await expect(images.describe('bank-b', a.id)).rejects.toThrow(/no image/);
+    await expect(images.describe('default', b.id)).rejects.toThrow(/no image/);
+    await expect(images.update('default', b.id, { label: 'stolen' })).rejects.toThrow(/no image/);
     await expect(images.delete('default', b.id)).rejects.toThrow(/no image/);
-    expect(images.describe('bank-b', b.id).label).toBe('b');
+    expect((await images.describe('bank-b', b.id)).label).toBe('b');
     db.close();
   });
 
@@ -122,10 +122,10 @@ describe('image store (core and SQLite adapter)', () => {
     const short = await images.store('default', { kind: 'bytes', data: photo }, { ttlSeconds: 60 });
     const kept = await images.store('default', { kind: 'bytes', data: photo }, {});
     now = new Date('2026-01-01T00:01:00Z');
-    expect(() => images.describe('default', short.id)).toThrow(/no image/);
+    await expect(images.describe('default', short.id)).rejects.toThrow(/no image/);
     expect(await images.sweepExpired()).toBe(1);
     expect(fs.existsSync(blobs.fileOf(`default/images/${short.id}`))).toBe(false);
-    expect(images.describe('default', kept.id).id).toBe(kept.id);
+    expect((await images.describe('default', kept.id)).id).toBe(kept.id);
     db.close();
   });
 

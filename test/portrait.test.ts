@@ -195,7 +195,7 @@ describe('active liveness (challenge–response) with real frames', () => {
 
   it('passes the gestures performed in order and fails them in the wrong order', async () => {
     const challenges = scripted();
-    const c = challenges.create('default');
+    const c = await challenges.create('default');
     expect(c.gestures).toEqual(['turn_left', 'turn_right']);
     const right = await encodeClip([...(await drift(turnedLeft, 6)), ...(await drift(turnedRight, 6))], 5);
     const ok = await challenges.verify('default', c.id, c.nonce, { bytes: right }, 'LOW');
@@ -204,19 +204,19 @@ describe('active liveness (challenge–response) with real frames', () => {
     expect(['SUCCESS', 'SPOOF']).toContain(ok.status);
     expect(ok.status === 'SUCCESS').toBe(ok.livenessScore >= services.liveness.threshold('LOW'));
 
-    const d = scripted().create('default');
+    const d = await scripted().create('default');
     const wrongOrder = await encodeClip([...(await drift(turnedRight, 6)), ...(await drift(turnedLeft, 6))], 5);
     const failed = await scripted().verify('default', d.id, d.nonce, { bytes: wrongOrder }, 'LOW').catch((e) => e);
     expect(failed).toBeInstanceOf(Error); // another service instance does not know the challenge
     const again = scripted();
-    const e = again.create('default');
+    const e = await again.create('default');
     const outcome = await again.verify('default', e.id, e.nonce, { bytes: wrongOrder }, 'LOW');
     expect(outcome).toMatchObject({ status: 'FAILED', reason: 'gestures_not_performed', observed: ['turn_right', 'turn_left'] });
   });
 
   it('fails when another person takes over midway', async () => {
     const challenges = scripted();
-    const c = challenges.create('default');
+    const c = await challenges.create('default');
     const swapped = await encodeClip([...(await drift(turnedLeft, 6)), ...(await drift(other, 6))], 5);
     expect(await challenges.verify('default', c.id, c.nonce, { bytes: swapped }, 'LOW')).toMatchObject({ status: 'FAILED', reason: 'identity_changed' });
   });

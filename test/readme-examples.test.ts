@@ -27,6 +27,7 @@ describe('the README', () => {
       expect.stringMatching(/^npm ci/),
       expect.stringMatching(/^export FACEPROOF_BOOTSTRAP_KEY=/),
       expect.stringMatching(/^npm test/),
+      expect.stringMatching(/^# read a passport page/),
       expect.stringMatching(/^npx faceproof serve/),
     ]);
   });

@@ -91,18 +91,18 @@ describe.skipIf(!dataDir)('challenge–response with LFW photos of one person tu
 
   it('left, frontal, right performs [turn_left, turn_right]; right, frontal, left does not; a stranger midway fails', async () => {
     const ok = scripted();
-    const c = ok.create('default');
+    const c = await ok.create('default');
     const good = await ok.verify('default', c.id, c.nonce, { bytes: await clip(views.left!, views.frontal!, views.right!) }, 'LOW');
     expect(good.observed).toEqual(['turn_left', 'neutral', 'turn_right']);
     expect(good.sameIdentity).toBe(true);
     expect(good.status).toBe(good.livenessScore >= services.liveness.threshold('LOW') ? 'SUCCESS' : 'SPOOF');
 
     const reversed = scripted();
-    const d = reversed.create('default');
+    const d = await reversed.create('default');
     expect(await reversed.verify('default', d.id, d.nonce, { bytes: await clip(views.right!, views.frontal!, views.left!) }, 'LOW')).toMatchObject({ status: 'FAILED', reason: 'gestures_not_performed' });
 
     const swapped = scripted();
-    const e = swapped.create('default');
+    const e = await swapped.create('default');
     expect(await swapped.verify('default', e.id, e.nonce, { bytes: await clip(views.left!, views.stranger!, views.right!) }, 'LOW')).toMatchObject({ status: 'FAILED', reason: 'identity_changed' });
   }, 120_000);
 });

@@ -80,14 +80,14 @@ describe('template codec and re-seal (no models)', () => {
     expect((err as Error).message).toMatch(/face f2 is sealed under master key \d+, which this server does not hold/);
   });
 
-  it('re-seals raw and old-key rows in batches, can be interrupted, and does nothing the second time', () => {
+  it('re-seals raw and old-key rows in batches, can be interrupted, and does nothing the second time', async () => {
     const file = path.join(tmp('faceproof-keys-'), 'master.json');
     const keys = MasterKeyring.openFile(file);
     const db = openDatabase(':memory:');
     const plainRepo = new SqliteCollectionRepository(db);
-    const c = plainRepo.create({ tenantId: 'default', name: 'c', kind: 'gallery', description: null, metadata: {}, model: { modelId: 'm', version: 1, dimension: 16 }, createdAt: '' });
+    const c = await plainRepo.create({ tenantId: 'default', name: 'c', kind: 'gallery', description: null, metadata: {}, model: { modelId: 'm', version: 1, dimension: 16 }, createdAt: '' });
     const vectors = Array.from({ length: 2500 }, () => randomVector(16));
-    plainRepo.addFaces('default', c.id, vectors.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: '' })));
+    await plainRepo.addFaces('default', c.id, vectors.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: '' })));
     const columns = TEMPLATE_COLUMNS.filter((t) => t.table === 'faces');
     const all = { sealRaw: () => true, batch: 1000 };
     expect(sealingStatus(db, columns)[0]).toMatchObject({ rows: 2500, raw: 2500, sealed: {} });
@@ -111,7 +111,7 @@ describe('template codec and re-seal (no models)', () => {
     keys.retireOldKeys();
 
     const repo = new SqliteCollectionRepository(db, TemplateCodec.withKeys(keys, { seal: true }));
-    const back = repo.vectorsAfter(c.id, 0, 10_000);
+    const back = await repo.vectorsAfter(c.id, 0, 10_000);
     expect(back).toHaveLength(2500);
     back.forEach((b, i) => expect(b.vector).toEqual(vectors[i]));
 
@@ -159,7 +159,7 @@ describe('templates at rest, through the API (real models and database)', () => 
   let personB: Buffer;
   let sessionId: string;
   const post = (url: string, payload: object = {}) => app.inject({ method: 'POST', url, payload });
-  const blobs = (table: string) => services.db.prepare(`SELECT template FROM ${table}`).pluck().all() as Buffer[];
+  const blobs = (table: string) => services.db!.prepare(`SELECT template FROM ${table}`).pluck().all() as Buffer[];
   let running = false;
   const stop = async () => { if (running) await app.close(); running = false; };
   const reopen = async (env: Record<string, string> = {}) => {
@@ -221,7 +221,7 @@ describe('templates at rest, through the API (real models and database)', () => 
       }
     }
     // …and opened with the key it is the template the API returns.
-    const bobBlob = services.db.prepare("SELECT template FROM user_faces WHERE user_id = 'bob'").pluck().get() as Buffer;
+    const bobBlob = services.db!.prepare("SELECT template FROM user_faces WHERE user_id = 'bob'").pluck().get() as Buffer;
     expect(cosineSimilarity(templateCodec(config, keyring).decode(bobBlob), templateB)).toBeCloseTo(1, 5);
     const ranked = (await post('/v1/collections/people/search', { image: { base64: b64(personB) } })).json();
     expect(ranked.results[0][0]).toMatchObject({ external_id: 'b' });
@@ -288,8 +288,8 @@ describe('templates at rest, through the API (real models and database)', () => 
     const warnings: string[] = [];
     const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((w: string | Error) => { warnings.push(String(w)); }) as typeof process.emitWarning);
     try {
-      const faceA = services.db.prepare("SELECT id FROM faces WHERE external_id = 'a-raw'").pluck().get() as string;
-      flipByte(services.db, 'faces', 'id = ?', faceA);
+      const faceA = services.db!.prepare("SELECT id FROM faces WHERE external_id = 'a-raw'").pluck().get() as string;
+      flipByte(services.db!, 'faces', 'id = ?', faceA);
       // The index still proposes the face; its stored template no longer opens, so it is not scored.
       const search = await post('/v1/collections/people/search', { image: { base64: b64(personAElsewhere) }, max_far: 1 });
       expect(search.statusCode).toBe(200);
@@ -298,17 +298,17 @@ describe('templates at rest, through the API (real models and database)', () => 
       expect(hits.map((h) => h.external_id)).toContain('b');
       expect(warnings.join('\n')).toMatch(new RegExp(`${faceA}.*failed its integrity check.*left out of the search`));
       // Rebuilding an index from the rows stops at it, naming the face.
-      const rows = new SqliteCollectionRepository(services.db, templateCodec(config));
-      const collectionId = rows.get('default', 'people')!.id;
-      expect(() => rows.vectorsAfter(collectionId, 0, 100)).toThrow(new RegExp(`face ${faceA}.*delete that face`));
-      try { rows.vectorsAfter(collectionId, 0, 100); } catch (e) { expect((e as FaceproofError).code).toBe('internal_error'); }
+      const rows = new SqliteCollectionRepository(services.db!, templateCodec(config));
+      const collectionId = (await rows.get('default', 'people'))!.id;
+      await expect(rows.vectorsAfter(collectionId, 0, 100)).rejects.toThrow(new RegExp(`face ${faceA}.*delete that face`));
+      try { await rows.vectorsAfter(collectionId, 0, 100); } catch (e) { expect((e as FaceproofError).code).toBe('internal_error'); }
       // Deleting the face named does not read templates; the rebuild then goes through.
       expect((await app.inject({ method: 'DELETE', url: `/v1/collections/people/faces/${faceA}` })).statusCode).toBe(204);
-      expect(rows.vectorsAfter(collectionId, 0, 100)).toHaveLength(1);
+      expect(await rows.vectorsAfter(collectionId, 0, 100)).toHaveLength(1);
 
       // One of alice's two templates altered: 1:1 authentication refuses to answer rather than compare with the other alone.
-      const [damaged, intact] = services.db.prepare("SELECT id FROM user_faces WHERE user_id = 'alice' ORDER BY created_at, id").pluck().all() as string[];
-      flipByte(services.db, 'user_faces', 'id = ?', damaged, 5);
+      const [damaged, intact] = services.db!.prepare("SELECT id FROM user_faces WHERE user_id = 'alice' ORDER BY created_at, id").pluck().all() as string[];
+      flipByte(services.db!, 'user_faces', 'id = ?', damaged, 5);
       const auth = await post('/v1/users/alice/authenticate', { image: { base64: b64(personAElsewhere) } });
       expect(auth.statusCode).toBe(500);
       expect(auth.json().error).toMatchObject({ code: 'internal_error' });
@@ -318,8 +318,8 @@ describe('templates at rest, through the API (real models and database)', () => 
       expect((await post('/v1/users/alice/authenticate', { image: { base64: b64(personAElsewhere) } })).json()).toMatchObject({ decision: 'match', best_face_id: intact, compared_faces: 1 });
 
       // A session face altered: matching in the session fails the same way.
-      const sessionFace = services.db.prepare('SELECT id FROM session_faces WHERE session_id = ? ORDER BY created_at, id').pluck().get(sessionId) as string;
-      flipByte(services.db, 'session_faces', 'id = ?', sessionFace, 100);
+      const sessionFace = services.db!.prepare('SELECT id FROM session_faces WHERE session_id = ? ORDER BY created_at, id').pluck().get(sessionId) as string;
+      flipByte(services.db!, 'session_faces', 'id = ?', sessionFace, 100);
       const match = await post(`/v1/sessions/${sessionId}/match`, { image: { base64: b64(personA) } });
       expect(match.statusCode).toBe(500);
       expect(match.json().error.message).toMatch(new RegExp(`face ${sessionFace} of session ${sessionId} failed its integrity check`));

@@ -254,13 +254,13 @@ describe('half-precision templates', () => {
 });
 
 describe('vector index over 8-bit projections', () => {
-  it('finds each template and a near copy of it first, before and after a reopen from its snapshot', () => {
+  it('finds each template and a near copy of it first, before and after a reopen from its snapshot', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-i8-'));
     const config = loadConfig({ FACEPROOF_DATA_DIR: dir, FACEPROOF_INDEX_QUANTIZATION: 'i8' });
     const projection = VectorProjection.read(config.index.projectionFile).truncated(config.index.dimensions);
     const db = openDatabase(path.join(dir, 'faceproof.db'));
     const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
-    const record = repository.create({
+    const record = await repository.create({
       tenantId: 'default', name: 'i8', kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
       model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
     });
@@ -268,19 +268,52 @@ describe('vector index over 8-bit projections', () => {
     const normal = () => { seed = (seed * 48271) % 2147483647; const u = seed / 2147483647; seed = (seed * 48271) % 2147483647; return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * (seed / 2147483647)); };
     const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
     const templates = Array.from({ length: 3000 }, () => unit(Float32Array.from({ length: projection.inDim }, normal)));
-    const faces = repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
+    const faces = await repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
     const options = { dir: path.join(dir, 'indexes'), ...config.index, projection, buildThreads: 1 };
     const provider = new UsearchIndexProvider(repository, options);
-    provider.open(record).add(faces.map((f) => f.key), templates);
+    (await provider.open(record)).add(faces.map((f) => f.key), templates);
     const firstHits = (index: { search(v: Float32Array, k: number, candidates: number): Array<{ key: number; similarity: number }> }) =>
       faces.slice(0, 300).filter((f, i) => {
         const nearCopy = unit(templates[i].map((x) => x + 0.01 * normal()));
         return index.search(templates[i], 1, 10)[0]?.key === f.key && index.search(nearCopy, 1, 10)[0]?.key === f.key;
       }).length;
-    expect(firstHits(provider.open(record))).toBe(300);
-    provider.close();
+    expect(firstHits(await provider.open(record))).toBe(300);
+    await provider.close();
     expect(fs.readdirSync(options.dir)).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection.id}l2i8m${config.index.connectivity}\\.`))]);
-    expect(firstHits(new UsearchIndexProvider(repository, options).open(record))).toBe(300);
+    expect(firstHits(await new UsearchIndexProvider(repository, options).open(record))).toBe(300);
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('vector index left idle', () => {
+  it('is counted against the database once stale, and reloaded when removals it never saw were pruned meanwhile', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-stale-'));
+    const db = openDatabase(path.join(dir, 'faceproof.db'));
+    const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
+    const record = await repository.create({
+      tenantId: 'default', name: 'idle', kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
+      model: { modelId: 'synthetic', version: 1, dimension: 8 },
+    });
+    const unit = (i: number) => { const v = Float32Array.from({ length: 8 }, (_, j) => Math.sin(i * 7 + j)); const n = Math.hypot(...v); return v.map((x) => x / n); };
+    const faces = await repository.addFaces('default', record.id, Array.from({ length: 20 }, (_, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector: unit(i), createdAt: record.createdAt })));
+    const logs: string[] = [];
+    const options = { dir: path.join(dir, 'indexes'), quantization: 'f32' as const, connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000, buildThreads: 1, staleAfterMs: 0, log: (m: string) => logs.push(m) };
+    const provider = new UsearchIndexProvider(repository, options);
+    expect((await provider.open(record)).size).toBe(20);
+    // Another node removed five faces and the removal log was pruned before this one looked again.
+    const removed = await repository.removeFaces(record.id, { faceIds: faces.slice(0, 5).map((f) => f.id) });
+    db.prepare('DELETE FROM face_removals').run();
+    const reopened = await provider.open(record);
+    expect(reopened.size).toBe(15);
+    expect(removed.every((key) => reopened.search(unit(key - faces[0].key), 1, 10)[0]?.key !== key)).toBe(true);
+    expect(logs.some((m) => m.includes('reloading'))).toBe(true);
+    // Not stale: no count is taken, and nothing reloads.
+    const fresh = new UsearchIndexProvider(repository, { ...options, staleAfterMs: 3_600_000 });
+    await fresh.open(record);
+    logs.length = 0;
+    await fresh.open(record);
+    expect(logs).toEqual([]);
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -79,8 +79,8 @@ describe('users: face authentication', () => {
   it('unregistering erases the user, their templates and their history', async () => {
     expect((await app.inject({ method: 'DELETE', url: '/v1/users/alice@example.com' })).statusCode).toBe(204);
     expect((await get('/v1/users/alice@example.com')).statusCode).toBe(404);
-    expect(services.db.prepare("SELECT COUNT(*) FROM user_faces WHERE user_id = 'alice@example.com'").pluck().get()).toBe(0);
-    expect(services.db.prepare("SELECT COUNT(*) FROM user_events WHERE user_id = 'alice@example.com'").pluck().get()).toBe(0);
+    expect(services.db!.prepare("SELECT COUNT(*) FROM user_faces WHERE user_id = 'alice@example.com'").pluck().get()).toBe(0);
+    expect(services.db!.prepare("SELECT COUNT(*) FROM user_events WHERE user_id = 'alice@example.com'").pluck().get()).toBe(0);
   });
 });
 
@@ -120,17 +120,17 @@ describe('sessions: one-to-few', () => {
     expect((await get(`/v1/sessions/${sessionId}`)).statusCode).toBe(404);
     expect((await get(`/v1/images/${imageId}`)).statusCode).toBe(404);
     expect(fs.existsSync(path.join(config.dataDir, 'blobs', 'default', 'images', imageId))).toBe(false);
-    expect(services.db.prepare('SELECT COUNT(*) FROM session_faces WHERE session_id = ?').pluck().get(sessionId)).toBe(0);
+    expect(services.db!.prepare('SELECT COUNT(*) FROM session_faces WHERE session_id = ?').pluck().get(sessionId)).toBe(0);
   });
 
   it('expired sessions disappear with their data', async () => {
     const s = services.sessions;
-    const session = s.create('default', { ttlSeconds: 1, imageStorageEnabled: true });
+    const session = await s.create('default', { ttlSeconds: 1, imageStorageEnabled: true });
     const [face] = await s.addFaces('default', session.id, { kind: 'image', source: { kind: 'bytes', data: personA } }, { imageType: 'SELFIE', allFaces: false });
     await new Promise((r) => setTimeout(r, 1100));
     expect((await get(`/v1/sessions/${session.id}`)).statusCode).toBe(404);
     expect(await s.sweepExpired()).toBe(1);
-    expect(services.db.prepare('SELECT COUNT(*) FROM sessions WHERE id = ?').pluck().get(session.id)).toBe(0);
+    expect(services.db!.prepare('SELECT COUNT(*) FROM sessions WHERE id = ?').pluck().get(session.id)).toBe(0);
     expect(fs.existsSync(path.join(config.dataDir, 'blobs', 'default', 'images', face.imageId!))).toBe(false);
   });
 

@@ -21,3 +21,19 @@ export function calibrationPoints(sortedImpostors: Float32Array): Array<[number,
 }
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+
+/**
+ * The genuine side of the DET curve at the table's points: per point, how many genuine pairs score
+ * below its similarity (a threshold there rejects them; the product accepts similarity ≥ threshold).
+ * Counts, not rates, so the resolution (one pair in however many were measured) stays visible.
+ */
+export function genuineNonMatches(sortedGenuine: Float32Array, points: Array<[number, number]>): number[] {
+  return points.map(([similarity]) => {
+    let lo = 0, hi = sortedGenuine.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedGenuine[mid] < similarity) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  });
+}

@@ -33,7 +33,7 @@ try {
   try {
     const repository = new SqliteCollectionRepository(db, templateCodec(config));
     let provider: UsearchIndexProvider | undefined;
-    for (const record of repository.list('default')) {
+    for (const record of await repository.list('default')) {
       if (!provider) {
         const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
         provider = new UsearchIndexProvider(repository, { dir: path.join(copy, 'indexes'), ...config.index, projection, buildThreads: 1, log: (m) => result.logs.push(m) });

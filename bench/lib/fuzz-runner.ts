@@ -383,7 +383,7 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
     for (const p of pending.splice(0)) {
       let ok = false;
       if (p.requestId) {
-        try { services.audit.get(AUDIT_TENANT, p.requestId); ok = true; } catch { ok = false; }
+        try { await services.audit.get(AUDIT_TENANT, p.requestId); ok = true; } catch { ok = false; }
       }
       if (ok) audit.found++;
       else {
@@ -531,7 +531,7 @@ async function fuzzApp(app: FastifyInstance, services: Services, options: FuzzOp
   let chainValid: boolean | null = null;
   let chainRecords: number | null = null;
   try {
-    const v = services.audit.verify();
+    const v = await services.audit.verify();
     chainValid = v.valid;
     chainRecords = v.records;
   } catch (err) {

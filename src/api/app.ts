@@ -9,6 +9,7 @@ import type { EngineInfo } from '../engine/face-engine.ts';
 import { FaceproofError } from '../core/errors.ts';
 import type { Config } from '../config.ts';
 import { registerErrorHandling, sendError } from './errors.ts';
+import { registerCors } from './cors.ts';
 import { detectRoute } from './v1/detect.ts';
 import { compareRoute } from './v1/compare.ts';
 import { systemRoutes } from './v1/system.ts';
@@ -31,11 +32,14 @@ import type { LivenessService } from '../core/liveness.ts';
 import type { ChallengeService } from '../core/challenges.ts';
 import { registerCaller } from './caller.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import type { RateBuckets } from '../core/rate-buckets.ts';
 import type { ClientAdministration } from '../core/api-clients.ts';
 import type { Authenticator } from '../core/authentication.ts';
 import type { TransactionService } from '../core/transactions.ts';
 import type { UsageMeter } from '../core/usage.ts';
 import { accessRoutes } from './v1/access.ts';
+import { trustRoutes } from './v1/trust.ts';
+import type { TrustStore } from '../core/documents/trust-store.ts';
 import { registerTransactionHeader, transactionRoutes, usageRoutes } from './v1/transactions.ts';
 import { registerBodyLimits, registerRequestTimeout } from './limits.ts';
 import { registerBodyRules, registerRouteContract } from './route-contract.ts';
@@ -46,11 +50,15 @@ import type { ImageErasure } from '../core/erasure.ts';
 import type { PayloadEncryption } from '../core/payload-encryption.ts';
 import type { RequestRecords } from '../core/request-records.ts';
 import type { ClientSettingsStore } from '../core/client-settings.ts';
+import type { DocumentService } from '../core/documents/document-service.ts';
+import type { VerifiedChips } from '../core/documents/verified-chips.ts';
 import { collectionRoutes } from './v1/collections.ts';
 import { userRoutes } from './v1/users.ts';
 import { sessionRoutes } from './v1/sessions.ts';
+import { documentRoutes } from './v1/documents.ts';
 import { DIALECTS } from './dialects/registry.ts';
 import { dialectRoutes } from './dialects/routes.ts';
+import { consoleRoutes } from './console/routes.ts';
 
 /** Request headers that carry credentials. */
 const SECRET_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
@@ -93,8 +101,16 @@ export interface AppServices {
   requestRecords?: RequestRecords;
   /** Per-client SDK settings (TrustVision's client_settings); optional for apps built without them. */
   clientSettings?: ClientSettingsStore;
+  /** Identity documents: MRZ reading, chip verification, one-shot verification; optional for apps built without them. */
+  documents?: DocumentService;
+  /** Chips verified here (TrustVision's check_nfc); optional for apps built without them. */
+  verifiedChips?: VerifiedChips;
+  /** The operator's trust anchors for chip verification (/v1/admin/trust); optional for apps built without them. */
+  trust?: TrustStore;
   /** Readiness: each dependency's state (database, signing keys, inference threads). */
   readiness: () => Promise<Record<string, boolean>>;
+  /** Where clients' rate budgets live: shared by the nodes on one database; this process's memory when absent. */
+  rateBuckets?: RateBuckets;
 }
 
 export interface AppDeps {
@@ -127,17 +143,18 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
       const error = new FaceproofError('invalid_parameter', `the path cannot be read: ${err.message}`);
       request.auditResult = { error: error.code };
       reply.statusCode = error.status;
-      recordUnrouted?.(request, reply);
-      void sendError(request, reply.header('X-Request-Id', request.id), error);
+      void (recordUnrouted?.(request, reply) ?? Promise.resolve()).then(() => sendError(request, reply.header('X-Request-Id', request.id), error));
     },
     // Unknown fields are errors, not silently dropped; `binary` marks multipart file fields in the OpenAPI document.
     ajv: { customOptions: { removeAdditional: false, strictTypes: false, formats: { binary: true } } },
   });
 
   registerErrorHandling(app);
+  // Before the caller hook: preflights are answered without credentials, refusals carry the CORS headers.
+  await registerCors(app, config.corsOrigins);
   registerBodyLimits(app, { media: config.maxBodyBytes, other: config.maxSmallBodyBytes });
   registerRouteContract(app);
-  registerCaller(app, { authenticator: services.authenticator, limiter: new RateLimiter(config.rateLimit) });
+  registerCaller(app, { authenticator: services.authenticator, limiter: new RateLimiter(config.rateLimit, services.rateBuckets) });
   registerRequestTimeout(app, config.requestTimeoutMs);
   registerTransactionHeader(app, services.transactions);
   if (close) app.addHook('onClose', close);
@@ -215,6 +232,7 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
         { name: 'collections', description: 'Galleries of faces and 1:N search' },
         { name: 'users', description: 'Users who authenticate with their face' },
         { name: 'sessions', description: 'Short-lived one-to-few galleries' },
+        { name: 'documents', description: 'Identity documents: MRZ reading, chip verification (passive and active authentication), one-shot document verification; the trust store' },
         { name: 'images', description: 'Stored images' },
         { name: 'files', description: 'Stored files' },
         { name: 'access', description: 'API clients, keys and tokens' },
@@ -244,9 +262,12 @@ export async function buildApp({ config, services, engine, logger, close }: AppD
   auditRoutes(app, services.audit, services.auditInputs);
   portraitRoutes(app, services.quality, services.liveness, services.challenges, services.age, config.liveness.defaultLevel);
   accessRoutes(app, services.administration, services.authenticator);
+  if (services.trust) await trustRoutes(app, services.trust);
   transactionRoutes(app, services.transactions, services.audit);
   usageRoutes(app, services.usage);
+  if (services.documents) documentRoutes(app, services.documents);
   dialectRoutes(app, services);
+  consoleRoutes(app);
   systemRoutes(app, { service, engine, config, version: VERSION, readiness: async () => (closing ? { accepting_requests: false } : { accepting_requests: true, ...(await services.readiness()) }) });
   return app;
 }

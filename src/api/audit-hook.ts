@@ -57,7 +57,30 @@ export function describeInputs(value: unknown, key = '', keep?: MediaSink, depth
 const RESULT_KEYS = ['decision', 'score', 'far', 'similarity', 'is_live', 'verdict', 'status', 'reason', 'signature'] as const;
 const COUNTED = ['faces', 'results', 'images', 'matches', 'events', 'collections'] as const;
 
-/** What was decided, from the body sent: the decision fields, list sizes, the error code, the signature. */
+type Box = { x: number; y: number; width: number; height: number };
+const boxOf = (v: unknown): Box | undefined => {
+  const b = (v as { box?: Record<string, unknown> } | null)?.box;
+  if (!b || typeof b !== 'object') return undefined;
+  const { x, y, width, height } = b;
+  return [x, y, width, height].every((n) => typeof n === 'number' && Number.isFinite(n)) ? { x, y, width, height } as Box : undefined;
+};
+
+/**
+ * Where the answer found faces: the boxes of each top-level field holding a face or a list of faces
+ * (`faces`, `source_face`, `target_face`, `query_faces`…), in the image's pixels, 50 a field at
+ * most. Numbers only, no picture: with FACEPROOF_AUDIT_KEEP_INPUTS the console draws them over the
+ * kept input; without it they still say where in the judged image (known by its digest) the faces were.
+ */
+function boxesOf(body: Record<string, unknown>): Record<string, Box[]> | undefined {
+  const out: Record<string, Box[]> = {};
+  for (const [k, v] of Object.entries(body).slice(0, 100)) {
+    const found = (Array.isArray(v) ? v.slice(0, 50) : [v]).map(boxOf).filter((b): b is Box => !!b);
+    if (found.length) out[k] = found;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** What was decided, from the body sent: the decision fields, list sizes, face boxes, the error code, the signature. */
 export function describeResult(payload: string): Record<string, unknown> {
   let body: Record<string, unknown>;
   try {
@@ -69,6 +92,8 @@ export function describeResult(payload: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of RESULT_KEYS) if (body[k] !== undefined) out[k] = body[k];
   for (const k of COUNTED) if (Array.isArray(body[k])) out[`${k}_count`] = (body[k] as unknown[]).length;
+  const boxes = boxesOf(body);
+  if (boxes) out.boxes = boxes;
   const error = body.error as { code?: string } | undefined;
   if (error?.code) out.error = error.code;
   return out;
@@ -83,9 +108,10 @@ const PROBES = new Set(['/v1/health', '/v1/health/ready']);
  */
 export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: UsageMeter, options: { archive?: AuditInputArchive; auditProbes?: boolean } = {}): AuditRecorder {
   const { archive, auditProbes = false } = options;
-  const audited = (request: FastifyRequest) => auditProbes || !PROBES.has(request.routeOptions.url ?? '');
+  // The landing page and the console's files (GET /, /console) are pages, not requests of the API.
+  const audited = (request: FastifyRequest) => !request.routeOptions.config?.staticAsset && (auditProbes || !PROBES.has(request.routeOptions.url ?? ''));
   const recorded = new WeakSet<FastifyRequest>();
-  const record: AuditRecorder = (request, reply) => {
+  const record: AuditRecorder = async (request, reply) => {
     if (!audited(request) || recorded.has(request)) return;
     recorded.add(request);
     const tenantId = request.caller?.tenantId ?? 'default';
@@ -111,29 +137,29 @@ export function registerAudit(app: FastifyInstance, trail: AuditTrail, usage: Us
       const inputs = describeInputs({ params: request.params, query: request.query, body: request.body, ...(consent ? { consent } : {}) }, '', archive && ((bytes, digest) => {
         archive.keep(tenantId, digest, bytes).catch((err: unknown) => request.log.error({ err }, 'an audit input could not be kept'));
       })) as Record<string, unknown>;
-      trail.record({ ...base, inputs });
+      await trail.record({ ...base, inputs });
     } catch (err) {
       // The request is still recorded, with why its inputs are not.
       request.log.error({ err }, 'the audit record could not be written with its inputs');
       try {
-        trail.record({ ...base, inputs: { unrecorded: String((err as Error).message ?? err).slice(0, 200) } });
+        await trail.record({ ...base, inputs: { unrecorded: String((err as Error).message ?? err).slice(0, 200) } });
       } catch (again) {
         request.log.error({ err: again }, 'the audit record could not be written');
       }
     }
     if (!request.caller?.principal) return;
     try {
-      usage.count(request.caller.tenantId, request.caller.clientId, service, reply.statusCode, !!request.routeOptions.config.usesEngine, new Date(), request.outcome);
+      await usage.count(request.caller.tenantId, request.caller.clientId, service, reply.statusCode, !!request.routeOptions.config.usesEngine, new Date(), request.outcome);
     } catch (err) {
       request.log.error({ err }, 'usage could not be counted');
     }
   };
   // Written as the response goes out, before its first byte: a client never holds an answer whose
-  // record a crash could still lose (the write is synchronous and committed by then).
+  // record a crash could still lose (the write is awaited, committed by then).
   app.addHook('onSend', async (request, reply, payload) => {
     if (!audited(request)) return payload;
     if (typeof payload === 'string') request.auditResult = describeResult(payload);
-    record(request, reply);
+    await record(request, reply);
     return payload;
   });
   return record;
@@ -150,4 +176,4 @@ function consentHeaders(request: FastifyRequest): Record<string, string> | undef
 }
 
 /** Writes a request's audit record (and counts its usage), once, as its response is sent. */
-export type AuditRecorder = (request: FastifyRequest, reply: FastifyReply) => void;
+export type AuditRecorder = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

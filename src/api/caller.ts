@@ -9,6 +9,7 @@ import { sendError } from './errors.ts';
 import { scopeOf, serviceOf } from './route-service.ts';
 import { dialectOf } from './dialects/registry.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import { isStaticRoute } from './console/routes.ts';
 
 /** Who is calling: the tenant whose data the request may touch, and the client that made it. */
 export interface Caller {
@@ -36,7 +37,7 @@ const ANONYMOUS = (): Caller => ({ tenantId: DEFAULT_TENANT, clientId: 'anonymou
 /** What a route needs: public routes nothing, otherwise its service's scope or any valid credential. */
 export function accessOf(route: string | undefined): Access {
   if (route === undefined) return 'authenticated';
-  if (PUBLIC.has(route) || route.startsWith('/docs')) return 'public';
+  if (PUBLIC.has(route) || route.startsWith('/docs') || isStaticRoute(route)) return 'public';
   const vendor = dialectOf(route);
   if (vendor?.dialect.publicPaths.includes(vendor.path)) return 'public';
   return scopeOf(serviceOf(route)) ?? 'authenticated';
@@ -101,7 +102,7 @@ export function registerCaller(app: FastifyInstance, { authenticator, limiter }:
         throw new FaceproofError('insufficient_scope', `this key lacks the "${access}" scope`);
       }
       if (credentials.scheme === 'hmac' && credentials.contentMd5 !== undefined) request.signedContentMd5 = credentials.contentMd5;
-      const wait = limiter.take(principal.client);
+      const wait = await limiter.take(principal.client);
       if (wait > 0) {
         reply.header('Retry-After', String(Math.ceil(wait)));
         throw new FaceproofError('rate_limit_exceeded', `client ${principal.clientId} is over its rate limit; retry after ${Math.ceil(wait)} s`);

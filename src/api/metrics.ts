@@ -5,7 +5,7 @@ export interface MetricsSources {
   /** Engine requests in flight (the bounded queue). */
   pendingRequests(): number;
   inferenceStats(): Array<{ model: string; runs: number; seconds: number }>;
-  collectionSizes(): Array<{ tenantId: string; name: string; faces: number }>;
+  collectionSizes(): Promise<Array<{ tenantId: string; name: string; faces: number }>>;
 }
 
 /**
@@ -35,11 +35,11 @@ export function registerMetrics(app: FastifyInstance, sources: MetricsSources): 
   });
   new Gauge({
     name: 'faceproof_collection_faces_total', help: 'Faces in every collection of every tenant', registers: [registry],
-    collect() { this.set(sources.collectionSizes().reduce((n, c) => n + c.faces, 0)); },
+    async collect() { this.set((await sources.collectionSizes()).reduce((n, c) => n + c.faces, 0)); },
   });
   new Gauge({
     name: 'faceproof_collection_faces', help: 'Faces per collection (shown to admin keys only)', labelNames: ['tenant', 'collection'], registers: [perTenant],
-    collect() { this.reset(); for (const c of sources.collectionSizes()) this.set({ tenant: c.tenantId, collection: c.name }, c.faces); },
+    async collect() { this.reset(); for (const c of await sources.collectionSizes()) this.set({ tenant: c.tenantId, collection: c.name }, c.faces); },
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -1,4 +1,5 @@
 import type { ApiClient } from '../core/api-clients.ts';
+import { MemoryRateBuckets, type RateBuckets } from '../core/rate-buckets.ts';
 
 export interface RateLimits {
   /** Requests per second a client may sustain (0: unlimited). */
@@ -8,28 +9,24 @@ export interface RateLimits {
 }
 
 /**
- * One token bucket per client, in memory: a restart refills every bucket, which errs on the side
- * of serving. A client's own rate (set by an admin) overrides the server's default.
+ * One token bucket per client. A client's own rate (set by an admin) overrides the server's
+ * default. The buckets are this process's memory by default (a restart refills every bucket, which
+ * errs on the side of serving); several nodes share theirs in the database, so that a client's
+ * budget is one whichever node its requests reach.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets: RateBuckets;
 
-  constructor(private readonly defaults: RateLimits, private readonly now: () => number = () => performance.now()) {}
+  /** `buckets`: where the budgets live, or a clock (milliseconds) for in-memory ones. */
+  constructor(private readonly defaults: RateLimits, buckets: RateBuckets | (() => number) = new MemoryRateBuckets()) {
+    this.buckets = typeof buckets === 'function' ? new MemoryRateBuckets(buckets) : buckets;
+  }
 
-  /** Takes one token; returns 0 when the request may go ahead, else the seconds until one is free. */
-  take(client: Pick<ApiClient, 'id' | 'ratePerSecond' | 'burst'>): number {
+  /** Takes one token; resolves to 0 when the request may go ahead, else the seconds until one is free. */
+  async take(client: Pick<ApiClient, 'id' | 'ratePerSecond' | 'burst'>): Promise<number> {
     const rate = client.ratePerSecond ?? this.defaults.perSecond;
     if (!(rate > 0)) return 0;
     const burst = Math.max(1, client.burst ?? this.defaults.burst);
-    const now = this.now();
-    const bucket = this.buckets.get(client.id) ?? { tokens: burst, at: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
-    bucket.at = now;
-    this.buckets.set(client.id, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return (1 - bucket.tokens) / rate;
+    return this.buckets.take(client.id, rate, burst);
   }
 }

@@ -1,7 +1,7 @@
 import { isScope, type Scope } from '../core/scopes.ts';
 import { dialectOf } from './dialects/registry.ts';
 
-const SERVICES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'audit', 'admin', 'auth', 'transactions', 'usage', 'metrics'];
+const SERVICES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'files', 'collections', 'users', 'sessions', 'documents', 'audit', 'admin', 'auth', 'transactions', 'usage', 'metrics'];
 
 /**
  * Which service a route belongs to, from its first path segment (a vendor dialect's own mapping

@@ -14,21 +14,28 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   const sweeper = setInterval(() => {
     const auditBefore = config.auditRetentionDays > 0 ? new Date(Date.now() - config.auditRetentionDays * 86_400_000).toISOString() : undefined;
     // Kept answers (requests_by_*) follow the audit records they belong to.
-    if (auditBefore) services.requestRecords?.prune(auditBefore);
-    Promise.all([services.images.sweepExpired(), services.sessions.sweepExpired(), auditBefore ? services.audit.prune(auditBefore) : 0, services.files.sweepPendingBytes()]).then(
-      ([images, sessions, audit, fileBytes]) => { if (images + sessions + audit + fileBytes > 0) app.log.info({ images, sessions, audit, fileBytes }, 'expired data erased'); },
+    // With several nodes on one database, one sweeps at a time; the others skip this turn.
+    services.store.exclusively('retention-sweep', () => Promise.all([
+      auditBefore ? services.requestRecords?.prune(auditBefore) : 0, services.images.sweepExpired(), services.sessions.sweepExpired(),
+      auditBefore ? services.audit.prune(auditBefore) : 0, services.files.sweepPendingBytes(),
+    ])).then(
+      (swept) => {
+        if (!swept) return;
+        const [, images, sessions, audit, fileBytes] = swept;
+        if (images + sessions + audit + fileBytes > 0) app.log.info({ images, sessions, audit, fileBytes }, 'expired data erased');
+      },
       (err: unknown) => app.log.error({ err }, 'retention sweep failed'),
     );
   }, config.retentionSweepMs);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
   const opening = performance.now();
-  const indexed = services.collections.openIndexes();
+  const indexed = await services.collections.openIndexes();
   app.log.info({ faces: indexed, ms: Math.round(performance.now() - opening) }, 'collection indexes open');
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ pipeline: engine.info().pipelineId, dataDir: config.dataDir }, 'faceproof ready');
   const now = new Date().toISOString();
-  if (!services.administration.listKeys().some((k) => !k.revokedAt && (!k.expiresAt || k.expiresAt > now))) {
+  if (!(await services.administration.listKeys()).some((k) => !k.revokedAt && (!k.expiresAt || k.expiresAt > now))) {
     app.log.warn('no API key is in force: every request but health will get 401. Set FACEPROOF_BOOTSTRAP_KEY (see docs/authentication.md) or create a key with `faceproof keys create`');
   }
 

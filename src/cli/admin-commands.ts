@@ -20,12 +20,12 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
     .option('--tenant <tenant_id>', 'act on this tenant\'s data (default: a new tenant named like the client)')
     .option('--rate <per_second>', 'its own rate limit, requests per second')
     .option('--burst <n>', 'its own burst')
-    .action((id: string, o: { name?: string; tenant?: string; rate?: string; burst?: string }) => withAdministration((a) =>
-      print(describeClient(a.createClient({ id, name: o.name, tenantId: o.tenant, ratePerSecond: optionalNumber(o.rate, '--rate'), burst: optionalNumber(o.burst, '--burst') }))), { mayCreate: true }));
-  clients.command('list').action(() => withAdministration((a) => print(a.listClients().map(describeClient))));
+    .action((id: string, o: { name?: string; tenant?: string; rate?: string; burst?: string }) => withAdministration(async (a) =>
+      print(describeClient(await a.createClient({ id, name: o.name, tenantId: o.tenant, ratePerSecond: optionalNumber(o.rate, '--rate'), burst: optionalNumber(o.burst, '--burst') }))), { mayCreate: true }));
+  clients.command('list').action(() => withAdministration(async (a) => print((await a.listClients()).map(describeClient))));
   clients.command('disable').argument('<client_id>').description('refuse every request of the client (403 client_disabled) until enabled')
-    .action((id: string) => withAdministration((a) => print(describeClient(a.setStatus(id, 'disabled')))));
-  clients.command('enable').argument('<client_id>').action((id: string) => withAdministration((a) => print(describeClient(a.setStatus(id, 'active')))));
+    .action((id: string) => withAdministration(async (a) => print(describeClient(await a.setStatus(id, 'disabled')))));
+  clients.command('enable').argument('<client_id>').action((id: string) => withAdministration(async (a) => print(describeClient(await a.setStatus(id, 'active')))));
 
   const keys = program.command('keys').description('API keys: create (the secret is printed once), list, revoke');
   keys.command('create')
@@ -34,14 +34,14 @@ export function registerAdminCommands(program: Command, print: (value: unknown) 
     .option('--label <text>', 'what the key is for')
     .option('--signing', 'keep the secret sealed so the key can sign requests (TV HMAC, ADVANCE tokens)')
     .option('--expires-in <seconds>', 'expire the key after this many seconds')
-    .action((o: { client: string; scopes: string; label?: string; signing?: boolean; expiresIn?: string }) => withAdministration((a) => {
-      const issued = a.createKey(o.client, { scopes: parseScopes(o.scopes.split(',').map((s) => s.trim()).filter(Boolean), '--scopes'), label: o.label, signing: !!o.signing, expiresInSeconds: optionalNumber(o.expiresIn, '--expires-in') });
+    .action((o: { client: string; scopes: string; label?: string; signing?: boolean; expiresIn?: string }) => withAdministration(async (a) => {
+      const issued = await a.createKey(o.client, { scopes: parseScopes(o.scopes.split(',').map((s) => s.trim()).filter(Boolean), '--scopes'), label: o.label, signing: !!o.signing, expiresInSeconds: optionalNumber(o.expiresIn, '--expires-in') });
       print(describeIssued(issued));
     }));
   keys.command('list').option('--client <client_id>', 'only this client\'s keys')
-    .action((o: { client?: string }) => withAdministration((a) => print(a.listKeys(o.client).map(describeKey))));
+    .action((o: { client?: string }) => withAdministration(async (a) => print((await a.listKeys(o.client)).map(describeKey))));
   keys.command('revoke').argument('<key_id>').description('revoke a key, with its temporary credentials and tokens; `bootstrap`: the bootstrap key, until a server starts with FACEPROOF_BOOTSTRAP_KEY again')
-    .action((id: string) => withAdministration((a) => print(describeKey(id === BOOTSTRAP_KEY_ID ? a.revokeBootstrapKey() : a.revokeKey(id)))));
+    .action((id: string) => withAdministration(async (a) => print(describeKey(await (id === BOOTSTRAP_KEY_ID ? a.revokeBootstrapKey() : a.revokeKey(id))))));
 }
 
 function optionalNumber(value: string | undefined, name: string): number | undefined {
@@ -56,17 +56,17 @@ function optionalNumber(value: string | undefined, name: string): number | undef
  * database where there is none: the others, pointed at a folder that holds none (a typo in
  * FACEPROOF_DATA_DIR), say so instead of leaving an empty database there.
  */
-async function withAdministration(work: (a: ClientAdministration) => void, options: { mayCreate?: boolean } = {}): Promise<void> {
+async function withAdministration(work: (a: ClientAdministration) => void | Promise<void>, options: { mayCreate?: boolean } = {}): Promise<void> {
   const { openClientAdministration } = await import('../bootstrap.ts');
   const config = loadConfig();
   const database = path.join(config.dataDir, 'faceproof.db');
-  if (!options.mayCreate && !fs.existsSync(database)) {
+  if (!config.databaseUrl && !options.mayCreate && !fs.existsSync(database)) {
     throw new ConfigError(`no Faceproof database in ${config.dataDir} (FACEPROOF_DATA_DIR): start the server there once, or create a client first`);
   }
-  const opened = openClientAdministration(config);
+  const opened = await openClientAdministration(config);
   try {
-    work(opened.administration);
+    await work(opened.administration);
   } finally {
-    opened.close();
+    await opened.close();
   }
 }

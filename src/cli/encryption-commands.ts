@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
 import type { MasterKeyring } from '../store/crypto/master-keyring.ts';
 import type { Db } from '../store/sqlite/database.ts';
 import type { ResealCount, SealingStatus } from '../store/sqlite/template-reseal.ts';
@@ -109,6 +109,10 @@ async function openExistingKeyring(config: Config): Promise<MasterKeyring> {
 }
 
 async function withDatabase(config: Config, use: (db: Db) => Promise<void>): Promise<void> {
+  if (config.databaseUrl) {
+    // Resealing walks SQLite's sealed columns in place; on PostgreSQL it is not built yet.
+    throw new ConfigError('`faceproof encryption` works on the embedded SQLite store; with FACEPROOF_DATABASE_URL set it is not available yet (docs/deployment.md)');
+  }
   const { openDatabase } = await import('../store/sqlite/database.ts');
   const db = openDatabase(path.join(config.dataDir, 'faceproof.db'));
   try {

@@ -50,10 +50,10 @@ export async function indexFolder(
   const items = listFolder(dir);
   let created = false;
   try {
-    collections.describe(DEFAULT_TENANT, options.collection);
+    await collections.describe(DEFAULT_TENANT, options.collection);
   } catch (err) {
     if (!(err instanceof FaceproofError && err.code === 'not_found')) throw err;
-    collections.create(DEFAULT_TENANT, { name: options.collection, kind: options.kind });
+    await collections.create(DEFAULT_TENANT, { name: options.collection, kind: options.kind });
     created = true;
   }
   const summary: IndexSummary = {

@@ -9,6 +9,8 @@ import { FaceproofError } from '../core/errors.ts';
 import { IMAGE_TYPES, type ImageType } from '../core/calibration.ts';
 import { registerEncryptionCommands } from './encryption-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
+import { registerDocumentCommands } from './document-commands.ts';
+import { registerTrustCommands } from './trust-commands.ts';
 import type { Services } from '../bootstrap.ts';
 
 const program = new Command()
@@ -105,8 +107,12 @@ program.command('signing-keys')
     if (!['list', 'rotate'].includes(action)) throw new FaceproofError('invalid_parameter', 'signing-keys takes list or rotate');
     // Listing reads; rotating adds one key (the first one, on a data folder that has none).
     const keys = await openSigningKeys();
-    if (action === 'rotate') await keys.rotate();
-    print(keys.list());
+    try {
+      if (action === 'rotate') await keys.rotate();
+      print(keys.list());
+    } finally {
+      await keys.close?.();
+    }
   });
 
 program.command('audit')
@@ -115,13 +121,13 @@ program.command('audit')
   .action(async (action: string) => {
     if (action !== 'verify') throw new FaceproofError('invalid_parameter', 'audit takes verify');
     const { openAuditTrail } = await import('../bootstrap.ts');
-    const trail = openAuditTrail(loadConfig());
+    const trail = await openAuditTrail(loadConfig());
     try {
-      const result = trail.audit.verify();
+      const result = await trail.audit.verify();
       print(result);
       process.exitCode = result.valid ? 0 : 1;
     } finally {
-      trail.close();
+      await trail.close();
     }
   });
 
@@ -138,6 +144,8 @@ program.command('bench')
 
 registerEncryptionCommands(program);
 registerAdminCommands(program, print);
+registerDocumentCommands(program, print);
+registerTrustCommands(program, print);
 
 /** The data folder's signing keys, read only (never created here). */
 async function openSigningKeys() {
@@ -146,7 +154,9 @@ async function openSigningKeys() {
 
 /** The public keys `verify` checks against by default; refuses when the data folder has none. */
 async function dataFolderPublicKeys() {
-  const keys = (await openSigningKeys()).publicKeys();
+  const opened = await openSigningKeys();
+  const keys = opened.publicKeys();
+  await opened.close?.();
   if (keys.keys.length === 0) {
     const { signingKeysDir } = await import('../bootstrap.ts');
     throw new FaceproofError('not_found', `no signing keys in ${signingKeysDir(loadConfig())}; pass --jwks FILE (a saved GET /.well-known/jwks.json)`, 'jwks');
@@ -165,20 +175,8 @@ async function loadServices() {
  * they neither read nor write the configured one.
  */
 async function withScratchService(work: (service: Services['service']) => Promise<void>): Promise<void> {
-  const { createServices } = await import('../bootstrap.ts');
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-cli-'));
-  try {
-    // Nothing is sealed there: the scratch folder gets no master key, and the configured one is not read.
-    const config = loadConfig({ ...process.env, FACEPROOF_DATA_DIR: scratch, FACEPROOF_MASTER_KEY: '', FACEPROOF_MASTER_KEY_FILE: path.join(scratch, 'keys', 'master.json') });
-    const services = await createServices({ ...config, logLevel: 'silent' }, { mode: 'tool' });
-    try {
-      await work(services.service);
-    } finally {
-      await services.close();
-    }
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+  const { withServices } = await import('./tool-services.ts');
+  await withServices(true, (services) => work(services.service));
 }
 
 function print(value: unknown) {

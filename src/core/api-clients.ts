@@ -33,17 +33,17 @@ export interface ApiKeyRecord {
 }
 
 export interface ClientRepository {
-  createTenantIfMissing(tenantId: string): void;
-  insertClient(client: ApiClient): void;
-  getClient(id: string): ApiClient | undefined;
-  listClients(): ApiClient[];
-  updateClient(id: string, changes: Partial<Pick<ApiClient, 'status' | 'ratePerSecond' | 'burst' | 'name'>> & { updatedAt: string }): ApiClient | undefined;
-  insertKey(key: ApiKeyRecord): void;
+  createTenantIfMissing(tenantId: string): Promise<void>;
+  insertClient(client: ApiClient): Promise<void>;
+  getClient(id: string): Promise<ApiClient | undefined>;
+  listClients(): Promise<ApiClient[]>;
+  updateClient(id: string, changes: Partial<Pick<ApiClient, 'status' | 'ratePerSecond' | 'burst' | 'name'>> & { updatedAt: string }): Promise<ApiClient | undefined>;
+  insertKey(key: ApiKeyRecord): Promise<void>;
   /** Replaces the bootstrap key's row (its secret comes from the environment at each start). */
-  upsertKey(key: ApiKeyRecord): void;
-  getKey(id: string): ApiKeyRecord | undefined;
-  listKeys(clientId?: string): ApiKeyRecord[];
-  revokeKey(id: string, at: string): ApiKeyRecord | undefined;
+  upsertKey(key: ApiKeyRecord): Promise<void>;
+  getKey(id: string): Promise<ApiKeyRecord | undefined>;
+  listKeys(clientId?: string): Promise<ApiKeyRecord[]>;
+  revokeKey(id: string, at: string): Promise<ApiKeyRecord | undefined>;
 }
 
 /** A key's secret as given to its owner once: never stored in the clear, never shown again. */
@@ -80,9 +80,9 @@ export class ClientAdministration {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  createClient(input: { id: string; name?: string; tenantId?: string; ratePerSecond?: number; burst?: number }): ApiClient {
+  async createClient(input: { id: string; name?: string; tenantId?: string; ratePerSecond?: number; burst?: number }): Promise<ApiClient> {
     if (!CLIENT_ID.test(input.id)) throw new FaceproofError('invalid_parameter', 'a client id is 1–64 characters of a–z, 0–9, _ . - (starting with a letter or digit)', 'client_id');
-    if (this.repository.getClient(input.id)) throw new FaceproofError('already_exists', `client ${input.id} exists`, 'client_id');
+    if (await this.repository.getClient(input.id)) throw new FaceproofError('already_exists', `client ${input.id} exists`, 'client_id');
     const tenantId = input.tenantId ?? input.id;
     if (!CLIENT_ID.test(tenantId)) throw new FaceproofError('invalid_parameter', 'a tenant id has the same form as a client id', 'tenant_id');
     const at = this.now().toISOString();
@@ -90,37 +90,37 @@ export class ClientAdministration {
       id: input.id, tenantId, name: input.name ?? input.id, status: 'active',
       ratePerSecond: input.ratePerSecond ?? null, burst: input.burst ?? null, createdAt: at, updatedAt: at,
     };
-    this.repository.createTenantIfMissing(tenantId);
-    this.repository.insertClient(client);
+    await this.repository.createTenantIfMissing(tenantId);
+    await this.repository.insertClient(client);
     return client;
   }
 
-  listClients(): ApiClient[] {
+  async listClients(): Promise<ApiClient[]> {
     return this.repository.listClients();
   }
 
-  getClient(id: string): ApiClient {
-    const client = this.repository.getClient(id);
+  async getClient(id: string): Promise<ApiClient> {
+    const client = await this.repository.getClient(id);
     if (!client) throw new FaceproofError('not_found', `no client ${id}`, 'client_id');
     return client;
   }
 
-  setStatus(id: string, status: ApiClient['status']): ApiClient {
+  async setStatus(id: string, status: ApiClient['status']): Promise<ApiClient> {
     if (id === BOOTSTRAP_CLIENT) throw new FaceproofError('invalid_parameter', 'the bootstrap client is governed by FACEPROOF_BOOTSTRAP_KEY', 'client_id');
-    this.getClient(id);
-    return this.repository.updateClient(id, { status, updatedAt: this.now().toISOString() })!;
+    await this.getClient(id);
+    return (await this.repository.updateClient(id, { status, updatedAt: this.now().toISOString() }))!;
   }
 
-  setRateLimit(id: string, ratePerSecond: number | null, burst: number | null): ApiClient {
+  async setRateLimit(id: string, ratePerSecond: number | null, burst: number | null): Promise<ApiClient> {
     // Like its status: a throttled bootstrap key could not undo it, and its row outlives restarts.
     if (id === BOOTSTRAP_CLIENT) throw new FaceproofError('invalid_parameter', 'the bootstrap client is governed by FACEPROOF_BOOTSTRAP_KEY', 'client_id');
-    this.getClient(id);
-    return this.repository.updateClient(id, { ratePerSecond, burst, updatedAt: this.now().toISOString() })!;
+    await this.getClient(id);
+    return (await this.repository.updateClient(id, { ratePerSecond, burst, updatedAt: this.now().toISOString() }))!;
   }
 
   /** A new key for a client; `signing` keeps the secret sealed so the key can sign requests (HMAC). */
-  createKey(clientId: string, input: { scopes: Scope[]; label?: string; signing?: boolean; expiresInSeconds?: number }): IssuedKey {
-    this.getClient(clientId);
+  async createKey(clientId: string, input: { scopes: Scope[]; label?: string; signing?: boolean; expiresInSeconds?: number }): Promise<IssuedKey> {
+    await this.getClient(clientId);
     return this.issue(clientId, null, input.scopes, input.label ?? null, input.signing ?? false, input.expiresInSeconds);
   }
 
@@ -128,27 +128,27 @@ export class ClientAdministration {
    * TrustVision's temporary credential: a signing key pair with at most its parent's scopes and an
    * expiry; revoking the parent, or disabling the client, ends it as well.
    */
-  createTemporaryCredential(parent: ApiKeyRecord, input: { scopes?: Scope[]; durationSeconds: number }): IssuedKey {
+  async createTemporaryCredential(parent: ApiKeyRecord, input: { scopes?: Scope[]; durationSeconds: number }): Promise<IssuedKey> {
     if (parent.parentKeyId) throw new FaceproofError('insufficient_scope', 'a temporary credential cannot create further credentials', 'scopes');
     const scopes = narrowScopes(parent.scopes, input.scopes);
     if (scopes.includes('admin')) throw new FaceproofError('insufficient_scope', 'temporary credentials cannot carry the admin scope', 'scopes');
     return this.issue(parent.clientId, parent.id, scopes, 'temporary', true, input.durationSeconds);
   }
 
-  listKeys(clientId?: string): ApiKeyRecord[] {
-    if (clientId) this.getClient(clientId);
+  async listKeys(clientId?: string): Promise<ApiKeyRecord[]> {
+    if (clientId) await this.getClient(clientId);
     return this.repository.listKeys(clientId);
   }
 
-  key(id: string): ApiKeyRecord {
-    const key = this.repository.getKey(id);
+  async key(id: string): Promise<ApiKeyRecord> {
+    const key = await this.repository.getKey(id);
     if (!key) throw new FaceproofError('not_found', `no key ${id}`, 'key_id');
     return key;
   }
 
-  revokeKey(id: string): ApiKeyRecord {
+  async revokeKey(id: string): Promise<ApiKeyRecord> {
     if (id === BOOTSTRAP_KEY_ID) throw new FaceproofError('invalid_parameter', 'the bootstrap key is revoked by restarting the server without FACEPROOF_BOOTSTRAP_KEY, or with `faceproof keys revoke bootstrap`', 'key_id');
-    const key = this.repository.revokeKey(id, this.now().toISOString());
+    const key = await this.repository.revokeKey(id, this.now().toISOString());
     if (!key) throw new FaceproofError('not_found', `no key ${id}`, 'key_id');
     return key;
   }
@@ -158,10 +158,10 @@ export class ClientAdministration {
    * refuses the key from its next request; the next server start with FACEPROOF_BOOTSTRAP_KEY set
    * gives it back (the row follows the variable at each start).
    */
-  revokeBootstrapKey(): ApiKeyRecord {
-    const key = this.repository.getKey(BOOTSTRAP_KEY_ID);
+  async revokeBootstrapKey(): Promise<ApiKeyRecord> {
+    const key = await this.repository.getKey(BOOTSTRAP_KEY_ID);
     if (!key) throw new FaceproofError('not_found', 'this data folder has no bootstrap key (no server started with FACEPROOF_BOOTSTRAP_KEY)', 'key_id');
-    return key.revokedAt ? key : this.repository.revokeKey(BOOTSTRAP_KEY_ID, this.now().toISOString())!;
+    return key.revokedAt ? key : (await this.repository.revokeKey(BOOTSTRAP_KEY_ID, this.now().toISOString()))!;
   }
 
   /**
@@ -169,19 +169,19 @@ export class ClientAdministration {
    * variable at each start of the server (a changed value replaces it; an unset one revokes it).
    * The server's start alone calls this: CLI commands and benchmarks leave the row as it is.
    */
-  syncBootstrapKey(secret: string | undefined): void {
+  async syncBootstrapKey(secret: string | undefined): Promise<void> {
     const at = this.now().toISOString();
-    if (!this.repository.getClient(BOOTSTRAP_CLIENT)) {
-      this.repository.insertClient({ id: BOOTSTRAP_CLIENT, tenantId: DEFAULT_TENANT, name: 'bootstrap (FACEPROOF_BOOTSTRAP_KEY)', status: 'active', ratePerSecond: null, burst: null, createdAt: at, updatedAt: at });
+    if (!(await this.repository.getClient(BOOTSTRAP_CLIENT))) {
+      await this.repository.insertClient({ id: BOOTSTRAP_CLIENT, tenantId: DEFAULT_TENANT, name: 'bootstrap (FACEPROOF_BOOTSTRAP_KEY)', status: 'active', ratePerSecond: null, burst: null, createdAt: at, updatedAt: at });
     }
-    const existing = this.repository.getKey(BOOTSTRAP_KEY_ID);
+    const existing = await this.repository.getKey(BOOTSTRAP_KEY_ID);
     if (!secret) {
-      if (existing && !existing.revokedAt) this.repository.revokeKey(BOOTSTRAP_KEY_ID, at);
+      if (existing && !existing.revokedAt) await this.repository.revokeKey(BOOTSTRAP_KEY_ID, at);
       return;
     }
     if (secret.length < 16) throw new Error('FACEPROOF_BOOTSTRAP_KEY must be at least 16 characters');
     if (existing && !existing.revokedAt && secretMatches(secret, existing.secretSha256)) return;
-    this.repository.upsertKey({
+    await this.repository.upsertKey({
       id: BOOTSTRAP_KEY_ID, clientId: BOOTSTRAP_CLIENT, parentKeyId: null, label: 'FACEPROOF_BOOTSTRAP_KEY', scopes: [...SCOPES],
       secretSha256: sha256(secret), secretSealed: null, createdAt: at, expiresAt: null, revokedAt: null,
     });
@@ -192,7 +192,7 @@ export class ClientAdministration {
     return key.secretSealed ? this.box.open(key.secretSealed, SECRET_PURPOSE).toString('utf8') : undefined;
   }
 
-  private issue(clientId: string, parentKeyId: string | null, scopes: Scope[], label: string | null, signing: boolean, expiresInSeconds?: number): IssuedKey {
+  private async issue(clientId: string, parentKeyId: string | null, scopes: Scope[], label: string | null, signing: boolean, expiresInSeconds?: number): Promise<IssuedKey> {
     const secret = newSecret();
     const now = this.now();
     const key: ApiKeyRecord = {
@@ -203,7 +203,7 @@ export class ClientAdministration {
       expiresAt: expiresInSeconds ? new Date(now.getTime() + expiresInSeconds * 1000).toISOString() : null,
       revokedAt: null,
     };
-    this.repository.insertKey(key);
+    await this.repository.insertKey(key);
     return { key, secret, apiKey: `${key.id}.${secret}` };
   }
 }

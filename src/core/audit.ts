@@ -33,23 +33,37 @@ export interface AuditQuery {
   clientId?: string;
   service?: string;
   status?: number;
+  /**
+   * The record's decision word: its result's `decision`, else its `status` when that is text
+   * (liveness challenges' SUCCESS/FAILED), else its `verdict` (quality). Derived by the store from
+   * the stored result, so it is not a fact of the chain and hashes nothing.
+   */
+  decision?: string;
   from?: string;
   to?: string;
-  /** Records after this sequence number (pagination). */
+  /** Records after this sequence number (pagination, oldest first). */
   afterSeq?: number;
+  /** Records before this sequence number (pagination, newest first). */
+  beforeSeq?: number;
+  /** Newest first (by sequence) instead of oldest first. */
+  newestFirst?: boolean;
   limit: number;
 }
 
-/** Storage of the trail; `append` runs `chain` and the insert in one transaction, so records never interleave. */
+/**
+ * Storage of the trail; `append` runs `chain` and the insert in one transaction, so records never
+ * interleave (across processes too). `chain` is given the hash the chain continues from: the last
+ * record's, or after a retention prune removed every record, the anchor's; none for a new trail.
+ */
 export interface AuditRepository {
-  append(facts: AuditFacts, chain: (last: { hash: string } | undefined) => { prevHash: string; hash: string }): AuditRecord;
-  get(tenantId: string, requestId: string): AuditRecord | undefined;
-  list(tenantId: string, query: AuditQuery): AuditRecord[];
+  append(facts: AuditFacts, chain: (lastHash: string | undefined) => { prevHash: string; hash: string }): Promise<AuditRecord>;
+  get(tenantId: string, requestId: string): Promise<AuditRecord | undefined>;
+  list(tenantId: string, query: AuditQuery): Promise<AuditRecord[]>;
   /** Every record of every tenant in sequence order, for verification. */
-  all(): Iterable<AuditRecord>;
+  all(): AsyncIterable<AuditRecord>;
   /** Where the chain starts after a retention prune: the last pruned record's hash. */
-  anchor(): { upToSeq: number; lastHash: string } | undefined;
-  prune(before: string): number;
+  anchor(): Promise<{ upToSeq: number; lastHash: string } | undefined>;
+  prune(before: string): Promise<number>;
 }
 
 /** The chain's first link. */
@@ -66,6 +80,8 @@ export interface AuditVerification {
   /** The first record that breaks the chain, and why. */
   brokenAt?: number;
   reason?: string;
+  /** With verify(tenantId): how many of the records checked are that tenant's. */
+  tenantRecords?: number;
 }
 
 /**
@@ -75,38 +91,42 @@ export interface AuditVerification {
 export class AuditTrail {
   constructor(private readonly repository: AuditRepository) {}
 
-  record(facts: AuditFacts): AuditRecord {
-    return this.repository.append(facts, (last) => {
-      const prevHash = last?.hash ?? this.repository.anchor()?.lastHash ?? GENESIS;
+  async record(facts: AuditFacts): Promise<AuditRecord> {
+    return this.repository.append(facts, (lastHash) => {
+      const prevHash = lastHash ?? GENESIS;
       return { prevHash, hash: chainHash(prevHash, facts) };
     });
   }
 
-  get(tenantId: string, requestId: string): AuditRecord {
-    const record = this.repository.get(tenantId, requestId);
+  async get(tenantId: string, requestId: string): Promise<AuditRecord> {
+    const record = await this.repository.get(tenantId, requestId);
     if (!record) throw new FaceproofError('not_found', `no audit record for request ${requestId}`, 'request_id');
     return record;
   }
 
-  list(tenantId: string, query: AuditQuery): AuditRecord[] {
+  async list(tenantId: string, query: AuditQuery): Promise<AuditRecord[]> {
     return this.repository.list(tenantId, query);
   }
 
-  verify(): AuditVerification {
-    let prev = this.repository.anchor()?.lastHash ?? GENESIS;
+  /** Walks the whole chain (every tenant: one sequence); with `tenantId`, also counts that tenant's records. */
+  async verify(tenantId?: string): Promise<AuditVerification> {
+    let prev = (await this.repository.anchor())?.lastHash ?? GENESIS;
     let records = 0;
-    for (const r of this.repository.all()) {
+    let own = 0;
+    const counted = (v: AuditVerification): AuditVerification => (tenantId === undefined ? v : { ...v, tenantRecords: own });
+    for await (const r of this.repository.all()) {
       records++;
+      if (r.tenantId === tenantId) own++;
       const { seq, prevHash, hash, ...facts } = r;
-      if (prevHash !== prev) return { valid: false, records, brokenAt: seq, reason: 'a record before this one was removed, added or reordered' };
-      if (chainHash(prevHash, facts) !== hash) return { valid: false, records, brokenAt: seq, reason: 'this record was modified' };
+      if (prevHash !== prev) return counted({ valid: false, records, brokenAt: seq, reason: 'a record before this one was removed, added or reordered' });
+      if (chainHash(prevHash, facts) !== hash) return counted({ valid: false, records, brokenAt: seq, reason: 'this record was modified' });
       prev = hash;
     }
-    return { valid: true, records };
+    return counted({ valid: true, records });
   }
 
   /** Retention: removes records older than `before`, keeping the last removed hash as the chain's anchor. */
-  prune(before: string): number {
+  async prune(before: string): Promise<number> {
     return this.repository.prune(before);
   }
 }

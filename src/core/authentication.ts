@@ -37,7 +37,7 @@ export interface AccessTokens {
 /** Remembers request signatures until they expire, so that each is accepted once. */
 export interface ReplayGuard {
   /** True the first time `digest` is seen before `expiresAtMs`; false for a replay. */
-  firstUse(digest: string, expiresAtMs: number): boolean;
+  firstUse(digest: string, expiresAtMs: number): Promise<boolean>;
 }
 
 export interface AuthenticationPolicy {
@@ -97,67 +97,67 @@ export class Authenticator {
     if (Math.abs(this.now() - Number(input.timestamp)) > this.policy.advanceSkewSeconds * 1000) {
       throw new FaceproofError('request_time_too_skewed', `timestamp is more than ${this.policy.advanceSkewSeconds} s away from the server's clock`, 'timestamp');
     }
-    const key = this.repository.getKey(input.accessKey);
+    const key = await this.repository.getKey(input.accessKey);
     const secret = key && this.administration.signingSecret(key);
     if (!key || !secret) throw new FaceproofError('invalid_credentials', 'unknown accessKey, or a key not made for signing', 'accessKey');
     const expected = sha256hex(input.accessKey + secret + input.timestamp);
     if (!sameText(expected, input.signature.toLowerCase())) throw new FaceproofError('invalid_signature', 'signature is not SHA-256(accessKey + secretKey + timestamp)', 'signature');
-    const principal = this.admit(key, 'token');
-    this.rejectReplay(`advance:${key.id}:${input.signature.toLowerCase()}`, Number(input.timestamp) + this.policy.advanceSkewSeconds * 1000);
+    const principal = await this.admit(key, 'token');
+    await this.rejectReplay(`advance:${key.id}:${input.signature.toLowerCase()}`, Number(input.timestamp) + this.policy.advanceSkewSeconds * 1000);
     const issued = await this.tokens.issue({ clientId: principal.clientId, keyId: key.id, scopes: key.scopes }, input.periodSeconds);
     return { ...issued, scopes: key.scopes };
   }
 
-  private byApiKey(value: string): Principal {
+  private async byApiKey(value: string): Promise<Principal> {
     const dot = value.indexOf('.');
-    const key = dot > 0 ? this.repository.getKey(value.slice(0, dot)) : undefined;
+    const key = dot > 0 ? await this.repository.getKey(value.slice(0, dot)) : undefined;
     if (key && key.id !== BOOTSTRAP_KEY_ID && secretMatches(value.slice(dot + 1), key.secretSha256)) return this.admit(key, 'api_key');
-    const bootstrap = this.repository.getKey(BOOTSTRAP_KEY_ID);
+    const bootstrap = await this.repository.getKey(BOOTSTRAP_KEY_ID);
     if (bootstrap && secretMatches(value, bootstrap.secretSha256)) return this.admit(bootstrap, 'api_key');
     throw new FaceproofError('invalid_credentials', 'the API key is not valid');
   }
 
-  private bySignature(c: Extract<Credentials, { scheme: 'hmac' }>): Principal {
+  private async bySignature(c: Extract<Credentials, { scheme: 'hmac' }>): Promise<Principal> {
     if (!RFC3339.test(c.timestamp)) throw new FaceproofError('invalid_credentials', 'X-TV-Timestamp must be an RFC 3339 time, e.g. 2019-04-21T18:00:15+07:00', 'x-tv-timestamp');
     const at = Date.parse(c.timestamp);
     if (Math.abs(this.now() - at) > this.policy.hmacSkewSeconds * 1000) {
       throw new FaceproofError('request_time_too_skewed', `X-TV-Timestamp is more than ${this.policy.hmacSkewSeconds / 60} minutes away from the server's clock`, 'x-tv-timestamp');
     }
-    const key = this.repository.getKey(c.keyId);
+    const key = await this.repository.getKey(c.keyId);
     const secret = key && this.administration.signingSecret(key);
     if (!key || !secret) throw new FaceproofError('invalid_credentials', 'unknown access key id, or a key not made for signing requests', 'authorization');
     const toSign = [c.method, c.target, c.timestamp, ...(c.contentMd5 !== undefined ? [c.contentMd5] : [])].join('\n');
     const expected = createHmac('sha256', secret).update(toSign, 'utf8').digest('base64');
     if (!sameText(expected, c.signature)) throw new FaceproofError('invalid_signature', 'the request signature does not match its method, path, timestamp (and Content-MD5)', 'authorization');
-    const principal = this.admit(key, 'hmac');
+    const principal = await this.admit(key, 'hmac');
     // TrustVision's own API defends against replay by its time window alone (`repeatable`): a client
     // may send several requests in one second, which sign the same.
-    if (!c.repeatable) this.rejectReplay(`tv:${key.id}:${c.signature}`, at + this.policy.hmacSkewSeconds * 1000);
+    if (!c.repeatable) await this.rejectReplay(`tv:${key.id}:${c.signature}`, at + this.policy.hmacSkewSeconds * 1000);
     return principal;
   }
 
   private async byToken(token: string): Promise<Principal> {
     const claims = await this.tokens.verify(token);
-    const key = this.repository.getKey(claims.keyId);
+    const key = await this.repository.getKey(claims.keyId);
     if (!key || key.clientId !== claims.clientId) throw new FaceproofError('invalid_credentials', 'the token\'s key no longer exists');
-    const principal = this.admit(key, 'token');
+    const principal = await this.admit(key, 'token');
     return { ...principal, scopes: claims.scopes.filter((s) => key.scopes.includes(s)) };
   }
 
-  private rejectReplay(digestOf: string, expiresAtMs: number): void {
-    if (!this.replays.firstUse(sha256hex(digestOf), expiresAtMs)) {
+  private async rejectReplay(digestOf: string, expiresAtMs: number): Promise<void> {
+    if (!(await this.replays.firstUse(sha256hex(digestOf), expiresAtMs))) {
       throw new FaceproofError('request_replayed', 'this signature was already used; sign each request anew (a new timestamp)', 'authorization');
     }
   }
 
   /** The key, its parent and its client must all still be in force. */
-  private admit(key: ApiKeyRecord, scheme: Credentials['scheme']): Principal {
+  private async admit(key: ApiKeyRecord, scheme: Credentials['scheme']): Promise<Principal> {
     const nowIso = new Date(this.now()).toISOString();
-    for (let k: ApiKeyRecord | undefined = key; k; k = k.parentKeyId ? this.repository.getKey(k.parentKeyId) : undefined) {
+    for (let k: ApiKeyRecord | undefined = key; k; k = k.parentKeyId ? await this.repository.getKey(k.parentKeyId) : undefined) {
       if (k.revokedAt) throw new FaceproofError('key_revoked', k === key ? 'this key was revoked' : 'the key this credential was made from was revoked');
       if (k.expiresAt && k.expiresAt <= nowIso) throw new FaceproofError('key_expired', `this credential expired at ${k.expiresAt}`);
     }
-    const client = this.repository.getClient(key.clientId);
+    const client = await this.repository.getClient(key.clientId);
     if (!client) throw new FaceproofError('invalid_credentials', 'the key\'s client no longer exists');
     if (client.status !== 'active') throw new FaceproofError('client_disabled', `client ${client.id} is disabled`);
     return { client, tenantId: client.tenantId, clientId: client.id, keyId: key.id, scopes: key.scopes, scheme };

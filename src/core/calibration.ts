@@ -4,6 +4,8 @@ import { FaceproofError } from './errors.ts';
 /**
  * A similarity → false-accept-rate table measured on impostor pairs: `points` are
  * [similarity, far] with similarity ascending, far = share of impostor pairs scoring ≥ similarity.
+ * `genuine`, when present, is the other side of the DET curve on the same images; tables built
+ * before it lack it (still format 1: it is optional and nothing else changed).
  */
 export interface CalibrationTable {
   format: 1;
@@ -14,6 +16,22 @@ export interface CalibrationTable {
   command: string;
   dataset: { name: string; images: number; identities: number; impostorPairs: number; genuinePairs: number };
   points: Array<[number, number]>;
+  genuine?: {
+    /** When and how the genuine side was measured: later than the points for a table whose points were kept (`--keep-points`). */
+    built: string;
+    command: string;
+    /** Genuine pairs with an image in which no face was found: non-matches at every threshold. */
+    noFace: number;
+    /** Per point of `points`: genuine pairs (of dataset.genuinePairs) scoring below its similarity. */
+    nonMatches: number[];
+  };
+}
+
+/** One point of the DET curve: a similarity threshold, its false match rate and false non-match rate. */
+export interface DetPoint {
+  similarity: number;
+  far: number;
+  fnmr: number;
 }
 
 export const IMAGE_TYPES = ['SELFIE', 'ID_DOCUMENT', 'VIDEO_FRAME'] as const;
@@ -73,6 +91,16 @@ export class Calibrator {
     for (let i = 1; i < this.sims.length; i++) {
       if (!(this.sims[i] > this.sims[i - 1]) || this.logFars[i] > this.logFars[i - 1]) throw new Error('calibration points must be strictly increasing in similarity and non-increasing in FAR');
     }
+    const g = table.genuine;
+    if (g) {
+      const n = table.dataset.genuinePairs;
+      const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= n;
+      if (!(n > 0) || !count(g.noFace) || !Array.isArray(g.nonMatches) || g.nonMatches.length !== table.points.length) {
+        throw new Error('calibration genuine side needs dataset.genuinePairs > 0, noFace and one nonMatches count per point');
+      }
+      // A higher threshold can only reject more genuine pairs.
+      g.nonMatches.forEach((v, i) => { if (!count(v) || (i > 0 && v < g.nonMatches[i - 1])) throw new Error('calibration nonMatches must be counts of at most dataset.genuinePairs, non-decreasing'); });
+    }
   }
 
   static fromFile(file: string, policy: ThresholdPolicy): Calibrator {
@@ -96,6 +124,39 @@ export class Calibrator {
     }
     const t = (similarity - sims[lo]) / (sims[hi] - sims[lo]);
     return 10 ** (logFars[lo] + t * (logFars[hi] - logFars[lo]));
+  }
+
+  /**
+   * The DET curve at the table's points (FAR and false non-match rate of a threshold at each
+   * point's similarity), or undefined for a table built without its genuine side. The FNMR moves in
+   * steps of 1 / dataset.genuinePairs: that is its resolution.
+   */
+  det(): DetPoint[] | undefined {
+    const g = this.table.genuine;
+    if (!g) return undefined;
+    const n = this.table.dataset.genuinePairs;
+    return this.table.points.map(([similarity, far], i) => ({ similarity, far, fnmr: g.nonMatches[i] / n }));
+  }
+
+  /**
+   * Estimated false non-match rate of a threshold at `similarity`: linear between the points around
+   * it (so, with `far()` log-linear there, the pair (FAR, FNMR) lies on the DET curve's straight
+   * segment in log FAR), clamped to the measured range; undefined without a genuine side.
+   */
+  fnmr(similarity: number): number | undefined {
+    const g = this.table.genuine;
+    if (!g) return undefined;
+    const { sims } = this;
+    const n = this.table.dataset.genuinePairs;
+    if (similarity <= sims[0]) return g.nonMatches[0] / n;
+    if (similarity >= sims[sims.length - 1]) return g.nonMatches[sims.length - 1] / n;
+    let lo = 0, hi = sims.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (sims[mid] <= similarity) lo = mid; else hi = mid;
+    }
+    const t = (similarity - sims[lo]) / (sims[hi] - sims[lo]);
+    return (g.nonMatches[lo] + t * (g.nonMatches[hi] - g.nonMatches[lo])) / n;
   }
 
   /** The similarity whose estimated FAR equals `far` (the inverse of `far()`). */

@@ -3,6 +3,7 @@ import type { LivenessService, AnalysedFrame, LivenessResult, Recording } from '
 import type { ImageSource } from './image-input.ts';
 import { FaceproofError } from './errors.ts';
 import type { SecurityLevel } from './liveness-model.ts';
+import { MemoryChallengeStore, type ChallengeStore } from './challenge-store.ts';
 
 export const GESTURES = ['turn_left', 'turn_right', 'look_up', 'look_down', 'blink'] as const;
 export type Gesture = (typeof GESTURES)[number];
@@ -56,21 +57,21 @@ export interface ChallengeSettings {
 /**
  * Challenge–response liveness: the server draws 2–4 gestures and a nonce; the frames or the video
  * sent back must show them in order, one identity throughout, and pass passive liveness. Challenges
- * live in this process's memory — they last a minute or two, and a restart only means asking for a
- * new one; each can be answered once.
+ * wait in a ChallengeStore: this process's memory by default — they last a minute or two, and a
+ * restart only means asking for a new one — or the shared database when several nodes serve, since
+ * the answer may reach another node than the one that drew it. Each can be answered once; a spent
+ * or expired one is kept a minute past its expiry, to tell a second answer why it fails.
  */
 export class ChallengeService {
-  private readonly challenges = new Map<string, Challenge>();
-
   constructor(
     private readonly liveness: LivenessService,
     private readonly settings: ChallengeSettings,
     private readonly now: () => Date = () => new Date(),
     private readonly draw: (n: number) => number = (n) => randomInt(n),
+    private readonly store: ChallengeStore = new MemoryChallengeStore(),
   ) {}
 
-  create(tenantId: string): Challenge {
-    this.sweep();
+  async create(tenantId: string): Promise<Challenge> {
     const count = 2 + this.draw(3);
     const gestures: Gesture[] = [];
     while (gestures.length < count) {
@@ -82,23 +83,28 @@ export class ChallengeService {
       id: `chl_${randomUUID().replace(/-/g, '')}`, tenantId, nonce: randomBytes(16).toString('hex'), gestures,
       createdAt, expiresAt: new Date(createdAt.getTime() + this.settings.ttlSeconds * 1000), used: false,
     };
-    this.challenges.set(challenge.id, challenge);
+    // Those that expired over a minute ago are forgotten as this one is kept.
+    await this.store.put(
+      { kind: 'liveness', id: challenge.id, tenantId, payload: toPayload(challenge), keepUntil: new Date(challenge.expiresAt.getTime() + KEEP_AFTER_EXPIRY_MS) },
+      createdAt,
+    );
     return challenge;
   }
 
   /** The gestures a challenge asked for ([] once it is gone). */
-  gesturesOf(tenantId: string, id: string): Gesture[] {
-    const c = this.challenges.get(id);
-    return c && c.tenantId === tenantId ? c.gestures : [];
+  async gesturesOf(tenantId: string, id: string): Promise<Gesture[]> {
+    const c = await this.store.peek('liveness', id);
+    return c && c.tenantId === tenantId ? fromPayload(id, c.tenantId, c.payload, c.used).gestures : [];
   }
 
   /** Judges the recording sent for a challenge; the challenge is spent whatever the outcome. */
   async verify(tenantId: string, id: string, nonce: string, input: Recording, level: SecurityLevel): Promise<ChallengeOutcome> {
-    const challenge = this.challenges.get(id);
-    if (!challenge || challenge.tenantId !== tenantId) throw new FaceproofError('not_found', `no challenge ${id}`, 'challenge_id');
+    // Spent here, before anything is judged: of two answers at once (on any nodes) one alone goes on.
+    const spent = await this.store.spend('liveness', id, tenantId);
+    if (!spent) throw new FaceproofError('not_found', `no challenge ${id}`, 'challenge_id');
+    const challenge = fromPayload(id, spent.tenantId, spent.payload, spent.used);
     const empty = { observed: [], livenessScore: 0, sameIdentity: false };
     if (challenge.used) return { status: 'FAILED', reason: 'challenge_already_used', ...empty };
-    challenge.used = true;
     if (this.now() > challenge.expiresAt) return { status: 'TIMEOUT', reason: 'challenge_expired', ...empty };
     if (nonce !== challenge.nonce) return { status: 'FAILED', reason: 'nonce_mismatch', ...empty };
     const decoded = await this.liveness.decodeFrames(input, tenantId);
@@ -152,11 +158,21 @@ export class ChallengeService {
     if (pitch < -t) return 'look_down';
     return 'neutral';
   }
+}
 
-  private sweep(): void {
-    const now = this.now().getTime();
-    for (const [id, c] of this.challenges) if (c.expiresAt.getTime() + 60_000 < now) this.challenges.delete(id);
-  }
+/** How long a challenge is kept past its expiry: a late or second answer is told TIMEOUT or "already used" rather than "no challenge". */
+const KEEP_AFTER_EXPIRY_MS = 60_000;
+
+/** What the store keeps of a challenge: JSON (dates as ISO strings), as a JSONB column gives it back. */
+function toPayload(c: Challenge): Record<string, unknown> {
+  return { nonce: c.nonce, gestures: c.gestures, created_at: c.createdAt.toISOString(), expires_at: c.expiresAt.toISOString() };
+}
+
+function fromPayload(id: string, tenantId: string, p: Record<string, unknown>, used: boolean): Challenge {
+  return {
+    id, tenantId, nonce: String(p.nonce), gestures: p.gestures as Gesture[],
+    createdAt: new Date(String(p.created_at)), expiresAt: new Date(String(p.expires_at)), used,
+  };
 }
 
 function collapse(seq: Array<Gesture | 'neutral'>): Array<Gesture | 'neutral'> {

@@ -8,8 +8,8 @@ export interface ClientSettings {
 }
 
 export interface ClientSettingsRepository {
-  get(tenantId: string, clientId: string, flowId: string): ClientSettings | undefined;
-  put(tenantId: string, clientId: string, flowId: string, settings: ClientSettings, at: string): void;
+  get(tenantId: string, clientId: string, flowId: string): Promise<ClientSettings | undefined>;
+  put(tenantId: string, clientId: string, flowId: string, settings: ClientSettings, at: string): Promise<void>;
 }
 
 /**
@@ -45,23 +45,23 @@ export const DEFAULT_CLIENT_SETTINGS: ClientSettings = {
 export class ClientSettingsStore {
   constructor(private readonly repository: ClientSettingsRepository, private readonly now: () => Date = () => new Date()) {}
 
-  get(tenantId: string, clientId: string, flowId = ''): ClientSettings {
-    const own = this.repository.get(tenantId, clientId, flowId) ?? (flowId ? this.repository.get(tenantId, clientId, '') : undefined);
+  async get(tenantId: string, clientId: string, flowId = ''): Promise<ClientSettings> {
+    const own = (await this.repository.get(tenantId, clientId, flowId)) ?? (flowId ? await this.repository.get(tenantId, clientId, '') : undefined);
     return own ?? structuredClone(DEFAULT_CLIENT_SETTINGS);
   }
 
   /** Sets some fields: `settings` is merged key by key into the current ones, `country` and `card_types` replace. */
-  update(tenantId: string, clientId: string, flowId: string, changes: Partial<ClientSettings>): ClientSettings {
+  async update(tenantId: string, clientId: string, flowId: string, changes: Partial<ClientSettings>): Promise<ClientSettings> {
     if (changes.settings && changes.settings.enable_encryption === true) {
       throw new FaceproofError('invalid_parameter', 'encrypted request bodies are not offered by this server: enable_encryption stays false', 'settings.enable_encryption');
     }
-    const current = this.get(tenantId, clientId, flowId);
+    const current = await this.get(tenantId, clientId, flowId);
     const next: ClientSettings = {
       country: changes.country ?? current.country,
       card_types: changes.card_types ?? current.card_types,
       settings: { ...current.settings, ...(changes.settings ?? {}) },
     };
-    this.repository.put(tenantId, clientId, flowId, next, this.now().toISOString());
+    await this.repository.put(tenantId, clientId, flowId, next, this.now().toISOString());
     return next;
   }
 }

@@ -6,7 +6,8 @@ import { cosineSimilarity } from './template.ts';
 import { searchThreshold, type SearchThreshold, type ThresholdRequest } from './identification.ts';
 import { assertSameModel, boxOf, storedImageIdOf } from './face-records.ts';
 import type {
-  CollectionFace, CollectionKind, CollectionRecord, CollectionRepository, FaceBox, FaceQuery, FaceSelector, InquiryWindow, VectorIndexProvider,
+  CollectionFace, CollectionKind, CollectionRecord, CollectionRepository, FaceBox, FaceQuery, FaceSelector, InquiryQuery, InquiryWindow, VectorIndexProvider,
+  WatchlistInquiry,
 } from './ports.ts';
 
 export interface CollectionSummary extends CollectionRecord {
@@ -73,8 +74,8 @@ export class CollectionService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  create(tenantId: string, spec: { name: string; kind: CollectionKind; description?: string; metadata?: Record<string, unknown> }): CollectionSummary {
-    const record = this.repository.create({
+  async create(tenantId: string, spec: { name: string; kind: CollectionKind; description?: string; metadata?: Record<string, unknown> }): Promise<CollectionSummary> {
+    const record = await this.repository.create({
       tenantId, name: spec.name, kind: spec.kind, description: spec.description ?? null, metadata: spec.metadata ?? {},
       model: this.faces.templateModel, createdAt: this.now().toISOString(),
     });
@@ -82,7 +83,7 @@ export class CollectionService {
   }
 
   /** Faces per collection of every tenant (for metrics). */
-  sizes(): Array<{ tenantId: string; name: string; faces: number }> {
+  sizes(): Promise<Array<{ tenantId: string; name: string; faces: number }>> {
     return this.repository.sizes();
   }
 
@@ -90,17 +91,20 @@ export class CollectionService {
    * Opens every collection's index, so that no search waits for one to load (a million faces take
    * seconds to read back into memory); returns how many faces they hold.
    */
-  openIndexes(): number {
-    return this.repository.sizes().reduce((n, { tenantId, name }) => n + this.indexes.open(this.get(tenantId, name)).size, 0);
+  async openIndexes(): Promise<number> {
+    let faces = 0;
+    for (const { tenantId, name } of await this.repository.sizes()) faces += (await this.indexes.open(await this.get(tenantId, name))).size;
+    return faces;
   }
 
-  list(tenantId: string): CollectionSummary[] {
-    return this.repository.list(tenantId).map((c) => ({ ...c, faceCount: this.repository.count(c.id) }));
+  async list(tenantId: string): Promise<CollectionSummary[]> {
+    const collections = await this.repository.list(tenantId);
+    return Promise.all(collections.map(async (c) => ({ ...c, faceCount: await this.repository.count(c.id) })));
   }
 
-  describe(tenantId: string, name: string): CollectionSummary {
-    const c = this.get(tenantId, name);
-    return { ...c, faceCount: this.repository.count(c.id) };
+  async describe(tenantId: string, name: string): Promise<CollectionSummary> {
+    const c = await this.get(tenantId, name);
+    return { ...c, faceCount: await this.repository.count(c.id) };
   }
 
   /**
@@ -108,24 +112,25 @@ export class CollectionService {
    * go first: a crash in between leaves a collection whose index is rebuilt from its rows, rather
    * than index files (the faces' projections) that no collection will ever open or erase.
    */
-  delete(tenantId: string, name: string): void {
-    const c = this.get(tenantId, name);
+  async delete(tenantId: string, name: string): Promise<void> {
+    const c = await this.get(tenantId, name);
     this.indexes.drop(c.id);
-    this.repository.delete(tenantId, c.id);
+    await this.repository.delete(tenantId, c.id);
   }
 
   async index(tenantId: string, name: string, input: FaceInput, options: IndexOptions): Promise<CollectionFace[]> {
-    const collection = this.get(tenantId, name);
+    const collection = await this.get(tenantId, name);
     assertSameModel(collection.model, this.faces.templateModel, 'collection');
     const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate, qualityProfile: options.qualityProfile });
-    // Deleted (or deleted and made again) while the engine ran: checked in the same turn as the
-    // insert, and before the index is opened, which would otherwise recreate its files.
-    if (this.get(tenantId, name).id !== collection.id) throw new FaceproofError('not_found', `no collection "${name}"`, 'collection');
+    // Deleted (or deleted and made again) while the engine ran: checked before the index is opened,
+    // which would otherwise recreate its files; one deleted after this check fails the insert (the
+    // repository refuses faces of a collection that is gone).
+    if ((await this.get(tenantId, name)).id !== collection.id) throw new FaceproofError('not_found', `no collection "${name}"`, 'collection');
     // Opened (and caught up with the database) before the insert, so the new rows are added once.
-    const index = this.indexes.open(collection);
+    const index = await this.indexes.open(collection);
     const createdAt = this.now().toISOString();
     const imageId = storedImageIdOf(input);
-    const added = this.repository.addFaces(tenantId, collection.id, found.map((f) => ({
+    const added = await this.repository.addFaces(tenantId, collection.id, found.map((f) => ({
       id: `face_${randomUUID().replace(/-/g, '')}`,
       externalId: options.externalId ?? null,
       metadata: options.metadata ?? {},
@@ -141,13 +146,13 @@ export class CollectionService {
   }
 
   /** Indexes ready-made templates in one transaction (bulk loading). */
-  indexTemplates(tenantId: string, name: string, items: Array<{ template: string; externalId?: string; metadata?: Record<string, unknown> }>): CollectionFace[] {
-    const collection = this.get(tenantId, name);
+  async indexTemplates(tenantId: string, name: string, items: Array<{ template: string; externalId?: string; metadata?: Record<string, unknown> }>): Promise<CollectionFace[]> {
+    const collection = await this.get(tenantId, name);
     assertSameModel(collection.model, this.faces.templateModel, 'collection');
     const createdAt = this.now().toISOString();
     const vectors = items.map((item, i) => this.faces.parseTemplate(item.template, `faces[${i}].template`).vector);
-    const index = this.indexes.open(collection);
-    const added = this.repository.addFaces(tenantId, collection.id, items.map((item, i) => ({
+    const index = await this.indexes.open(collection);
+    const added = await this.repository.addFaces(tenantId, collection.id, items.map((item, i) => ({
       id: `face_${randomUUID().replace(/-/g, '')}`, externalId: item.externalId ?? null, metadata: item.metadata ?? {},
       imageId: null, box: null, vector: vectors[i], createdAt,
     })));
@@ -156,21 +161,21 @@ export class CollectionService {
   }
 
   async search(tenantId: string, names: string[], input: FaceInput, options: SearchOptions): Promise<SearchResult> {
-    const collections = [...new Set(names)].map((n) => this.get(tenantId, n));
+    const collections = await Promise.all([...new Set(names)].map((n) => this.get(tenantId, n)));
     for (const c of collections) assertSameModel(c.model, this.faces.templateModel, 'collection');
     const probes = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate });
-    const indexes = collections.map((c) => this.indexes.open(c));
+    const indexes = await Promise.all(collections.map((c) => this.indexes.open(c)));
     const galleryFaces = indexes.reduce((n, i) => n + i.size, 0);
     const threshold = searchThreshold(this.calibrator, galleryFaces, options, this.settings.fpir);
     const maxResults = options.maxResults ?? this.settings.maxResults;
-    const queries = probes.map((probe) => {
+    const queries = await Promise.all(probes.map(async (probe) => {
       const ranked = collections.flatMap((collection, i) =>
         indexes[i].search(probe.vector, maxResults, this.settings.candidates).map((m) => ({ collection, key: m.key, similarity: m.similarity })));
       const top = ranked.sort((a, b) => b.similarity - a.similarity).slice(0, maxResults);
       // The results are scored on the exact stored templates; the index ranked on copies it may keep rounded.
       const best: typeof top = [];
       for (const [c, keys] of keysByCollection(top)) {
-        for (const { key, vector } of this.repository.vectorsOf(c.id, keys)) {
+        for (const { key, vector } of await this.repository.vectorsOf(c.id, keys)) {
           const similarity = cosineSimilarity(probe.vector, vector);
           if (similarity >= threshold.similarity) best.push({ collection: c, key, similarity });
         }
@@ -178,67 +183,73 @@ export class CollectionService {
       best.sort((a, b) => b.similarity - a.similarity);
       const faces = new Map<number, CollectionFace>(); // face keys are unique across collections
       for (const [c, keys] of keysByCollection(best)) {
-        for (const face of this.repository.facesByKeys(c.id, keys)) faces.set(face.key, face);
+        for (const face of await this.repository.facesByKeys(c.id, keys)) faces.set(face.key, face);
       }
       const hits = best.map((s): SearchHit => {
         const far = this.calibrator.far(s.similarity);
         return { collection: s.collection.name, face: faces.get(s.key)!, similarity: s.similarity, far: Number(far.toPrecision(3)), score: Calibrator.score(far) };
       });
       return { box: boxOf(probe.face) ?? undefined, hits };
-    });
-    this.attachWatchlistHistory(tenantId, collections, queries.flatMap((q) => q.hits), options.clientId);
+    }));
+    await this.attachWatchlistHistory(tenantId, collections, queries.flatMap((q) => q.hits), options.clientId);
     return { threshold, queries };
   }
 
   /** Reports each watch-list hit's earlier inquiries, then records this inquiry against it. */
-  private attachWatchlistHistory(tenantId: string, collections: CollectionRecord[], hits: SearchHit[], clientId: string): void {
+  private async attachWatchlistHistory(tenantId: string, collections: CollectionRecord[], hits: SearchHit[], clientId: string): Promise<void> {
     const watchlists = new Set(collections.filter((c) => c.kind === 'watchlist').map((c) => c.name));
     const watched = hits.filter((h) => watchlists.has(h.collection));
     if (watched.length === 0) return;
     const now = this.now();
-    const history = this.repository.inquiryHistory(watched.map((h) => h.face.key), now, HISTORY_WINDOWS);
+    const history = await this.repository.inquiryHistory(watched.map((h) => h.face.key), now, HISTORY_WINDOWS);
     for (const hit of watched) hit.history = history.get(hit.face.key);
-    this.repository.recordInquiries(tenantId, clientId, [...new Set(watched.map((h) => h.face.key))], now.toISOString());
+    await this.repository.recordInquiries(tenantId, clientId, [...new Set(watched.map((h) => h.face.key))], now.toISOString());
   }
 
-  getFace(tenantId: string, name: string, faceId: string): CollectionFace {
-    const c = this.get(tenantId, name);
-    const face = this.repository.getFace(c.id, faceId);
+  /** A watch-list's recorded inquiries, newest first (a gallery records none: searching it is not watched). */
+  async inquiries(tenantId: string, name: string, query: InquiryQuery): Promise<{ collection: CollectionRecord; inquiries: WatchlistInquiry[] }> {
+    const collection = await this.get(tenantId, name);
+    return { collection, inquiries: await this.repository.inquiries(tenantId, collection.id, query) };
+  }
+
+  async getFace(tenantId: string, name: string, faceId: string): Promise<CollectionFace> {
+    const c = await this.get(tenantId, name);
+    const face = await this.repository.getFace(c.id, faceId);
     if (!face) throw new FaceproofError('not_found', `no face ${faceId} in collection "${name}"`, 'face_id');
     return face;
   }
 
-  findFaces(tenantId: string, name: string, query: FaceQuery): CollectionFace[] {
-    return this.repository.findFaces(this.get(tenantId, name).id, query);
+  async findFaces(tenantId: string, name: string, query: FaceQuery): Promise<CollectionFace[]> {
+    return this.repository.findFaces((await this.get(tenantId, name)).id, query);
   }
 
   /** Deletes faces (their rows and templates first, then their index entries); returns how many. */
-  deleteFaces(tenantId: string, name: string, selector: FaceSelector): number {
-    const c = this.get(tenantId, name);
-    const keys = this.repository.removeFaces(c.id, selector);
-    this.indexes.open(c).remove(keys);
+  async deleteFaces(tenantId: string, name: string, selector: FaceSelector): Promise<number> {
+    const c = await this.get(tenantId, name);
+    const keys = await this.repository.removeFaces(c.id, selector);
+    (await this.indexes.open(c)).remove(keys);
     return keys.length;
   }
 
   /** Right to erasure: removes every face the tenant indexed from a stored image. */
-  eraseImage(tenantId: string, imageId: string): number {
+  async eraseImage(tenantId: string, imageId: string): Promise<number> {
     const byCollection = new Map<number, string[]>();
-    for (const { collectionId, faceId } of this.repository.facesFromImage(tenantId, imageId)) {
+    for (const { collectionId, faceId } of await this.repository.facesFromImage(tenantId, imageId)) {
       byCollection.set(collectionId, [...(byCollection.get(collectionId) ?? []), faceId]);
     }
     let removed = 0;
-    const collections = new Map(this.repository.list(tenantId).map((c) => [c.id, c]));
+    const collections = new Map((await this.repository.list(tenantId)).map((c) => [c.id, c]));
     for (const [id, faceIds] of byCollection) {
       const collection = collections.get(id)!;
-      const keys = this.repository.removeFaces(id, { faceIds });
-      this.indexes.open(collection).remove(keys);
+      const keys = await this.repository.removeFaces(id, { faceIds });
+      (await this.indexes.open(collection)).remove(keys);
       removed += keys.length;
     }
     return removed;
   }
 
-  private get(tenantId: string, name: string): CollectionRecord {
-    const c = this.repository.get(tenantId, name);
+  private async get(tenantId: string, name: string): Promise<CollectionRecord> {
+    const c = await this.repository.get(tenantId, name);
     if (!c) throw new FaceproofError('not_found', `no collection "${name}"`, 'collection');
     return c;
   }

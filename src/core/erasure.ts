@@ -17,8 +17,8 @@ export class ImageErasure {
   ) {}
 
   async erase(tenantId: string, imageId: string): Promise<{ templates: number }> {
-    this.images.describe(tenantId, imageId);
-    const templates = this.collections.eraseImage(tenantId, imageId) + this.users.eraseImage(tenantId, imageId) + this.sessions.eraseImage(tenantId, imageId);
+    await this.images.describe(tenantId, imageId);
+    const templates = (await this.collections.eraseImage(tenantId, imageId)) + (await this.users.eraseImage(tenantId, imageId)) + (await this.sessions.eraseImage(tenantId, imageId));
     await this.images.delete(tenantId, imageId);
     return { templates };
   }

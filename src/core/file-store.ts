@@ -72,14 +72,14 @@ export class FileStore {
     return record;
   }
 
-  describe(tenantId: string, id: string): StoredFileRecord {
-    const record = this.repository.get(tenantId, id);
+  async describe(tenantId: string, id: string): Promise<StoredFileRecord> {
+    const record = await this.repository.get(tenantId, id);
     if (!record) throw new FaceproofError('not_found', `no file ${id}`, 'file_id');
     return record;
   }
 
   async readMedia(tenantId: string, id: string): Promise<{ record: StoredFileRecord; bytes: Buffer }> {
-    const record = this.describe(tenantId, id);
+    const record = await this.describe(tenantId, id);
     if (record.kind === 'frames') throw new FaceproofError('invalid_parameter', `file ${id} is a list of frames; read them one by one`, 'file_id');
     const bytes = await this.blobs.get(mediaKey(tenantId, id));
     if (!bytes) throw new FaceproofError('not_found', `no file ${id}`, 'file_id');
@@ -87,7 +87,7 @@ export class FileStore {
   }
 
   async readFrame(tenantId: string, id: string, index: number): Promise<{ frame: StoredFrame; bytes: Buffer }> {
-    const frame = this.describe(tenantId, id).frames.find((f) => f.index === index);
+    const frame = (await this.describe(tenantId, id)).frames.find((f) => f.index === index);
     const bytes = frame && await this.blobs.get(frameKey(tenantId, id, index));
     if (!frame || !bytes) throw new FaceproofError('not_found', `file ${id} has no frame ${index}`, 'index');
     return { frame, bytes };
@@ -99,9 +99,9 @@ export class FileStore {
    */
   private async writeThenInsert(record: StoredFileRecord, blobs: Array<[string, Uint8Array]>): Promise<void> {
     const keys = blobs.map(([key]) => key);
-    this.repository.markPendingBlobs(keys, new Date(this.now().getTime() + BLOB_GRACE_MS).toISOString());
+    await this.repository.markPendingBlobs(keys, new Date(this.now().getTime() + BLOB_GRACE_MS).toISOString());
     await Promise.all(blobs.map(([key, bytes]) => this.blobs.put(key, bytes)));
-    this.repository.insert(record, keys);
+    await this.repository.insert(record, keys);
   }
 
   /** Erases files (rows marking their bytes pending erasure, then the bytes); returns which ids existed and which did not. */
@@ -109,9 +109,9 @@ export class FileStore {
     const deleted: string[] = [];
     const notFound: string[] = [];
     for (const id of ids) {
-      const record = this.repository.get(tenantId, id);
+      const record = await this.repository.get(tenantId, id);
       const keys = record ? blobKeysOf(record) : [];
-      if (!record || !this.repository.delete(tenantId, id, { keys, due: this.now().toISOString() })) { notFound.push(id); continue; }
+      if (!record || !(await this.repository.delete(tenantId, id, { keys, due: this.now().toISOString() }))) { notFound.push(id); continue; }
       await Promise.all(keys.map((key) => this.eraseBytes(key)));
       deleted.push(id);
     }
@@ -119,15 +119,15 @@ export class FileStore {
   }
 
   /** Erases marked file bytes that no row claims (a crash between bytes and row, or row and erasure); returns how many. */
-  sweepPendingBytes(batch = 500): Promise<number> {
-    return sweepPendingBlobs(this.repository, this.blobs, this.now(), (key) => {
+  async sweepPendingBytes(batch = 500): Promise<number> {
+    return sweepPendingBlobs(this.repository, this.blobs, this.now(), async (key) => {
       const [tenantId, , id] = key.split('/');
-      const record = this.repository.get(tenantId, id);
+      const record = await this.repository.get(tenantId, id);
       return record !== undefined && blobKeysOf(record).includes(key);
     }, batch);
   }
 
-  private eraseBytes(key: string): Promise<void> {
+  private async eraseBytes(key: string): Promise<void> {
     return eraseBlob(this.repository, this.blobs, key);
   }
 

@@ -47,7 +47,8 @@ export async function inspectImage(source: InlineImageSource, limits: DecodeLimi
   }
 }
 
-function publicRejection(err: unknown, field: string): unknown {
+/** The engine's refusal of an image as its public error code (any other error unchanged). */
+export function publicRejection(err: unknown, field: string): unknown {
   if (!(err instanceof ImageRejectedError)) return err;
   switch (err.reason) {
     case 'too_large':

@@ -46,34 +46,34 @@ export class ImageStore {
     // Bytes first: a row is only ever visible once its blob exists. The mark, cleared by the row's
     // insert, lets the sweeper erase bytes whose row never came (a crash, a failed insert).
     const key = blobKey(tenantId, record.id);
-    this.repository.markPendingBlob(key, new Date(created.getTime() + BLOB_GRACE_MS).toISOString());
+    await this.repository.markPendingBlob(key, new Date(created.getTime() + BLOB_GRACE_MS).toISOString());
     await this.blobs.put(key, data);
-    this.repository.insert(record, key);
+    await this.repository.insert(record, key);
     return record;
   }
 
-  describe(tenantId: string, id: string, field = 'image_id'): StoredImageRecord {
-    const record = this.repository.get(tenantId, id);
+  async describe(tenantId: string, id: string, field = 'image_id'): Promise<StoredImageRecord> {
+    const record = await this.repository.get(tenantId, id);
     if (!record || this.isExpired(record)) throw new FaceproofError('not_found', `no image ${id}`, field);
     return record;
   }
 
   async read(tenantId: string, id: string, field = 'image_id'): Promise<{ record: StoredImageRecord; bytes: Buffer }> {
-    const record = this.describe(tenantId, id, field);
+    const record = await this.describe(tenantId, id, field);
     const bytes = await this.blobs.get(blobKey(tenantId, id));
     if (!bytes) throw new FaceproofError('not_found', `no image ${id}`, field);
     return { record, bytes };
   }
 
-  update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): StoredImageRecord {
-    this.describe(tenantId, id);
-    return this.repository.update(tenantId, id, changes)!;
+  async update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): Promise<StoredImageRecord> {
+    await this.describe(tenantId, id);
+    return (await this.repository.update(tenantId, id, changes))!;
   }
 
   /** Erases the image: its row (marking its bytes pending erasure, so a crash cannot keep them), then its bytes. */
   async delete(tenantId: string, id: string): Promise<void> {
     const key = blobKey(tenantId, id);
-    if (!this.repository.delete(tenantId, id, { key, due: this.now().toISOString() })) throw new FaceproofError('not_found', `no image ${id}`, 'image_id');
+    if (!(await this.repository.delete(tenantId, id, { key, due: this.now().toISOString() }))) throw new FaceproofError('not_found', `no image ${id}`, 'image_id');
     await this.eraseBytes(key);
   }
 
@@ -84,10 +84,10 @@ export class ImageStore {
   async sweepExpired(batch = 500): Promise<number> {
     let removed = 0;
     for (;;) {
-      const due = this.repository.expired(this.now().toISOString(), batch);
+      const due = await this.repository.expired(this.now().toISOString(), batch);
       for (const { tenantId, id } of due) {
         const key = blobKey(tenantId, id);
-        if (this.repository.delete(tenantId, id, { key, due: this.now().toISOString() })) removed++;
+        if (await this.repository.delete(tenantId, id, { key, due: this.now().toISOString() })) removed++;
         await this.eraseBytes(key);
       }
       if (due.length < batch) break;
@@ -99,15 +99,15 @@ export class ImageStore {
   /** Erases marked bytes that no row claims; returns how many were erased. */
   async sweepPendingBytes(batch = 500): Promise<number> {
     const now = this.now();
-    const erased = await sweepPendingBlobs(this.repository, this.blobs, now, (key) => {
+    const erased = await sweepPendingBlobs(this.repository, this.blobs, now, async (key) => {
       const [tenantId, , id] = key.split('/');
-      return this.repository.get(tenantId, id) !== undefined;
+      return (await this.repository.get(tenantId, id)) !== undefined;
     }, batch);
     await this.blobs.sweepInterrupted?.(new Date(now.getTime() - BLOB_GRACE_MS));
     return erased;
   }
 
-  private eraseBytes(key: string): Promise<void> {
+  private async eraseBytes(key: string): Promise<void> {
     return eraseBlob(this.repository, this.blobs, key);
   }
 

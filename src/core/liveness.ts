@@ -159,7 +159,7 @@ export class LivenessService {
       return { durationSeconds: frames.length / fps, frames: frames.map((f, i) => ({ image: f.image, timestamp: i / fps })) };
     }
     if ('fileId' in input) {
-      const record = this.files.describe(tenantId, input.fileId);
+      const record = await this.files.describe(tenantId, input.fileId);
       if (record.kind === 'frames') {
         const frames = await Promise.all(record.frames.map(async (f) => ({ image: await loadImage({ kind: 'bytes', data: (await this.files.readFrame(tenantId, input.fileId, f.index)).bytes }, this.limits, `frames[${f.index}]`), index: f.index })));
         frames.sort((a, b) => a.index - b.index);

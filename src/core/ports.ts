@@ -28,22 +28,22 @@ export interface StoredImageRecord extends PictureFacts {
 
 export interface ImageRepository {
   /** Inserts the row and, in the same transaction, clears its blob's pending mark (see markPendingBlob). */
-  insert(record: StoredImageRecord, blobKey: string): void;
-  get(tenantId: string, id: string): StoredImageRecord | undefined;
-  update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): StoredImageRecord | undefined;
+  insert(record: StoredImageRecord, blobKey: string): Promise<void>;
+  get(tenantId: string, id: string): Promise<StoredImageRecord | undefined>;
+  update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): Promise<StoredImageRecord | undefined>;
   /** Deletes the row and, in the same transaction, marks its blob pending erasure (due at `blob.due`); false when there was no row. */
-  delete(tenantId: string, id: string, blob: { key: string; due: string }): boolean;
+  delete(tenantId: string, id: string, blob: { key: string; due: string }): Promise<boolean>;
   /**
    * Notes, before a blob is written, that it may exist without a row: the sweeper erases it after
    * `due` unless a row claims it. The row's insert clears the mark; a crash between the file and its
    * row (or between an erased row and its file) leaves it, so the bytes are found and erased.
    */
-  markPendingBlob(key: string, due: string): void;
-  clearPendingBlob(key: string): void;
+  markPendingBlob(key: string, due: string): Promise<void>;
+  clearPendingBlob(key: string): Promise<void>;
   /** Marked blob keys due at or before `now`, oldest first. */
-  pendingBlobs(now: string, limit: number): string[];
+  pendingBlobs(now: string, limit: number): Promise<string[]>;
   /** Images of any tenant whose expiry is at or before `now`, oldest first. */
-  expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
+  expired(now: string, limit: number): Promise<Array<{ tenantId: string; id: string }>>;
 }
 
 export interface StoredFrame extends PictureFacts {
@@ -69,15 +69,15 @@ export interface StoredFileRecord {
 
 export interface FileRepository {
   /** Inserts the row and, in the same transaction, clears its blobs' pending marks (see markPendingBlobs). */
-  insert(record: StoredFileRecord, blobKeys: string[]): void;
-  get(tenantId: string, id: string): StoredFileRecord | undefined;
+  insert(record: StoredFileRecord, blobKeys: string[]): Promise<void>;
+  get(tenantId: string, id: string): Promise<StoredFileRecord | undefined>;
   /** Deletes the row and, in the same transaction, marks its blobs pending erasure (due at `due`). */
-  delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): boolean;
+  delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): Promise<boolean>;
   /** Bytes about to be written for a row not yet inserted: erased by the sweeper after `due` unless the row came. */
-  markPendingBlobs(keys: string[], due: string): void;
-  clearPendingBlob(key: string): void;
+  markPendingBlobs(keys: string[], due: string): Promise<void>;
+  clearPendingBlob(key: string): Promise<void>;
   /** Marked file blobs due by `now`. */
-  pendingBlobs(now: string, limit: number): string[];
+  pendingBlobs(now: string, limit: number): Promise<string[]>;
 }
 
 /** Opaque bytes by key; writes are atomic (a reader sees the whole blob or none). */
@@ -143,44 +143,56 @@ export interface FaceQuery {
 /** Inquiries that matched one watch-list face within a window of days. */
 export interface InquiryWindow { days: number; inquiries: number; clients: number }
 
+/**
+ * One search that hit a watch-list: when, which API client made it, and which of the watch-list's
+ * faces it matched. Inquiries are kept per face, so one is the faces recorded by one client at one
+ * instant; a face deleted since takes its part of the history with it.
+ */
+export interface WatchlistInquiry { at: string; clientId: string; faces: Array<{ id: string; externalId: string | null; imageId: string | null }> }
+
+/** A page of a watch-list's inquiries, newest first; `before`: the last inquiry of the previous page. */
+export interface InquiryQuery { before?: { at: string; clientId: string }; limit: number }
+
 export interface CollectionRepository {
   /** Throws `already_exists` when the tenant has a collection of that name. */
-  create(record: Omit<CollectionRecord, 'id'>): CollectionRecord;
-  get(tenantId: string, name: string): CollectionRecord | undefined;
-  list(tenantId: string): CollectionRecord[];
+  create(record: Omit<CollectionRecord, 'id'>): Promise<CollectionRecord>;
+  get(tenantId: string, name: string): Promise<CollectionRecord | undefined>;
+  list(tenantId: string): Promise<CollectionRecord[]>;
   /** Deletes the collection, its faces and their inquiry history. */
-  delete(tenantId: string, id: number): boolean;
-  count(collectionId: number): number;
+  delete(tenantId: string, id: number): Promise<boolean>;
+  count(collectionId: number): Promise<number>;
   /** Faces per collection, every tenant (for metrics). */
-  sizes(): Array<{ tenantId: string; name: string; faces: number }>;
+  sizes(): Promise<Array<{ tenantId: string; name: string; faces: number }>>;
   /** Inserts the faces in one transaction and returns them with their keys. */
-  addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): CollectionFace[];
-  getFace(collectionId: number, faceId: string): CollectionFace | undefined;
-  findFaces(collectionId: number, query: FaceQuery): CollectionFace[];
+  addFaces(tenantId: string, collectionId: number, faces: NewCollectionFace[]): Promise<CollectionFace[]>;
+  getFace(collectionId: number, faceId: string): Promise<CollectionFace | undefined>;
+  findFaces(collectionId: number, query: FaceQuery): Promise<CollectionFace[]>;
   /** Deletes the named faces, logging each removal for the vector index in the same transaction; returns their keys. */
-  removeFaces(collectionId: number, selector: FaceSelector): number[];
+  removeFaces(collectionId: number, selector: FaceSelector): Promise<number[]>;
   /** The stored vectors of these keys (for exact re-ranking); keys not in the collection are left out. */
-  vectorsOf(collectionId: number, keys: number[]): Array<{ key: number; vector: Float32Array }>;
+  vectorsOf(collectionId: number, keys: number[]): Promise<Array<{ key: number; vector: Float32Array }>>;
   /** The faces with these keys, in no particular order. */
-  facesByKeys(collectionId: number, keys: number[]): CollectionFace[];
+  facesByKeys(collectionId: number, keys: number[]): Promise<CollectionFace[]>;
   /** Every face of the tenant indexed from a stored image, by collection (right to erasure). */
-  facesFromImage(tenantId: string, imageId: string): Array<{ collectionId: number; faceId: string }>;
-  recordInquiries(tenantId: string, clientId: string, keys: number[], at: string): void;
-  inquiryHistory(keys: number[], now: Date, windows: number[]): Map<number, InquiryWindow[]>;
+  facesFromImage(tenantId: string, imageId: string): Promise<Array<{ collectionId: number; faceId: string }>>;
+  recordInquiries(tenantId: string, clientId: string, keys: number[], at: string): Promise<void>;
+  inquiryHistory(keys: number[], now: Date, windows: number[]): Promise<Map<number, InquiryWindow[]>>;
+  /** The collection's inquiries, newest first (at, then client id, descending). */
+  inquiries(tenantId: string, collectionId: number, query: InquiryQuery): Promise<WatchlistInquiry[]>;
 }
 
 /** What a vector index needs to bring itself up to date with the repository after a restart. */
 export interface IndexJournal {
   /** Faces with a key above `afterKey`, ascending, at most `limit`. */
-  vectorsAfter(collectionId: number, afterKey: number, limit: number): Array<{ key: number; vector: Float32Array }>;
+  vectorsAfter(collectionId: number, afterKey: number, limit: number): Promise<Array<{ key: number; vector: Float32Array }>>;
   /** Keys removed after the removal numbered `afterSeq`, and the newest removal number. */
-  removalsAfter(collectionId: number, afterSeq: number): { keys: number[]; lastSeq: number };
-  lastRemovalSeq(collectionId: number): number;
+  removalsAfter(collectionId: number, afterSeq: number): Promise<{ keys: number[]; lastSeq: number }>;
+  lastRemovalSeq(collectionId: number): Promise<number>;
   /** Forgets removals up to `uptoSeq`, once a snapshot contains them. */
-  pruneRemovals(collectionId: number, uptoSeq: number): void;
+  pruneRemovals(collectionId: number, uptoSeq: number): Promise<void>;
   /** Keys of the faces stored with a key above `afterKey`, ascending. */
-  keysAfter(collectionId: number, afterKey: number): number[];
-  count(collectionId: number): number;
+  keysAfter(collectionId: number, afterKey: number): Promise<number[]>;
+  count(collectionId: number): Promise<number>;
 }
 
 /** A candidate and its cosine similarity to the query, as near exact as the index keeps its vectors. */
@@ -197,11 +209,11 @@ export interface VectorIndex {
 
 export interface VectorIndexProvider {
   /** The collection's index, loaded and brought up to date with the repository on first use. */
-  open(collection: CollectionRecord): VectorIndex;
+  open(collection: CollectionRecord): Promise<VectorIndex>;
   /** Forgets the collection's index and deletes its files. */
   drop(collectionId: number): void;
   /** Writes snapshots of the indexes that changed; called on shutdown. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A face kept for 1:1 or 1:few matching (a user's enrolment, a session's faces). */
@@ -240,21 +252,21 @@ export interface UserEvent {
  */
 export interface UserRepository {
   /** Throws `already_exists` when the tenant has that user. */
-  create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): void;
-  get(tenantId: string, userId: string): UserRecord | undefined;
-  faces(tenantId: string, userId: string): KeptFaceWithVector[];
-  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): void;
-  removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean;
-  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void;
-  setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): void;
+  create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): Promise<void>;
+  get(tenantId: string, userId: string): Promise<UserRecord | undefined>;
+  faces(tenantId: string, userId: string): Promise<KeptFaceWithVector[]>;
+  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): Promise<void>;
+  removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): Promise<boolean>;
+  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): Promise<void>;
+  setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): Promise<void>;
   /** Replaces every face and the metadata of a user in one transaction, with its event (a re-registration). */
-  replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): void;
+  replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): Promise<void>;
   /** Deletes the user, their faces and their history. */
-  delete(tenantId: string, userId: string): boolean;
-  recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): void;
+  delete(tenantId: string, userId: string): Promise<boolean>;
+  recordEvent(tenantId: string, userId: string, event: Omit<UserEvent, 'seq'>): Promise<void>;
   /** Newest first; `beforeSeq` continues a previous page. */
-  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): UserEvent[];
-  facesFromImage(tenantId: string, imageId: string): Array<{ userId: string; faceId: string }>;
+  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): Promise<UserEvent[]>;
+  facesFromImage(tenantId: string, imageId: string): Promise<Array<{ userId: string; faceId: string }>>;
 }
 
 export interface SessionRecord {
@@ -289,15 +301,15 @@ export interface SessionFaceDetails {
 export type SessionFace = KeptFace & { imageOwned: boolean; details?: SessionFaceDetails };
 
 export interface SessionRepository {
-  create(session: SessionRecord): void;
-  get(tenantId: string, id: string): SessionRecord | undefined;
+  create(session: SessionRecord): Promise<void>;
+  get(tenantId: string, id: string): Promise<SessionRecord | undefined>;
   /** Deletes the session and its faces; returns the images it stored, for the caller to erase. */
-  delete(tenantId: string, id: string): { deleted: boolean; ownedImages: string[] };
-  addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): void;
-  faces(tenantId: string, sessionId: string): Array<SessionFace & { vector: Float32Array }>;
-  removeFace(tenantId: string, sessionId: string, faceId: string): { deleted: boolean; ownedImage: string | null };
-  expired(now: string, limit: number): Array<{ tenantId: string; id: string }>;
-  facesFromImage(tenantId: string, imageId: string): Array<{ sessionId: string; faceId: string }>;
+  delete(tenantId: string, id: string): Promise<{ deleted: boolean; ownedImages: string[] }>;
+  addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): Promise<void>;
+  faces(tenantId: string, sessionId: string): Promise<Array<SessionFace & { vector: Float32Array }>>;
+  removeFace(tenantId: string, sessionId: string, faceId: string): Promise<{ deleted: boolean; ownedImage: string | null }>;
+  expired(now: string, limit: number): Promise<Array<{ tenantId: string; id: string }>>;
+  facesFromImage(tenantId: string, imageId: string): Promise<Array<{ sessionId: string; faceId: string }>>;
 }
 
 /**
@@ -307,4 +319,39 @@ export interface SessionRepository {
 export interface SecretBox {
   seal(plain: Uint8Array, purpose: string): Buffer;
   open(sealed: Uint8Array, purpose: string): Buffer;
+}
+
+/**
+ * A trust anchor the operator imported (server-wide, not per tenant): a CSCA certificate, or a CRL
+ * (subject/issuer: the CRL's issuer; serial: its CRL number; not_before/not_after: this and next update).
+ */
+export interface TrustAnchorRecord {
+  id: string;
+  kind: 'certificate' | 'crl';
+  subject: string;
+  issuer: string;
+  serial: string;
+  country: string | null;
+  notBefore: string;
+  notAfter: string;
+  subjectKeyId: string | null;
+  authorityKeyId: string | null;
+  /** The comparison key of the subject's name (a CRL's: its issuer's), by which chains are looked up. */
+  nameKey: string;
+  /** SHA-256 of the DER, hex: unique, so importing a file twice adds nothing. */
+  sha256: string;
+  source: string;
+  addedAt: string;
+  der: Uint8Array;
+}
+
+export interface TrustAnchorRepository {
+  /** Inserts the records whose fingerprint is not there yet, in one transaction; returns the fingerprints it added. */
+  insert(records: TrustAnchorRecord[]): Promise<Set<string>>;
+  /** Every anchor, oldest first. */
+  list(): Promise<TrustAnchorRecord[]>;
+  get(id: string): Promise<TrustAnchorRecord | undefined>;
+  remove(id: string): Promise<boolean>;
+  /** A value that changes whenever an anchor is added or removed, by this process or another (the CLI). */
+  revision(): Promise<string>;
 }

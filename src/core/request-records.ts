@@ -32,12 +32,12 @@ export interface SealedRequestRecord extends Omit<RequestRecord, 'inputs' | 'res
 
 export interface RequestRecordRepository {
   /** Replaces an earlier record of the same request id (a retried request keeps its last answer). */
-  put(record: SealedRequestRecord): void;
-  get(tenantId: string, requestId: string): SealedRequestRecord | undefined;
+  put(record: SealedRequestRecord): Promise<void>;
+  get(tenantId: string, requestId: string): Promise<SealedRequestRecord | undefined>;
   /** Records sharing a client X-Request-Id, oldest first. */
-  byXRequestId(tenantId: string, xRequestId: string, limit: number): SealedRequestRecord[];
+  byXRequestId(tenantId: string, xRequestId: string, limit: number): Promise<SealedRequestRecord[]>;
   /** Removes records made before `before`; how many. */
-  prune(before: string): number;
+  prune(before: string): Promise<number>;
 }
 
 /**
@@ -47,23 +47,23 @@ export interface RequestRecordRepository {
 export class RequestRecords {
   constructor(private readonly repository: RequestRecordRepository, private readonly box: SecretBox) {}
 
-  keep(record: RequestRecord): void {
+  async keep(record: RequestRecord): Promise<void> {
     const { inputs, response, ...clear } = record;
     const sealed = this.box.seal(Buffer.from(JSON.stringify({ inputs, response }), 'utf8'), REQUEST_RESPONSE_PURPOSE);
-    this.repository.put({ ...clear, sealed });
+    await this.repository.put({ ...clear, sealed });
   }
 
-  get(tenantId: string, requestId: string): RequestRecord {
-    const row = this.repository.get(tenantId, requestId);
+  async get(tenantId: string, requestId: string): Promise<RequestRecord> {
+    const row = await this.repository.get(tenantId, requestId);
     if (!row) throw new FaceproofError('not_found', `no kept request ${requestId}`, 'request_id');
     return this.open(row);
   }
 
-  byXRequestId(tenantId: string, xRequestId: string, limit = 100): RequestRecord[] {
-    return this.repository.byXRequestId(tenantId, xRequestId, limit).map((row) => this.open(row));
+  async byXRequestId(tenantId: string, xRequestId: string, limit = 100): Promise<RequestRecord[]> {
+    return (await this.repository.byXRequestId(tenantId, xRequestId, limit)).map((row) => this.open(row));
   }
 
-  prune(before: string): number {
+  async prune(before: string): Promise<number> {
     return this.repository.prune(before);
   }
 

@@ -31,7 +31,7 @@ export interface SignatureCheck {
 
 /** Checks a saved response's `signature` against a key set, offline. */
 export async function verifySignedResponse(body: Record<string, unknown>, keySet: PublicKeySet): Promise<SignatureCheck> {
-  const { compactVerify, decodeProtectedHeader, importJWK } = await import('jose');
+  const { base64url, compactVerify, decodeProtectedHeader, importJWK } = await import('jose');
   const signature = body.signature;
   if (typeof signature !== 'string') return { valid: false, reason: 'the response has no signature' };
   const [header, detached, sig] = signature.split('.');
@@ -44,7 +44,8 @@ export async function verifySignedResponse(body: Record<string, unknown>, keySet
   }
   const jwk = keySet.keys.find((k) => k.kid === kid);
   if (!jwk || !alg) return { valid: false, kid, alg, reason: `no public key with kid ${kid}` };
-  const payload = Buffer.from(signedPayload(body)).toString('base64url');
+  // jose's base64url rather than Buffer: the typed client runs this same check in browsers.
+  const payload = base64url.encode(signedPayload(body));
   try {
     await compactVerify(`${header}.${payload}.${sig}`, await importJWK(jwk, alg), { algorithms: [alg] });
     return { valid: true, kid, alg };

@@ -4,7 +4,7 @@ import { FaceproofError } from './errors.ts';
  * What a key may do, one scope per service. `admin` manages clients and keys (and sees every
  * tenant's collection names in the metrics); `metrics` reads GET /metrics, for a Prometheus scraper.
  */
-export const SCOPES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'collections', 'users', 'sessions', 'audit', 'admin', 'metrics'] as const;
+export const SCOPES = ['compare', 'detect', 'quality', 'liveness', 'age', 'images', 'collections', 'users', 'sessions', 'documents', 'audit', 'admin', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {
@@ -50,16 +50,16 @@ export const SERVICE_FLAGS: Record<string, Scope[]> = {
   check_identity: ['age'],
   upload_image: ['images'],
   upload_file: ['images'],
-  // TrustVision's identity-document services: known names that grant nothing until documents are
-  // served (its manual's own temporary_credential example asks for read_id_card_info).
-  read_id_card_info: [],
-  verify_id_card_sanity: [],
-  detect_id_cards: [],
+  // TrustVision's identity-document services (its manual's own temporary_credential example asks
+  // for read_id_card_info); tampering is not served, a known name that grants nothing.
+  read_id_card_info: ['documents'],
+  verify_id_card_sanity: ['documents'],
+  detect_id_cards: ['documents'],
   detect_id_card_tampering: [],
-  read_doc_info: [],
-  verify_nfc: [],
-  check_nfc: [],
-  ekyc: [],
+  read_doc_info: ['documents'],
+  verify_nfc: ['documents'],
+  check_nfc: ['documents'],
+  ekyc: ['documents'],
 };
 
 export function scopesFromServiceFlags(flags: Record<string, boolean>): Scope[] {

@@ -33,7 +33,7 @@ export class SessionService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  create(tenantId: string, spec: { ttlSeconds?: number; imageStorageEnabled: boolean; metadata?: Record<string, unknown> }): SessionRecord {
+  async create(tenantId: string, spec: { ttlSeconds?: number; imageStorageEnabled: boolean; metadata?: Record<string, unknown> }): Promise<SessionRecord> {
     const ttl = spec.ttlSeconds ?? this.settings.defaultTtlSeconds;
     if (ttl > this.settings.maxTtlSeconds) throw new FaceproofError('invalid_parameter', `ttl_seconds is at most ${this.settings.maxTtlSeconds}`, 'ttl_seconds');
     const now = this.now();
@@ -42,12 +42,12 @@ export class SessionService {
       tenantId, id: `ses_${randomUUID().replace(/-/g, '')}`, imageStorageEnabled: spec.imageStorageEnabled, metadata: spec.metadata ?? {},
       model: { modelId, version }, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
     };
-    this.repository.create(session);
+    await this.repository.create(session);
     return session;
   }
 
-  get(tenantId: string, id: string): SessionRecord {
-    const session = this.repository.get(tenantId, id);
+  async get(tenantId: string, id: string): Promise<SessionRecord> {
+    const session = await this.repository.get(tenantId, id);
     if (!session || session.expiresAt <= this.now().toISOString()) throw new FaceproofError('not_found', `no session ${id} (or it expired)`, 'session_id');
     return session;
   }
@@ -58,20 +58,20 @@ export class SessionService {
    * image's digest, the eyes and the detector's confidence.
    */
   async addFaces(tenantId: string, id: string, input: FaceInput, options: { imageType: ImageType; allFaces: boolean; autoRotate?: boolean; metadata?: Record<string, unknown> }): Promise<SessionFace[]> {
-    const session = this.get(tenantId, id);
+    const session = await this.get(tenantId, id);
     assertSameModel({ ...session.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'session');
     const found = await this.faces.facesOf(input, { tenantId, field: 'image', allFaces: options.allFaces, autoRotate: options.autoRotate ?? false });
     const digest = digestOf(input);
     // After each wait the session may have been deleted (or filled) by another request: checked
     // again in the turn that writes, so the insert never meets a missing session.
-    const room = () => {
-      this.get(tenantId, id);
-      const held = this.repository.faces(tenantId, id).length;
+    const room = async () => {
+      await this.get(tenantId, id);
+      const held = (await this.repository.faces(tenantId, id)).length;
       if (held + found.length > this.settings.maxFaces) {
         throw new FaceproofError('invalid_parameter', `a session holds at most ${this.settings.maxFaces} faces (has ${held})`, 'image');
       }
     };
-    room();
+    await room();
     let imageId = storedImageIdOf(input);
     let imageOwned = false;
     if (session.imageStorageEnabled && input.kind === 'image' && input.source.kind !== 'stored') {
@@ -79,7 +79,7 @@ export class SessionService {
       imageId = (await this.images.store(tenantId, input.source, { label: `session ${id}`, ttlSeconds: remaining })).id;
       imageOwned = true;
       try {
-        room();
+        await room();
       } catch (err) {
         await this.eraseOwnedImages(tenantId, [imageId]);
         throw err;
@@ -90,30 +90,30 @@ export class SessionService {
       id: `sface_${randomUUID().replace(/-/g, '')}`, imageType: options.imageType, imageId, imageOwned, box: boxOf(f.face), createdAt: at, vector: f.vector,
       details: detailsOf(f, digest, options),
     }));
-    this.repository.addFaces(tenantId, id, faces);
+    await this.repository.addFaces(tenantId, id, faces);
     return faces.map(({ vector: _v, ...face }) => face);
   }
 
-  listFaces(tenantId: string, id: string): SessionFace[] {
-    this.get(tenantId, id);
-    return this.repository.faces(tenantId, id).map(({ vector: _v, ...face }) => face);
+  async listFaces(tenantId: string, id: string): Promise<SessionFace[]> {
+    await this.get(tenantId, id);
+    return (await this.repository.faces(tenantId, id)).map(({ vector: _v, ...face }) => face);
   }
 
   /** The session's faces, each with its template (base64, as /v1/detect returns them). */
-  listFacesWithTemplates(tenantId: string, id: string): Array<SessionFace & { template: string }> {
-    this.get(tenantId, id);
-    return this.repository.faces(tenantId, id).map(({ vector, ...face }) => ({ ...face, template: this.faces.encodeVector(vector) }));
+  async listFacesWithTemplates(tenantId: string, id: string): Promise<Array<SessionFace & { template: string }>> {
+    await this.get(tenantId, id);
+    return (await this.repository.faces(tenantId, id)).map(({ vector, ...face }) => ({ ...face, template: this.faces.encodeVector(vector) }));
   }
 
-  getFace(tenantId: string, id: string, faceId: string): SessionFace {
-    const face = this.listFaces(tenantId, id).find((f) => f.id === faceId);
+  async getFace(tenantId: string, id: string, faceId: string): Promise<SessionFace> {
+    const face = (await this.listFaces(tenantId, id)).find((f) => f.id === faceId);
     if (!face) throw new FaceproofError('not_found', `no face ${faceId} in session ${id}`, 'face_id');
     return face;
   }
 
   async deleteFace(tenantId: string, id: string, faceId: string): Promise<void> {
-    this.get(tenantId, id);
-    const { deleted, ownedImage } = this.repository.removeFace(tenantId, id, faceId);
+    await this.get(tenantId, id);
+    const { deleted, ownedImage } = await this.repository.removeFace(tenantId, id, faceId);
     if (!deleted) throw new FaceproofError('not_found', `no face ${faceId} in session ${id}`, 'face_id');
     if (ownedImage) await this.eraseOwnedImages(tenantId, [ownedImage]);
   }
@@ -123,8 +123,8 @@ export class SessionService {
    * or a new image or template. Best first, each with its calibrated score, FAR and decision.
    */
   async match(tenantId: string, id: string, reference: { faceId: string } | { input: FaceInput; imageType: ImageType }): Promise<RankedFace[]> {
-    this.get(tenantId, id);
-    const stored = this.repository.faces(tenantId, id);
+    await this.get(tenantId, id);
+    const stored = await this.repository.faces(tenantId, id);
     let vector: Float32Array;
     let referenceType: ImageType;
     let candidates = stored;
@@ -145,7 +145,7 @@ export class SessionService {
 
   /** Ends the session now: its faces, templates and the images it stored. */
   async delete(tenantId: string, id: string): Promise<void> {
-    const { deleted, ownedImages } = this.repository.delete(tenantId, id);
+    const { deleted, ownedImages } = await this.repository.delete(tenantId, id);
     if (!deleted) throw new FaceproofError('not_found', `no session ${id}`, 'session_id');
     await this.eraseOwnedImages(tenantId, ownedImages);
   }
@@ -154,9 +154,9 @@ export class SessionService {
   async sweepExpired(batch = 500): Promise<number> {
     let removed = 0;
     for (;;) {
-      const due = this.repository.expired(this.now().toISOString(), batch);
+      const due = await this.repository.expired(this.now().toISOString(), batch);
       for (const { tenantId, id } of due) {
-        const { deleted, ownedImages } = this.repository.delete(tenantId, id);
+        const { deleted, ownedImages } = await this.repository.delete(tenantId, id);
         if (deleted) removed++;
         await this.eraseOwnedImages(tenantId, ownedImages);
       }
@@ -165,9 +165,9 @@ export class SessionService {
   }
 
   /** Right to erasure: removes session faces taken from a stored image. */
-  eraseImage(tenantId: string, imageId: string): number {
-    const hits = this.repository.facesFromImage(tenantId, imageId);
-    for (const { sessionId, faceId } of hits) this.repository.removeFace(tenantId, sessionId, faceId);
+  async eraseImage(tenantId: string, imageId: string): Promise<number> {
+    const hits = await this.repository.facesFromImage(tenantId, imageId);
+    for (const { sessionId, faceId } of hits) await this.repository.removeFace(tenantId, sessionId, faceId);
     return hits.length;
   }
 

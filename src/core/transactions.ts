@@ -17,39 +17,39 @@ export interface Transaction {
 }
 
 export interface TransactionRepository {
-  insert(t: Transaction): void;
-  get(tenantId: string, id: string): Transaction | undefined;
-  finish(tenantId: string, id: string, outcome: string | null, at: string): Transaction | undefined;
+  insert(t: Transaction): Promise<void>;
+  get(tenantId: string, id: string): Promise<Transaction | undefined>;
+  finish(tenantId: string, id: string, outcome: string | null, at: string): Promise<Transaction | undefined>;
 }
 
 export class TransactionService {
   constructor(private readonly repository: TransactionRepository, private readonly now: () => Date = () => new Date()) {}
 
-  open(tenantId: string, clientId: string, input: { referenceId?: string; channel?: string; metadata?: Record<string, unknown> }): Transaction {
+  async open(tenantId: string, clientId: string, input: { referenceId?: string; channel?: string; metadata?: Record<string, unknown> }): Promise<Transaction> {
     const t: Transaction = {
       id: randomUUID(), tenantId, clientId, referenceId: input.referenceId ?? null, channel: input.channel ?? null, metadata: input.metadata ?? {},
       status: 'open', outcome: null, createdAt: this.now().toISOString(), finishedAt: null,
     };
-    this.repository.insert(t);
+    await this.repository.insert(t);
     return t;
   }
 
-  get(tenantId: string, id: string): Transaction {
-    const t = this.repository.get(tenantId, id);
+  async get(tenantId: string, id: string): Promise<Transaction> {
+    const t = await this.repository.get(tenantId, id);
     if (!t) throw new FaceproofError('not_found', `no transaction ${id}`, 'transaction_id');
     return t;
   }
 
   /** A request naming a transaction may only join an open one of its own tenant. */
-  join(tenantId: string, id: string): Transaction {
-    const t = this.repository.get(tenantId, id);
+  async join(tenantId: string, id: string): Promise<Transaction> {
+    const t = await this.repository.get(tenantId, id);
     if (!t) throw new FaceproofError('not_found', `no transaction ${id}`, 'x-transaction-id');
     if (t.status !== 'open') throw new FaceproofError('transaction_closed', `transaction ${id} was finished at ${t.finishedAt}`, 'x-transaction-id');
     return t;
   }
 
-  finish(tenantId: string, id: string, outcome?: string): Transaction {
-    this.join(tenantId, id);
-    return this.repository.finish(tenantId, id, outcome ?? null, this.now().toISOString())!;
+  async finish(tenantId: string, id: string, outcome?: string): Promise<Transaction> {
+    await this.join(tenantId, id);
+    return (await this.repository.finish(tenantId, id, outcome ?? null, this.now().toISOString()))!;
   }
 }

@@ -26,21 +26,21 @@ export interface UsageRow {
 }
 
 export interface UsageRepository {
-  add(tenantId: string, row: UsageRow): void;
+  add(tenantId: string, row: UsageRow): Promise<void>;
   /** Rows of a tenant between two days (inclusive, YYYY-MM-DD), optionally one client's. */
-  query(tenantId: string, q: { from: string; to: string; clientId?: string }): UsageRow[];
+  query(tenantId: string, q: { from: string; to: string; clientId?: string }): Promise<UsageRow[]>;
 }
 
 export class UsageMeter {
   constructor(private readonly repository: UsageRepository) {}
 
   /** `outcome` where the status does not tell it (a vendor dialect that answers failures with 200). */
-  count(tenantId: string, clientId: string, service: string, status: number, usesEngine: boolean, at: Date, outcome = outcomeOf(status)): void {
-    this.repository.add(tenantId, { day: at.toISOString().slice(0, 10), clientId, service, outcome, billable: isBillable(outcome, usesEngine), count: 1 });
+  async count(tenantId: string, clientId: string, service: string, status: number, usesEngine: boolean, at: Date, outcome = outcomeOf(status)): Promise<void> {
+    await this.repository.add(tenantId, { day: at.toISOString().slice(0, 10), clientId, service, outcome, billable: isBillable(outcome, usesEngine), count: 1 });
   }
 
-  report(tenantId: string, q: { from: string; to: string; clientId?: string }): { rows: UsageRow[]; requests: number; billable: number } {
-    const rows = this.repository.query(tenantId, q);
+  async report(tenantId: string, q: { from: string; to: string; clientId?: string }): Promise<{ rows: UsageRow[]; requests: number; billable: number }> {
+    const rows = await this.repository.query(tenantId, q);
     return {
       rows,
       requests: rows.reduce((n, r) => n + r.count, 0),

@@ -64,18 +64,18 @@ export class UserService {
 
   /** `context` (the caller's device, place, …) is kept in the history event. */
   async register(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string, context: Record<string, unknown> = {}): Promise<UserView> {
-    if (this.repository.get(tenantId, userId)) throw new FaceproofError('already_exists', `user "${userId}" is already registered`, 'user_id');
+    if (await this.repository.get(tenantId, userId)) throw new FaceproofError('already_exists', `user "${userId}" is already registered`, 'user_id');
     const at = this.now().toISOString();
     let faces: KeptFaceWithVector[];
     try {
       faces = await this.embedAll(tenantId, inputs, 'faces');
     } catch (err) {
-      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
+      if (err instanceof FaceproofError && err.status === 422) await this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
       throw err;
     }
     const { modelId, version } = this.faces.templateModel;
     const user: UserRecord = { tenantId, userId, status: 'active', metadata, model: { modelId, version }, createdAt: at, updatedAt: at };
-    this.repository.create(user, faces, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id) }, requestId));
+    await this.repository.create(user, faces, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id) }, requestId));
     return { ...user, faces: faces.map(strip) };
   }
 
@@ -84,24 +84,24 @@ export class UserService {
    * and the metadata is replaced; the history is kept. A user who is not there is registered.
    */
   async reregister(tenantId: string, userId: string, inputs: EnrolInput[], metadata: Record<string, unknown>, requestId: string, context: Record<string, unknown> = {}): Promise<UserView> {
-    const before = this.repository.get(tenantId, userId);
+    const before = await this.repository.get(tenantId, userId);
     if (!before) return this.register(tenantId, userId, inputs, metadata, requestId, context);
     if (inputs.length > MAX_USER_FACES) throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces`, 'faces');
     let faces: KeptFaceWithVector[];
     try {
       faces = await this.embedAll(tenantId, inputs, 'faces');
     } catch (err) {
-      if (err instanceof FaceproofError && err.status === 422 && this.repository.get(tenantId, userId)) {
-        this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
+      if (err instanceof FaceproofError && err.status === 422 && (await this.repository.get(tenantId, userId))) {
+        await this.record(tenantId, userId, 'register', 'failed', { ...context, error: err.code, field: err.field }, requestId);
       }
       throw err;
     }
     // Deleted (or deleted and registered again) while the engine ran.
-    if (this.user(tenantId, userId).createdAt !== before.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
-    const old = this.repository.faces(tenantId, userId);
+    if ((await this.user(tenantId, userId)).createdAt !== before.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+    const old = await this.repository.faces(tenantId, userId);
     const at = this.now().toISOString();
     // One transaction: a crash leaves the old faces or the new ones, never both.
-    this.repository.replaceFaces(tenantId, userId, faces, metadata, at, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id), replaced: old.length }, requestId));
+    await this.repository.replaceFaces(tenantId, userId, faces, metadata, at, this.event('register', 'registered', { ...context, faces: faces.length, face_ids: faces.map((f) => f.id), replaced: old.length }, requestId));
     return this.get(tenantId, userId);
   }
 
@@ -109,18 +109,18 @@ export class UserService {
    * Unregisters a user but keeps them and their history: their faces are erased, so that they cannot
    * authenticate until registered again (TrustVision's is_unregistered). See isUnregistered.
    */
-  withdraw(tenantId: string, userId: string, requestId: string, context: Record<string, unknown> = {}): UserView {
-    this.user(tenantId, userId);
-    const faces = this.repository.faces(tenantId, userId);
+  async withdraw(tenantId: string, userId: string, requestId: string, context: Record<string, unknown> = {}): Promise<UserView> {
+    await this.user(tenantId, userId);
+    const faces = await this.repository.faces(tenantId, userId);
     const at = this.now().toISOString();
-    for (const face of faces) this.repository.removeFace(tenantId, userId, face.id, at);
-    this.record(tenantId, userId, 'unregister', 'unregistered', { ...context, faces: faces.length }, requestId);
+    for (const face of faces) await this.repository.removeFace(tenantId, userId, face.id, at);
+    await this.record(tenantId, userId, 'unregister', 'unregistered', { ...context, faces: faces.length }, requestId);
     return this.get(tenantId, userId);
   }
 
-  get(tenantId: string, userId: string): UserView {
-    const user = this.user(tenantId, userId);
-    return { ...user, faces: this.repository.faces(tenantId, userId).map(strip) };
+  async get(tenantId: string, userId: string): Promise<UserView> {
+    const user = await this.user(tenantId, userId);
+    return { ...user, faces: (await this.repository.faces(tenantId, userId)).map(strip) };
   }
 
   /**
@@ -130,33 +130,33 @@ export class UserService {
   async authenticate(tenantId: string, userId: string, probe: EnrolInput | EnrolInput[], requestId: string, context: Record<string, unknown> = {}): Promise<Authentication> {
     const probes = Array.isArray(probe) ? probe : [probe];
     if (probes.length === 0) throw FaceproofError.missing('an image to authenticate with is required', 'image');
-    const user = this.user(tenantId, userId);
+    const user = await this.user(tenantId, userId);
     if (user.status !== 'active') {
-      this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_inactive' }, requestId);
+      await this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_inactive' }, requestId);
       throw new FaceproofError('user_inactive', `user "${userId}" is deactivated`, 'user_id');
     }
     assertSameModel({ ...user.model, dimension: this.faces.templateModel.dimension }, this.faces.templateModel, 'user');
-    const enrolled = this.repository.faces(tenantId, userId);
+    const enrolled = await this.repository.faces(tenantId, userId);
     // Deleted (or deleted and registered again) while the engine ran: no answer from the faces it
     // had, and no event in a history the deletion erased (it would outlive the user, or join the new one's).
-    const stillThere = () => {
-      const now = this.user(tenantId, userId);
+    const stillThere = async () => {
+      const now = await this.user(tenantId, userId);
       if (now.createdAt !== user.createdAt) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
     };
     if (enrolled.length === 0) {
-      this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_unregistered' }, requestId);
+      await this.record(tenantId, userId, 'authenticate', 'rejected', { ...context, reason: 'user_unregistered' }, requestId);
       throw new FaceproofError('user_inactive', `user "${userId}" is unregistered: no enrolled face`, 'user_id');
     }
     let vectors: Float32Array[];
     try {
       vectors = await Promise.all(probes.map(async (p, i) => (await this.faces.facesOf(p.input, { tenantId, field: probes.length > 1 ? `images[${i}]` : 'image', allFaces: false, autoRotate: false, qualityProfile: p.qualityProfile, otherFaceShare: p.otherFaceShare }))[0].vector));
     } catch (err) {
-      stillThere();
-      if (err instanceof FaceproofError && err.status === 422) this.record(tenantId, userId, 'authenticate', 'failed', { ...context, error: err.code }, requestId);
+      await stillThere();
+      if (err instanceof FaceproofError && err.status === 422) await this.record(tenantId, userId, 'authenticate', 'failed', { ...context, error: err.code }, requestId);
       throw err;
     }
-    stillThere();
-    let best = enrolled[0];
+    await stillThere();
+    let best = (enrolled)[0];
     let bestProbe = probes[0];
     let bestSimilarity = -Infinity;
     for (const [i, vector] of vectors.entries()) {
@@ -179,58 +179,58 @@ export class UserService {
       comparedFaces: enrolled.length,
       threshold: { far: matchFar, score: Calibrator.score(matchFar) },
     };
-    this.record(tenantId, userId, 'authenticate', result.decision, { ...context, score: result.score, far: result.far, best_face_id: best.id, image_type: bestProbe.imageType }, requestId);
+    await this.record(tenantId, userId, 'authenticate', result.decision, { ...context, score: result.score, far: result.far, best_face_id: best.id, image_type: bestProbe.imageType }, requestId);
     return result;
   }
 
   async addFaces(tenantId: string, userId: string, inputs: EnrolInput[], requestId: string): Promise<KeptFace[]> {
-    const room = () => {
-      this.user(tenantId, userId);
-      const existing = this.repository.faces(tenantId, userId).length;
+    const room = async () => {
+      await this.user(tenantId, userId);
+      const existing = (await this.repository.faces(tenantId, userId)).length;
       if (existing + inputs.length > MAX_USER_FACES) {
         throw new FaceproofError('invalid_parameter', `a user has at most ${MAX_USER_FACES} faces (has ${existing})`, 'faces');
       }
     };
-    room();
+    await room();
     const faces = await this.embedAll(tenantId, inputs, 'faces');
     // Deleted, or filled by another request, while the engine ran: checked again in the insert's turn.
-    room();
-    this.repository.addFaces(tenantId, userId, faces, this.now().toISOString(), this.event('add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId));
+    await room();
+    await this.repository.addFaces(tenantId, userId, faces, this.now().toISOString(), this.event('add_faces', 'added', { faces: faces.map((f) => f.id) }, requestId));
     return faces.map(strip);
   }
 
-  removeFace(tenantId: string, userId: string, faceId: string, requestId: string): void {
-    this.user(tenantId, userId);
-    const remaining = this.repository.faces(tenantId, userId);
+  async removeFace(tenantId: string, userId: string, faceId: string, requestId: string): Promise<void> {
+    await this.user(tenantId, userId);
+    const remaining = await this.repository.faces(tenantId, userId);
     if (!remaining.some((f) => f.id === faceId)) throw new FaceproofError('not_found', `user "${userId}" has no face ${faceId}`, 'face_id');
     if (remaining.length === 1) throw new FaceproofError('invalid_parameter', 'a user keeps at least one face: unregister the user instead', 'face_id');
-    this.repository.removeFace(tenantId, userId, faceId, this.now().toISOString(), this.event('remove_face', 'removed', { face_id: faceId }, requestId));
+    await this.repository.removeFace(tenantId, userId, faceId, this.now().toISOString(), this.event('remove_face', 'removed', { face_id: faceId }, requestId));
   }
 
-  setActive(tenantId: string, userId: string, active: boolean, requestId: string): UserView {
-    this.user(tenantId, userId);
-    this.repository.setStatus(tenantId, userId, active ? 'active' : 'inactive', this.now().toISOString(),
+  async setActive(tenantId: string, userId: string, active: boolean, requestId: string): Promise<UserView> {
+    await this.user(tenantId, userId);
+    await this.repository.setStatus(tenantId, userId, active ? 'active' : 'inactive', this.now().toISOString(),
       this.event(active ? 'activate' : 'deactivate', active ? 'active' : 'inactive', {}, requestId));
     return this.get(tenantId, userId);
   }
 
   /** Unregisters: erases the user, their templates and their history. */
-  unregister(tenantId: string, userId: string): void {
-    if (!this.repository.delete(tenantId, userId)) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
+  async unregister(tenantId: string, userId: string): Promise<void> {
+    if (!(await this.repository.delete(tenantId, userId))) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
   }
 
-  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): UserEvent[] {
-    this.user(tenantId, userId);
+  async history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): Promise<UserEvent[]> {
+    await this.user(tenantId, userId);
     return this.repository.history(tenantId, userId, page);
   }
 
   /** Right to erasure: removes the user faces enrolled from a stored image (a user's last face takes the user with it). */
-  eraseImage(tenantId: string, imageId: string): number {
-    const hits = this.repository.facesFromImage(tenantId, imageId);
+  async eraseImage(tenantId: string, imageId: string): Promise<number> {
+    const hits = await this.repository.facesFromImage(tenantId, imageId);
     const at = this.now().toISOString();
     for (const { userId, faceId } of hits) {
-      if (this.repository.faces(tenantId, userId).length <= 1) this.repository.delete(tenantId, userId);
-      else this.repository.removeFace(tenantId, userId, faceId, at);
+      if ((await this.repository.faces(tenantId, userId)).length <= 1) await this.repository.delete(tenantId, userId);
+      else await this.repository.removeFace(tenantId, userId, faceId, at);
     }
     return hits.length;
   }
@@ -243,8 +243,8 @@ export class UserService {
     }));
   }
 
-  private user(tenantId: string, userId: string): UserRecord {
-    const user = this.repository.get(tenantId, userId);
+  private async user(tenantId: string, userId: string): Promise<UserRecord> {
+    const user = await this.repository.get(tenantId, userId);
     if (!user) throw new FaceproofError('not_found', `no user "${userId}"`, 'user_id');
     return user;
   }
@@ -254,8 +254,8 @@ export class UserService {
     return { action, result, detail, requestId, at: this.now().toISOString() };
   }
 
-  private record(tenantId: string, userId: string, action: UserEvent['action'], result: string, detail: Record<string, unknown>, requestId: string): void {
-    this.repository.recordEvent(tenantId, userId, this.event(action, result, detail, requestId));
+  private async record(tenantId: string, userId: string, action: UserEvent['action'], result: string, detail: Record<string, unknown>, requestId: string): Promise<void> {
+    await this.repository.recordEvent(tenantId, userId, this.event(action, result, detail, requestId));
   }
 }
 

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServices, type Services } from '../../src/bootstrap.ts';
 import { buildApp } from '../../src/api/app.ts';
+import { randomBytes } from 'node:crypto';
+import { testDatabase } from './postgres.ts';
 
 /** The bootstrap key every test app is started with (FACEPROOF_BOOTSTRAP_KEY). */
 export const TEST_BOOTSTRAP_KEY = 'test-bootstrap-key-0123456789';
@@ -17,9 +19,12 @@ const AUTH_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
  * authentication pass their own headers, or `anonymous: true` in the options to send none.
  */
 export async function createTestApp(env: Record<string, string> = {}, options: { logger?: object } = {}): Promise<{ app: FastifyInstance; config: Config; services: Services }> {
-  const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), FACEPROOF_BOOTSTRAP_KEY: TEST_BOOTSTRAP_KEY, ...env });
+  // FACEPROOF_TEST_STORE=postgres (npm run test:postgres): the same tests on a fresh PostgreSQL database each.
+  const database = process.env.FACEPROOF_TEST_STORE === 'postgres' ? await testDatabase('app') : undefined;
+  const onPostgres = database ? { FACEPROOF_DATABASE_URL: database.url, FACEPROOF_MASTER_KEY: randomBytes(32).toString('base64') } : {};
+  const config = loadConfig({ FACEPROOF_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-test-')), FACEPROOF_BOOTSTRAP_KEY: TEST_BOOTSTRAP_KEY, ...onPostgres, ...env });
   const services = await createServices(config);
-  const app = await buildApp({ config, services, engine: services.engine.info(), logger: options.logger ?? false, close: () => services.close() });
+  const app = await buildApp({ config, services, engine: services.engine.info(), logger: options.logger ?? false, close: async () => { await services.close(); await database?.drop(); } });
   await app.ready();
   const inject = app.inject.bind(app) as (opts: InjectOptions) => ReturnType<FastifyInstance['inject']>;
   (app as { inject: unknown }).inject = (opts: string | (InjectOptions & { anonymous?: boolean })) => {

@@ -89,28 +89,28 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
     schema: { tags, summary: 'Create an API client (admin)', body: CreateClientBody, response: { 201: Type.Object({ ...Envelope, client: ClientSchema }), ...errorResponses(400, 401, 403, 409) } },
   }, async (request, reply) => {
     const b = request.body;
-    const client = admin.createClient({ id: b.client_id, name: b.name, tenantId: b.tenant_id, ratePerSecond: b.rate_per_second, burst: b.burst });
+    const client = await admin.createClient({ id: b.client_id, name: b.name, tenantId: b.tenant_id, ratePerSecond: b.rate_per_second, burst: b.burst });
     return reply.code(201).send({ ...envelope(request), client: describeClient(client) });
   });
 
   app.get('/v1/admin/clients', {
     schema: { tags, summary: 'List API clients (admin)', response: { 200: Type.Object({ ...Envelope, clients: Type.Array(ClientSchema) }), ...errorResponses(401, 403) } },
-  }, async (request) => ({ ...envelope(request), clients: admin.listClients().map(describeClient) }));
+  }, async (request) => ({ ...envelope(request), clients: (await admin.listClients()).map(describeClient) }));
 
   const ClientParams = Type.Object({ client_id: Type.String({ minLength: 1, maxLength: 64 }) });
   app.get<{ Params: Static<typeof ClientParams> }>('/v1/admin/clients/:client_id', {
     schema: { tags, summary: 'One API client (admin)', params: ClientParams, response: { 200: Type.Object({ ...Envelope, client: ClientSchema }), ...errorResponses(401, 403, 404) } },
-  }, async (request) => ({ ...envelope(request), client: describeClient(admin.getClient(request.params.client_id)) }));
+  }, async (request) => ({ ...envelope(request), client: describeClient(await admin.getClient(request.params.client_id)) }));
 
   app.patch<{ Params: Static<typeof ClientParams>; Body: Static<typeof UpdateClientBody> }>('/v1/admin/clients/:client_id', {
     schema: { tags, summary: 'Disable or enable a client, or change its rate limit (admin)', params: ClientParams, body: UpdateClientBody, response: { 200: Type.Object({ ...Envelope, client: ClientSchema }), ...errorResponses(400, 401, 403, 404) } },
   }, async (request) => {
     const { client_id: id } = request.params;
     const b = request.body;
-    let client = admin.getClient(id);
-    if (b.status) client = admin.setStatus(id, b.status);
+    let client = await admin.getClient(id);
+    if (b.status) client = await admin.setStatus(id, b.status);
     if (b.rate_per_second !== undefined || b.burst !== undefined) {
-      client = admin.setRateLimit(id, b.rate_per_second === undefined ? client.ratePerSecond : b.rate_per_second, b.burst === undefined ? client.burst : b.burst);
+      client = await admin.setRateLimit(id, b.rate_per_second === undefined ? client.ratePerSecond : b.rate_per_second, b.burst === undefined ? client.burst : b.burst);
     }
     return { ...envelope(request), client: describeClient(client) };
   });
@@ -119,18 +119,18 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
     schema: { tags, summary: 'Create a key for a client; its secret is in this response only (admin)', params: ClientParams, body: CreateKeyBody, response: { 201: Type.Object({ ...Envelope, key: IssuedKeySchema }), ...errorResponses(400, 401, 403, 404) } },
   }, async (request, reply) => {
     const b = request.body;
-    const issued = admin.createKey(request.params.client_id, { scopes: parseScopes(b.scopes), label: b.label, signing: b.signing, expiresInSeconds: b.expires_in_seconds });
+    const issued = await admin.createKey(request.params.client_id, { scopes: parseScopes(b.scopes), label: b.label, signing: b.signing, expiresInSeconds: b.expires_in_seconds });
     return reply.code(201).send({ ...envelope(request), key: describeIssued(issued) });
   });
 
   app.get<{ Params: Static<typeof ClientParams> }>('/v1/admin/clients/:client_id/keys', {
     schema: { tags, summary: 'A client\'s keys, without secrets (admin)', params: ClientParams, response: { 200: Type.Object({ ...Envelope, keys: Type.Array(KeySchema) }), ...errorResponses(401, 403, 404) } },
-  }, async (request) => ({ ...envelope(request), keys: admin.listKeys(request.params.client_id).map(describeKey) }));
+  }, async (request) => ({ ...envelope(request), keys: (await admin.listKeys(request.params.client_id)).map(describeKey) }));
 
   const KeyParams = Type.Object({ key_id: Type.String({ minLength: 1, maxLength: 64 }) });
   app.delete<{ Params: Static<typeof KeyParams> }>('/v1/admin/keys/:key_id', {
     schema: { tags, summary: 'Revoke a key, its temporary credentials and tokens (admin)', params: KeyParams, response: { 200: Type.Object({ ...Envelope, key: KeySchema }), ...errorResponses(400, 401, 403, 404) } },
-  }, async (request) => ({ ...envelope(request), key: describeKey(admin.revokeKey(request.params.key_id)) }));
+  }, async (request) => ({ ...envelope(request), key: describeKey(await admin.revokeKey(request.params.key_id)) }));
 
   app.post<{ Body: Static<typeof TokenBody> }>('/v1/auth/token', {
     schema: {
@@ -166,7 +166,7 @@ export function accessRoutes(app: FastifyInstance, admin: ClientAdministration, 
     const principal = request.caller.principal!;
     if (principal.scheme === 'token') throw new FaceproofError('insufficient_scope', 'temporary credentials are made from a key (API key or signed request), not from a token', 'authorization');
     const b = request.body;
-    const issued = admin.createTemporaryCredential(admin.key(principal.keyId), { scopes: requestedScopes(b), durationSeconds: b.duration_seconds ?? 900 });
+    const issued = await admin.createTemporaryCredential(await admin.key(principal.keyId), { scopes: requestedScopes(b), durationSeconds: b.duration_seconds ?? 900 });
     return reply.code(201).send({ ...envelope(request), key: describeIssued(issued) });
   });
 }

@@ -103,6 +103,27 @@ export const DeleteFacesBody = Type.Object({
 }, { additionalProperties: false, minProperties: 1, maxProperties: 1 });
 export const DeletedResponse = Type.Object({ ...Envelope, deleted: Type.Integer() });
 
+export const InquiriesQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,600}$', description: 'next_cursor of the previous page' })),
+}, { additionalProperties: false });
+
+export const InquiriesResponse = Type.Object({
+  ...Envelope,
+  collection: Type.String(),
+  kind: Type.String({ description: 'Only a watchlist records inquiries; a gallery’s list is always empty' }),
+  inquiries: Type.Array(Type.Object({
+    at: Type.String({ description: 'When the search was answered' }),
+    client_id: Type.String({ description: 'The API client that searched' }),
+    faces: Type.Array(Type.Object({
+      face_id: Type.String(),
+      external_id: Type.Union([Type.Null(), Type.String()]),
+      image_id: Type.Union([Type.Null(), Type.String()], { description: 'The stored image the face was indexed from' }),
+    }), { description: 'The faces of this watch-list among the search’s results' }),
+  }, { title: 'WatchlistInquiry' }), { description: 'Newest first' }),
+  next_cursor: Type.Union([Type.Null(), Type.String()], { description: 'Pass as cursor for the next (older) page; null on the last' }),
+});
+
 const SearchOptions = {
   ...ImageOrTemplate,
   max_results: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),

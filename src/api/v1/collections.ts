@@ -7,7 +7,7 @@ import { errorResponses } from './schemas.ts';
 import { imageOrTemplateOf, parseMetadata } from './inputs.ts';
 import {
   CollectionFaceParams, CollectionListResponse, CollectionParams, CollectionResponse, CreateCollectionBody, DeleteFacesBody, DeletedResponse,
-  FaceListResponse, FaceResponse, FindFacesBody, IndexFacesBody, IndexFacesMultipartBody, IndexFacesResponse, IndexTemplatesBody, ListFacesQuery,
+  FaceListResponse, FaceResponse, FindFacesBody, IndexFacesBody, IndexFacesMultipartBody, IndexFacesResponse, IndexTemplatesBody, InquiriesQuery, InquiriesResponse, ListFacesQuery,
   MultiSearchBody, SearchBody, SearchMultipartBody, SearchResponse, type MultiSearchJson, type SearchJson,
 } from './collection-schemas.ts';
 
@@ -22,6 +22,17 @@ export const describeFace = (f: CollectionFace) => ({
 
 function page(faces: CollectionFace[], limit: number) {
   return { faces: faces.map(describeFace), next_cursor: faces.length === limit ? String(faces[faces.length - 1].key) : null };
+}
+
+/** An inquiries page's cursor: the last inquiry's instant and client, opaque to clients. */
+const inquiryCursor = (at: string, clientId: string) => Buffer.from(JSON.stringify([at, clientId])).toString('base64url');
+
+function parseInquiryCursor(cursor: string): { at: string; clientId: string } {
+  try {
+    const [at, clientId] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof at === 'string' && typeof clientId === 'string') return { at, clientId };
+  } catch { /* refused below */ }
+  throw new FaceproofError('invalid_parameter', 'cursor is not a next_cursor of this list', 'cursor');
 }
 
 function searchResponse(request: FastifyRequest, result: SearchResult) {
@@ -56,17 +67,17 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
     schema: { tags, summary: 'Create a collection', body: CreateCollectionBody, response: { 201: CollectionResponse, ...errorResponses(400, 409) } },
   }, async (request, reply) => {
     const { name, kind, description, metadata } = request.body;
-    const created = collections.create(request.caller.tenantId, { name, kind: kind ?? 'gallery', description, metadata });
+    const created = await collections.create(request.caller.tenantId, { name, kind: kind ?? 'gallery', description, metadata });
     return reply.code(201).send({ ...envelope(request), ...describeCollection(created) });
   });
 
   app.get('/v1/collections', {
     schema: { tags, summary: 'List collections', response: { 200: CollectionListResponse } },
-  }, async (request) => ({ ...envelope(request), collections: collections.list(request.caller.tenantId).map(describeCollection) }));
+  }, async (request) => ({ ...envelope(request), collections: (await collections.list(request.caller.tenantId)).map(describeCollection) }));
 
   app.get<{ Params: { name: string } }>('/v1/collections/:name', {
     schema: { tags, summary: 'Describe a collection and count its faces', params: CollectionParams, response: { 200: CollectionResponse, ...errorResponses(400, 404) } },
-  }, async (request) => ({ ...envelope(request), ...describeCollection(collections.describe(request.caller.tenantId, request.params.name)) }));
+  }, async (request) => ({ ...envelope(request), ...describeCollection(await collections.describe(request.caller.tenantId, request.params.name)) }));
 
   app.delete<{ Params: { name: string } }>('/v1/collections/:name', {
     schema: {
@@ -74,7 +85,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
       params: CollectionParams, response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    collections.delete(request.caller.tenantId, request.params.name);
+    await collections.delete(request.caller.tenantId, request.params.name);
     return reply.code(204).send();
   });
 
@@ -102,7 +113,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
       params: CollectionParams, body: IndexTemplatesBody, response: { 201: IndexFacesResponse, ...errorResponses(400, 404, 409, 413) },
     },
   }, async (request, reply) => {
-    const faces = collections.indexTemplates(request.caller.tenantId, request.params.name,
+    const faces = await collections.indexTemplates(request.caller.tenantId, request.params.name,
       request.body.faces.map((f) => ({ template: f.template, externalId: f.external_id, metadata: f.metadata })));
     return reply.code(201).send({ ...envelope(request), faces: faces.map(describeFace) });
   });
@@ -111,7 +122,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
     schema: { tags, summary: 'List faces, optionally by external_id', params: CollectionParams, querystring: ListFacesQuery, response: { 200: FaceListResponse, ...errorResponses(400, 404) } },
   }, async (request) => {
     const limit = request.query.limit ?? 100;
-    const faces = collections.findFaces(request.caller.tenantId, request.params.name, {
+    const faces = await collections.findFaces(request.caller.tenantId, request.params.name, {
       externalId: request.query.external_id, afterKey: request.query.cursor ? Number(request.query.cursor) : undefined, limit,
     });
     return { ...envelope(request), ...page(faces, limit) };
@@ -126,7 +137,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
         throw new FaceproofError('invalid_parameter', `metadata.${field} must be a string, number, boolean or null`, `metadata.${field}`);
       }
     }
-    const faces = collections.findFaces(request.caller.tenantId, request.params.name, {
+    const faces = await collections.findFaces(request.caller.tenantId, request.params.name, {
       metadata: request.body.metadata, externalId: request.body.external_id, afterKey: request.body.cursor ? Number(request.body.cursor) : undefined, limit,
     });
     return { ...envelope(request), ...page(faces, limit) };
@@ -134,13 +145,13 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
 
   app.get<{ Params: { name: string; face_id: string } }>('/v1/collections/:name/faces/:face_id', {
     schema: { tags, summary: 'Describe one face', params: CollectionFaceParams, response: { 200: FaceResponse, ...errorResponses(400, 404) } },
-  }, async (request) => ({ ...envelope(request), ...describeFace(collections.getFace(request.caller.tenantId, request.params.name, request.params.face_id)) }));
+  }, async (request) => ({ ...envelope(request), ...describeFace(await collections.getFace(request.caller.tenantId, request.params.name, request.params.face_id)) }));
 
   app.delete<{ Params: { name: string; face_id: string } }>('/v1/collections/:name/faces/:face_id', {
     schema: { tags, summary: 'Delete one face', params: CollectionFaceParams, response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 404) } },
   }, async (request, reply) => {
-    collections.getFace(request.caller.tenantId, request.params.name, request.params.face_id);
-    collections.deleteFaces(request.caller.tenantId, request.params.name, { faceIds: [request.params.face_id] });
+    await collections.getFace(request.caller.tenantId, request.params.name, request.params.face_id);
+    await collections.deleteFaces(request.caller.tenantId, request.params.name, { faceIds: [request.params.face_id] });
     return reply.code(204).send();
   });
 
@@ -152,7 +163,26 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
   }, async (request) => {
     const b = request.body;
     const selector: FaceSelector = b.face_ids ? { faceIds: b.face_ids } : b.external_ids ? { externalIds: b.external_ids } : { all: true };
-    return { ...envelope(request), deleted: collections.deleteFaces(request.caller.tenantId, request.params.name, selector) };
+    return { ...envelope(request), deleted: await collections.deleteFaces(request.caller.tenantId, request.params.name, selector) };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { limit?: number; cursor?: string } }>('/v1/collections/:name/inquiries', {
+    schema: {
+      tags, summary: 'A watch-list\'s history: the searches that hit it, newest first',
+      description: 'Each search whose results held faces of this watch-list (on this route, /v1/search or a vendor dialect\'s): when, which API client, and which faces. Faces deleted since are left out, with their part of the history. A gallery records none.',
+      params: CollectionParams, querystring: InquiriesQuery, response: { 200: InquiriesResponse, ...errorResponses(400, 404) },
+    },
+  }, async (request) => {
+    const limit = request.query.limit ?? 50;
+    const { collection, inquiries } = await collections.inquiries(request.caller.tenantId, request.params.name, {
+      limit, ...(request.query.cursor ? { before: parseInquiryCursor(request.query.cursor) } : {}),
+    });
+    const last = inquiries[inquiries.length - 1];
+    return {
+      ...envelope(request), collection: collection.name, kind: collection.kind,
+      inquiries: inquiries.map((i) => ({ at: i.at, client_id: i.clientId, faces: i.faces.map((f) => ({ face_id: f.id, external_id: f.externalId, image_id: f.imageId })) })),
+      next_cursor: inquiries.length === limit ? inquiryCursor(last.at, last.clientId) : null,
+    };
   });
 
   app.post<{ Params: { name: string }; Body: SearchJson }>('/v1/collections/:name/search', {

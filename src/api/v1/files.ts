@@ -74,7 +74,7 @@ export function fileRoutes(app: FastifyInstance, files: FileStore): void {
       response: { 200: { description: 'The file, or JSON', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } }, 'application/json': { schema: FileDescription } } }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    const record = files.describe(request.caller.tenantId, request.params.id);
+    const record = await files.describe(request.caller.tenantId, request.params.id);
     if (record.kind === 'frames') return { ...envelope(request), ...describe(record) };
     const { bytes } = await files.readMedia(request.caller.tenantId, record.id);
     if (request.query.format === 'base64') return { ...envelope(request), ...describe(record), base64: bytes.toString('base64') };

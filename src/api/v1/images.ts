@@ -60,7 +60,7 @@ export function imageRoutes(app: FastifyInstance, images: ImageStore, erasure: I
       body: UpdateImageBody,
       response: { 200: StoredImageResponse, ...errorResponses(400, 404) },
     },
-  }, async (request) => ({ ...envelope(request), ...describe(images.update(request.caller.tenantId, request.params.id, request.body)) }));
+  }, async (request) => ({ ...envelope(request), ...describe(await images.update(request.caller.tenantId, request.params.id, request.body)) }));
 
   app.delete<{ Params: { id: string } }>('/v1/images/:id', {
     schema: {

@@ -97,7 +97,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
   app.post('/v1/liveness/challenges', {
     schema: { tags: ['liveness'], summary: 'Issue a challenge: 2–4 gestures to perform, a nonce and an expiry', response: { 201: ChallengeResponse, ...errorResponses(429) } },
   }, async (request, reply) => {
-    const c = challenges.create(request.caller.tenantId);
+    const c = await challenges.create(request.caller.tenantId);
     return reply.code(201).send({ ...envelope(request), challenge_id: c.id, nonce: c.nonce, gestures: c.gestures, expires_at: c.expiresAt.toISOString() });
   });
 
@@ -114,7 +114,7 @@ export function portraitRoutes(app: FastifyInstance, quality: QualityService, li
     const outcome = await challenges.verify(request.caller.tenantId, challenge_id, b.nonce, recordingOf(b), level(b.security_level));
     return {
       ...envelope(request), challenge_id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}),
-      expected: challenges.gesturesOf(request.caller.tenantId, challenge_id), observed: outcome.observed, liveness_score: outcome.livenessScore, same_identity: outcome.sameIdentity,
+      expected: await challenges.gesturesOf(request.caller.tenantId, challenge_id), observed: outcome.observed, liveness_score: outcome.livenessScore, same_identity: outcome.sameIdentity,
     };
   });
 

@@ -170,6 +170,17 @@ export const CapabilitiesResponse = Type.Object({
     built: Type.String(),
     far_floor: Type.Number(),
     table: Type.Array(ThresholdSchema),
+    genuine_pairs: Type.Integer({ description: 'Same-person pairs of the calibration data; the false non-match rates move in steps of one pair in this many' }),
+    det: Type.Optional(Type.Array(
+      Type.Object({ similarity: Type.Number(), far: Type.Number(), fnmr: Type.Number({ description: 'Share of the genuine pairs scoring below this similarity' }) }),
+      { description: 'The DET curve at every point of the calibration table, similarity ascending; absent when the table was built without its genuine side' },
+    )),
+    thresholds: Type.Array(Type.Object({
+      pair: Type.String({ description: '"default", or the image-type pair (e.g. ID_DOCUMENT+SELFIE) whose own thresholds these are' }),
+      decision: Type.Union([Type.Literal('match'), Type.Literal('uncertain')], { description: 'The decision reached at or above this threshold' }),
+      ...ThresholdSchema.properties,
+      fnmr: Type.Optional(Type.Number({ description: 'Estimated false non-match rate of this threshold on the genuine pairs (absent without a DET curve)' })),
+    }), { description: 'The decision thresholds in force (FACEPROOF_MATCH_FAR, FACEPROOF_UNCERTAIN_FAR, FACEPROOF_THRESHOLDS) on the calibration' }),
   }),
 });
 

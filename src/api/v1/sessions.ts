@@ -23,7 +23,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
     schema: { tags, summary: 'Open a session', body: CreateSessionBody, response: { 201: SessionResponse, ...errorResponses(400) } },
   }, async (request, reply) => {
     const b = request.body;
-    const session = sessions.create(request.caller.tenantId, { ttlSeconds: b.ttl_seconds, imageStorageEnabled: b.image_storage_enabled ?? false, metadata: b.metadata });
+    const session = await sessions.create(request.caller.tenantId, { ttlSeconds: b.ttl_seconds, imageStorageEnabled: b.image_storage_enabled ?? false, metadata: b.metadata });
     return reply.code(201).send({ ...envelope(request), ...describeSession(session, 0) });
   });
 
@@ -31,8 +31,8 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
     schema: { tags, summary: 'Describe a session', params: SessionParams, response: { 200: SessionResponse, ...errorResponses(400, 404) } },
   }, async (request) => {
     const { tenantId } = request.caller;
-    const session = sessions.get(tenantId, request.params.session_id);
-    return { ...envelope(request), ...describeSession(session, sessions.listFaces(tenantId, session.id).length) };
+    const session = await sessions.get(tenantId, request.params.session_id);
+    return { ...envelope(request), ...describeSession(session, (await sessions.listFaces(tenantId, session.id)).length) };
   });
 
   app.delete<{ Params: { session_id: string } }>('/v1/sessions/:session_id', {
@@ -58,11 +58,11 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
 
   app.get<{ Params: { session_id: string } }>('/v1/sessions/:session_id/faces', {
     schema: { tags, summary: 'List a session’s faces', params: SessionParams, response: { 200: KeptFacesResponse, ...errorResponses(400, 404) } },
-  }, async (request) => ({ ...envelope(request), faces: sessions.listFaces(request.caller.tenantId, request.params.session_id).map(describeKeptFace) }));
+  }, async (request) => ({ ...envelope(request), faces: (await sessions.listFaces(request.caller.tenantId, request.params.session_id)).map(describeKeptFace) }));
 
   app.get<{ Params: { session_id: string; face_id: string } }>('/v1/sessions/:session_id/faces/:face_id', {
     schema: { tags, summary: 'Describe one face of a session', description: 'With image storage enabled, image_id names the stored copy (GET /v1/images/{image_id}).', params: SessionFaceParams, response: { 200: SessionFaceResponse, ...errorResponses(400, 404) } },
-  }, async (request) => ({ ...envelope(request), ...describeKeptFace(sessions.getFace(request.caller.tenantId, request.params.session_id, request.params.face_id)) }));
+  }, async (request) => ({ ...envelope(request), ...describeKeptFace(await sessions.getFace(request.caller.tenantId, request.params.session_id, request.params.face_id)) }));
 
   app.delete<{ Params: { session_id: string; face_id: string } }>('/v1/sessions/:session_id/faces/:face_id', {
     schema: { tags, summary: 'Remove a face from a session', params: SessionFaceParams, response: { 204: { type: 'null', description: 'Removed' }, ...errorResponses(400, 404) } },

@@ -12,6 +12,8 @@ const ReadinessResponse = Type.Object({
   checks: Type.Record(Type.String(), Type.Boolean(), { description: 'Each dependency: database, signing_keys, inference_threads, accepting_requests' }),
 });
 
+const round6 = (v: number) => Number(v.toFixed(6));
+
 export function systemRoutes(app: FastifyInstance, deps: { service: FaceService; engine: EngineInfo; config: Config; version: string; readiness: () => Promise<Record<string, boolean>> }): void {
   const started = Date.now();
   app.get('/v1/health', {
@@ -61,9 +63,17 @@ export function systemRoutes(app: FastifyInstance, deps: { service: FaceService;
       built: calibration.table.built,
       far_floor: Number(calibration.farFloor.toPrecision(3)),
       table: calibration.publishedTable(),
+      genuine_pairs: calibration.table.dataset.genuinePairs,
+      det: calibration.det()?.map((p) => ({ similarity: p.similarity, far: p.far, fnmr: round6(p.fnmr) })),
+      thresholds: [['default', config.thresholds.default] as const, ...Object.entries(config.thresholds.pairs)].flatMap(([pair, fars]) =>
+        (['match', 'uncertain'] as const).map((decision) => {
+          const t = calibration.threshold(decision === 'match' ? fars!.matchFar : fars!.uncertainFar);
+          const fnmr = calibration.fnmr(calibration.similarityAt(t.far));
+          return { pair, decision, ...t, ...(fnmr === undefined ? {} : { fnmr: round6(fnmr) }) };
+        })),
     },
   };
   app.get('/v1/capabilities', {
-    schema: { tags: ['system'], summary: 'Version, models, template version, limits and the score ↔ FAR table', response: { 200: CapabilitiesResponse } },
+    schema: { tags: ['system'], summary: 'Version, models, template version, limits, the score ↔ FAR table, the DET curve and the thresholds in force', response: { 200: CapabilitiesResponse } },
   }, async (request) => ({ ...envelope(request), ...capabilities }));
 }

@@ -41,7 +41,7 @@ export function registerTransactionHeader(app: FastifyInstance, transactions: Tr
   app.addHook('preHandler', async (request) => {
     const named = request.headers['x-transaction-id'];
     if (typeof named !== 'string' || !request.caller.principal) return;
-    request.transactionId = transactions.join(request.caller.tenantId, named).id;
+    request.transactionId = (await transactions.join(request.caller.tenantId, named)).id;
   });
 }
 
@@ -53,7 +53,7 @@ export function transactionRoutes(app: FastifyInstance, transactions: Transactio
     schema: { tags, summary: 'Open a transaction', body: OpenBody, response: { 201: Type.Object({ ...Envelope, transaction: TransactionSchema }), ...errorResponses(400, 401) } },
   }, async (request, reply) => {
     const b = request.body;
-    const t = transactions.open(request.caller.tenantId, request.caller.clientId, { referenceId: b.reference_id, channel: b.channel, metadata: b.metadata });
+    const t = await transactions.open(request.caller.tenantId, request.caller.clientId, { referenceId: b.reference_id, channel: b.channel, metadata: b.metadata });
     return reply.code(201).send({ ...envelope(request), transaction: describe(t) });
   });
 
@@ -63,8 +63,8 @@ export function transactionRoutes(app: FastifyInstance, transactions: Transactio
       response: { 200: Type.Object({ ...Envelope, transaction: TransactionSchema, requests: Type.Array(RequestSummary) }), ...errorResponses(401, 404) },
     },
   }, async (request) => {
-    const t = transactions.get(request.caller.tenantId, request.params.transaction_id);
-    const records = audit.list(request.caller.tenantId, { transactionId: t.id, limit: 1000 });
+    const t = await transactions.get(request.caller.tenantId, request.params.transaction_id);
+    const records = await audit.list(request.caller.tenantId, { transactionId: t.id, limit: 1000 });
     return {
       ...envelope(request), transaction: describe(t),
       requests: records.map((r) => ({ request_id: r.requestId, client_request_id: r.clientRequestId, method: r.method, route: r.route, service: r.service, status: r.status, at: r.at, result: r.result })),
@@ -73,7 +73,7 @@ export function transactionRoutes(app: FastifyInstance, transactions: Transactio
 
   app.post<{ Params: Static<typeof Params>; Body: Static<typeof FinishBody> }>('/v1/transactions/:transaction_id/finish', {
     schema: { tags, summary: 'Finish a transaction; later requests naming it get 409 transaction_closed', params: Params, body: FinishBody, response: { 200: Type.Object({ ...Envelope, transaction: TransactionSchema }), ...errorResponses(401, 404, 409) } },
-  }, async (request) => ({ ...envelope(request), transaction: describe(transactions.finish(request.caller.tenantId, request.params.transaction_id, request.body?.outcome)) }));
+  }, async (request) => ({ ...envelope(request), transaction: describe(await transactions.finish(request.caller.tenantId, request.params.transaction_id, request.body?.outcome)) }));
 }
 
 const UsageQuery = Type.Object({
@@ -101,7 +101,7 @@ export function usageRoutes(app: FastifyInstance, usage: UsageMeter): void {
     const today = new Date();
     const to = request.query.to ?? today.toISOString().slice(0, 10);
     const from = request.query.from ?? new Date(today.getTime() - 30 * 86400_000).toISOString().slice(0, 10);
-    const report = usage.report(request.caller.tenantId, { from, to, clientId: request.query.client_id });
+    const report = await usage.report(request.caller.tenantId, { from, to, clientId: request.query.client_id });
     return {
       ...envelope(request), from, to, requests: report.requests, billable: report.billable,
       usage: report.rows.map((r) => ({ day: r.day, client_id: r.clientId, service: r.service, outcome: r.outcome, billable: r.billable, count: r.count })),

@@ -35,7 +35,7 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
 
   app.get<{ Params: { user_id: string } }>('/v1/users/:user_id', {
     schema: { tags, summary: 'A user’s status and enrolled faces', params: UserParams, response: { 200: UserResponse, ...errorResponses(400, 404) } },
-  }, async (request) => ({ ...envelope(request), ...describeUser(users.get(request.caller.tenantId, request.params.user_id)) }));
+  }, async (request) => ({ ...envelope(request), ...describeUser(await users.get(request.caller.tenantId, request.params.user_id)) }));
 
   app.post<{ Params: { user_id: string }; Body: FaceBody }>('/v1/users/:user_id/authenticate', {
     config: { usesEngine: true, signed: true },
@@ -66,14 +66,14 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
   app.delete<{ Params: { user_id: string; face_id: string } }>('/v1/users/:user_id/faces/:face_id', {
     schema: { tags, summary: 'Remove an enrolled face (not the last)', params: UserFaceParams, response: { 204: { type: 'null', description: 'Removed' }, ...errorResponses(400, 404) } },
   }, async (request, reply) => {
-    users.removeFace(request.caller.tenantId, request.params.user_id, request.params.face_id, request.id);
+    await users.removeFace(request.caller.tenantId, request.params.user_id, request.params.face_id, request.id);
     return reply.code(204).send();
   });
 
   for (const [action, active] of [['deactivate', false], ['activate', true]] as const) {
     app.post<{ Params: { user_id: string } }>(`/v1/users/:user_id/${action}`, {
       schema: { tags, summary: active ? 'Reactivate a user' : 'Deactivate a user (authentication refused until reactivated)', params: UserParams, response: { 200: UserResponse, ...errorResponses(400, 404) } },
-    }, async (request) => ({ ...envelope(request), ...describeUser(users.setActive(request.caller.tenantId, request.params.user_id, active, request.id)) }));
+    }, async (request) => ({ ...envelope(request), ...describeUser(await users.setActive(request.caller.tenantId, request.params.user_id, active, request.id)) }));
   }
 
   app.delete<{ Params: { user_id: string } }>('/v1/users/:user_id', {
@@ -82,7 +82,7 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
       params: UserParams, response: { 204: { type: 'null', description: 'Erased' }, ...errorResponses(400, 404) },
     },
   }, async (request, reply) => {
-    users.unregister(request.caller.tenantId, request.params.user_id);
+    await users.unregister(request.caller.tenantId, request.params.user_id);
     return reply.code(204).send();
   });
 
@@ -90,7 +90,7 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
     schema: { tags, summary: 'Register and authenticate attempts, newest first', params: UserParams, querystring: HistoryQuery, response: { 200: HistoryResponse, ...errorResponses(400, 404) } },
   }, async (request) => {
     const limit = request.query.limit ?? 50;
-    const events = users.history(request.caller.tenantId, request.params.user_id, { limit, beforeSeq: request.query.cursor ? Number(request.query.cursor) : undefined });
+    const events = await users.history(request.caller.tenantId, request.params.user_id, { limit, beforeSeq: request.query.cursor ? Number(request.query.cursor) : undefined });
     return {
       ...envelope(request),
       events: events.map((e) => ({ action: e.action, result: e.result, detail: e.detail, request_id: e.requestId, at: e.at })),

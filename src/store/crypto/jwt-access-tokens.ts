@@ -10,11 +10,23 @@ const ISSUER = 'faceproof';
 const AUDIENCE = 'faceproof-api';
 
 /**
- * HS256 JWTs under a random server secret kept in a file of the data folder. Only this server
- * checks them, so a symmetric key is enough; replacing the file ends every outstanding token.
+ * HS256 JWTs under a random server secret kept in a file of the data folder, or, when several nodes
+ * serve one database, in that database (src/store/postgres/secrets.ts) so that a token issued by
+ * one node verifies on every other. Only the server checks them, so a symmetric key is enough;
+ * replacing the secret ends every outstanding token.
  */
 export class JwtAccessTokens implements AccessTokens {
-  private constructor(private readonly secret: Uint8Array | undefined, private readonly file: string) {}
+  /** `where`: where the secret is kept, named in the error when there is none. */
+  private constructor(private readonly secret: Uint8Array | undefined, private readonly where: string) {}
+
+  /**
+   * Tokens under a secret the caller holds: the one every node reads from the shared database.
+   * Undefined (a CLI command before any server created it): no token is issued, none verifies.
+   */
+  static fromSecret(secret: Uint8Array | undefined, where = 'the database'): JwtAccessTokens {
+    if (secret !== undefined && secret.byteLength < 32) throw new Error('the token secret must be at least 32 bytes (HS256)');
+    return new JwtAccessTokens(secret, where);
+  }
 
   /**
    * The secret of `file`; with `create` (the server's start) a missing one is created. Without it
@@ -31,7 +43,7 @@ export class JwtAccessTokens implements AccessTokens {
   }
 
   async issue(claims: TokenClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
-    if (!this.secret) throw new Error(`no token secret in ${this.file} (the server creates it at its start)`);
+    if (!this.secret) throw new Error(`no token secret in ${this.where} (the server creates it at its start)`);
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + ttlSeconds;
     const token = await new SignJWT({ client_id: claims.clientId, key_id: claims.keyId, scope: claims.scopes.join(' ') })

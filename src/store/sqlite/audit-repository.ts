@@ -12,6 +12,8 @@ const toRecord = (r: Row): AuditRecord => ({
   at: r.at, prevHash: r.prev_hash, hash: r.hash, ...(r.transaction_id !== null ? { transactionId: r.transaction_id } : {}),
 });
 
+const ALL_PAGE = 1000;
+
 export class SqliteAuditRepository implements AuditRepository {
   // Prepared once: append runs on every request, and statements left to the garbage collector hold
   // native memory V8 does not see.
@@ -23,13 +25,14 @@ export class SqliteAuditRepository implements AuditRepository {
       insert: db.prepare(`INSERT INTO audit_records (tenant_id, request_id, client_request_id, client_id, method, route, service, status, latency_ms, inputs, result, at, prev_hash, hash, transaction_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       get: db.prepare('SELECT * FROM audit_records WHERE tenant_id = ? AND request_id = ?'),
+      page: db.prepare('SELECT * FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?'),
       anchor: db.prepare('SELECT up_to_seq AS upToSeq, last_hash AS lastHash FROM audit_prunes ORDER BY up_to_seq DESC LIMIT 1'),
     };
   }
 
-  append(facts: AuditFacts, chain: (last: { hash: string } | undefined) => { prevHash: string; hash: string }): AuditRecord {
+  async append(facts: AuditFacts, chain: (lastHash: string | undefined) => { prevHash: string; hash: string }): Promise<AuditRecord> {
     return this.db.transaction(() => {
-      const last = this.s.last.get() as { hash: string } | undefined;
+      const last = (this.s.last.get() as { hash: string } | undefined)?.hash ?? (this.s.anchor.get() as { lastHash: string } | undefined)?.lastHash;
       const { prevHash, hash } = chain(last);
       const info = this.s.insert.run(facts.tenantId, facts.requestId, facts.clientRequestId, facts.clientId, facts.method, facts.route,
         facts.service, facts.status, facts.latencyMs, JSON.stringify(facts.inputs), JSON.stringify(facts.result), facts.at, prevHash, hash, facts.transactionId ?? null);
@@ -37,12 +40,12 @@ export class SqliteAuditRepository implements AuditRepository {
     }).immediate();
   }
 
-  get(tenantId: string, requestId: string): AuditRecord | undefined {
+  async get(tenantId: string, requestId: string): Promise<AuditRecord | undefined> {
     const row = this.s.get.get(tenantId, requestId) as Row | undefined;
     return row && toRecord(row);
   }
 
-  list(tenantId: string, q: AuditQuery): AuditRecord[] {
+  async list(tenantId: string, q: AuditQuery): Promise<AuditRecord[]> {
     const where = ['tenant_id = ?'];
     const args: unknown[] = [tenantId];
     if (q.clientRequestId !== undefined) { where.push('client_request_id = ?'); args.push(q.clientRequestId); }
@@ -50,23 +53,32 @@ export class SqliteAuditRepository implements AuditRepository {
     if (q.clientId !== undefined) { where.push('client_id = ?'); args.push(q.clientId); }
     if (q.service !== undefined) { where.push('service = ?'); args.push(q.service); }
     if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
+    if (q.decision !== undefined) { where.push('decision = ?'); args.push(q.decision); }
     if (q.from !== undefined) { where.push('at >= ?'); args.push(q.from); }
     if (q.to !== undefined) { where.push('at < ?'); args.push(q.to); }
     if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
-    const rows = this.db.prepare(`SELECT * FROM audit_records WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args, q.limit) as Row[];
+    if (q.beforeSeq !== undefined) { where.push('seq < ?'); args.push(q.beforeSeq); }
+    const rows = this.db.prepare(`SELECT * FROM audit_records WHERE ${where.join(' AND ')} ORDER BY seq${q.newestFirst ? ' DESC' : ''} LIMIT ?`).all(...args, q.limit) as Row[];
     return rows.map(toRecord);
   }
 
-  *all(): Iterable<AuditRecord> {
-    for (const row of this.db.prepare('SELECT * FROM audit_records ORDER BY seq').iterate() as Iterable<Row>) yield toRecord(row);
+  async *all(): AsyncIterable<AuditRecord> {
+    // In pages rather than one open cursor: the consumer awaits between records, and other
+    // statements on this connection must be able to run meanwhile.
+    for (let after = 0; ;) {
+      const rows = this.s.page.all(after, ALL_PAGE) as Row[];
+      for (const row of rows) yield toRecord(row);
+      if (rows.length < ALL_PAGE) return;
+      after = rows[rows.length - 1].seq;
+    }
   }
 
-  anchor(): { upToSeq: number; lastHash: string } | undefined {
+  async anchor(): Promise<{ upToSeq: number; lastHash: string } | undefined> {
     const row = this.s.anchor.get() as { upToSeq: number; lastHash: string } | undefined;
     return row;
   }
 
-  prune(before: string): number {
+  async prune(before: string): Promise<number> {
     return this.db.transaction(() => {
       const last = this.db.prepare('SELECT seq, hash FROM audit_records WHERE at < ? ORDER BY seq DESC LIMIT 1').get(before) as { seq: number; hash: string } | undefined;
       if (!last) return 0;

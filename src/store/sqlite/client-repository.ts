@@ -43,24 +43,24 @@ export class SqliteClientRepository implements ClientRepository {
 
   private readonly db: Db;
 
-  createTenantIfMissing(tenantId: string): void {
+  async createTenantIfMissing(tenantId: string): Promise<void> {
     this.s.createTenant.run(tenantId, tenantId, new Date().toISOString());
   }
 
-  insertClient(c: ApiClient): void {
+  async insertClient(c: ApiClient): Promise<void> {
     this.s.insertClient.run(c.id, c.tenantId, c.name, c.status, c.ratePerSecond, c.burst, c.createdAt, c.updatedAt);
   }
 
-  getClient(id: string): ApiClient | undefined {
+  async getClient(id: string): Promise<ApiClient | undefined> {
     const row = this.s.getClient.get(id) as ClientRow | undefined;
     return row && toClient(row);
   }
 
-  listClients(): ApiClient[] {
+  async listClients(): Promise<ApiClient[]> {
     return (this.s.listClients.all() as ClientRow[]).map(toClient);
   }
 
-  updateClient(id: string, changes: Partial<Pick<ApiClient, 'status' | 'ratePerSecond' | 'burst' | 'name'>> & { updatedAt: string }): ApiClient | undefined {
+  async updateClient(id: string, changes: Partial<Pick<ApiClient, 'status' | 'ratePerSecond' | 'burst' | 'name'>> & { updatedAt: string }): Promise<ApiClient | undefined> {
     const columns: Record<string, string> = { status: 'status', ratePerSecond: 'rate_per_second', burst: 'burst', name: 'name', updatedAt: 'updated_at' };
     const set = Object.keys(changes).filter((k) => k in columns);
     this.db.prepare(`UPDATE clients SET ${set.map((k) => `${columns[k]} = ?`).join(', ')} WHERE id = ?`)
@@ -68,25 +68,25 @@ export class SqliteClientRepository implements ClientRepository {
     return this.getClient(id);
   }
 
-  insertKey(key: ApiKeyRecord): void {
+  async insertKey(key: ApiKeyRecord): Promise<void> {
     this.s.insertKey.run(...keyParams(key));
   }
 
-  upsertKey(key: ApiKeyRecord): void {
+  async upsertKey(key: ApiKeyRecord): Promise<void> {
     this.s.upsertKey.run(...keyParams(key));
   }
 
-  getKey(id: string): ApiKeyRecord | undefined {
+  async getKey(id: string): Promise<ApiKeyRecord | undefined> {
     const row = this.s.getKey.get(id) as KeyRow | undefined;
     return row && toKey(row);
   }
 
-  listKeys(clientId?: string): ApiKeyRecord[] {
+  async listKeys(clientId?: string): Promise<ApiKeyRecord[]> {
     const rows = (clientId ? this.s.listClientKeys.all(clientId) : this.s.listKeys.all()) as KeyRow[];
     return rows.map(toKey);
   }
 
-  revokeKey(id: string, at: string): ApiKeyRecord | undefined {
+  async revokeKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
     this.s.revokeKey.run(at, id);
     return this.getKey(id);
   }

@@ -274,6 +274,50 @@ const MIGRATIONS: string[] = [
      updated_at TEXT NOT NULL,
      PRIMARY KEY (tenant_id, client_id, flow_id)
    );`,
+  // 10. Trust anchors for chip verification (CSCA certificates and CRLs): server-wide, not per tenant.
+  // name_key and the key identifiers index the chain lookup without parsing every certificate.
+  `CREATE TABLE trust_anchors (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL CHECK (kind IN ('certificate', 'crl')),
+     subject TEXT NOT NULL,
+     issuer TEXT NOT NULL,
+     serial TEXT NOT NULL,
+     country TEXT,
+     not_before TEXT NOT NULL,
+     not_after TEXT NOT NULL,
+     subject_key_id TEXT,
+     authority_key_id TEXT,
+     name_key TEXT NOT NULL,
+     sha256 TEXT NOT NULL UNIQUE,
+     source TEXT NOT NULL,
+     added_at TEXT NOT NULL,
+     der BLOB NOT NULL
+   );`,
+  // 11. Chips verified here (TrustVision's check_nfc): identity numbers as SHA-256 only, never in clear.
+  `CREATE TABLE verified_chips (
+     tenant_id TEXT NOT NULL,
+     id_hash TEXT NOT NULL,
+     sod_sha512 TEXT NOT NULL,
+     input_fields TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX verified_chips_by_id ON verified_chips (tenant_id, id_hash, at);
+   CREATE INDEX verified_chips_by_at ON verified_chips (at);`,
+  // 12. The audit trail by decision word (GET /v1/audit/records?decision=): a generated column read
+  // from the stored result (its decision, else its status when text, else its verdict: what the
+  // console shows), indexed for the records that have one. Virtual and derived, so appends are
+  // unchanged, existing records are covered without rewriting them, and nothing hashed changes.
+  // json_valid first: a record whose result is not JSON has no decision rather than failing here.
+  `ALTER TABLE audit_records ADD COLUMN decision TEXT GENERATED ALWAYS AS (
+     CASE WHEN json_valid(result) THEN COALESCE(
+       CASE json_type(result, '$.decision') WHEN 'text' THEN json_extract(result, '$.decision') END,
+       CASE json_type(result, '$.status') WHEN 'text' THEN json_extract(result, '$.status') END,
+       CASE json_type(result, '$.verdict') WHEN 'text' THEN json_extract(result, '$.verdict') END) END) VIRTUAL;
+   CREATE INDEX audit_by_decision ON audit_records (tenant_id, decision, seq) WHERE decision IS NOT NULL;`,
+  // 13. A watch-list's inquiries newest first (GET /v1/collections/{name}/inquiries), a page at a time.
+  'CREATE INDEX watchlist_inquiries_by_tenant ON watchlist_inquiries (tenant_id, at, client_id);',
 ];
 
 /** Opens (creating if needed) the SQLite database with WAL, foreign keys and the schema up to date. */

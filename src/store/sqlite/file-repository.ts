@@ -5,7 +5,7 @@ import type { Db } from './database.ts';
 export class SqliteFileRepository implements FileRepository {
   constructor(private readonly db: Db) {}
 
-  insert(r: StoredFileRecord, blobKeys: string[]): void {
+  async insert(r: StoredFileRecord, blobKeys: string[]): Promise<void> {
     const insertFile = this.db.prepare(`INSERT INTO files (tenant_id, id, kind, media_type, label, metadata, bytes, sha256, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const insertFrame = this.db.prepare(`INSERT INTO file_frames (tenant_id, file_id, frame_index, label, metadata, format, width, height, bytes, sha256)
@@ -22,20 +22,20 @@ export class SqliteFileRepository implements FileRepository {
   private get mark() { return this.db.prepare('INSERT OR REPLACE INTO pending_blobs (key, due) VALUES (?, ?)'); }
   private get clear() { return this.db.prepare('DELETE FROM pending_blobs WHERE key = ?'); }
 
-  markPendingBlobs(keys: string[], due: string): void {
+  async markPendingBlobs(keys: string[], due: string): Promise<void> {
     const mark = this.mark;
     this.db.transaction(() => { for (const key of keys) mark.run(key, due); })();
   }
 
-  clearPendingBlob(key: string): void {
+  async clearPendingBlob(key: string): Promise<void> {
     this.clear.run(key);
   }
 
-  pendingBlobs(now: string, limit: number): string[] {
+  async pendingBlobs(now: string, limit: number): Promise<string[]> {
     return this.db.prepare("SELECT key FROM pending_blobs WHERE due <= ? AND key LIKE '%/files/%' ORDER BY due LIMIT ?").pluck().all(now, limit) as string[];
   }
 
-  get(tenantId: string, id: string): StoredFileRecord | undefined {
+  async get(tenantId: string, id: string): Promise<StoredFileRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM files WHERE tenant_id = ? AND id = ?').get(tenantId, id) as
       { id: string; tenant_id: string; kind: StoredFileRecord['kind']; media_type: string | null; label: string | null; metadata: string; bytes: number; sha256: string | null; created_at: string } | undefined;
     if (!row) return undefined;
@@ -48,7 +48,7 @@ export class SqliteFileRepository implements FileRepository {
     };
   }
 
-  delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): boolean {
+  async delete(tenantId: string, id: string, pending?: { keys: string[]; due: string }): Promise<boolean> {
     return this.db.transaction(() => {
       const deleted = this.db.prepare('DELETE FROM files WHERE tenant_id = ? AND id = ?').run(tenantId, id).changes > 0;
       if (deleted && pending) for (const key of pending.keys) this.mark.run(key, pending.due);

@@ -31,20 +31,20 @@ export class SqliteImageRepository implements ImageRepository {
     };
   }
 
-  insert(record: StoredImageRecord, blobKey: string): void {
+  async insert(record: StoredImageRecord, blobKey: string): Promise<void> {
     this.db.transaction(() => {
       this.statements.insert.run({ ...record, metadata: JSON.stringify(record.metadata) });
       this.statements.clear.run(blobKey);
     })();
   }
 
-  get(tenantId: string, id: string): StoredImageRecord | undefined {
+  async get(tenantId: string, id: string): Promise<StoredImageRecord | undefined> {
     const row = this.statements.get.get(tenantId, id) as Row | undefined;
     return row && toRecord(row);
   }
 
-  update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): StoredImageRecord | undefined {
-    const current = this.get(tenantId, id);
+  async update(tenantId: string, id: string, changes: { label?: string | null; metadata?: Record<string, unknown> }): Promise<StoredImageRecord | undefined> {
+    const current = await this.get(tenantId, id);
     if (!current) return undefined;
     const label = changes.label !== undefined ? changes.label : current.label;
     const metadata = changes.metadata ?? current.metadata;
@@ -52,7 +52,7 @@ export class SqliteImageRepository implements ImageRepository {
     return { ...current, label, metadata };
   }
 
-  delete(tenantId: string, id: string, blob: { key: string; due: string }): boolean {
+  async delete(tenantId: string, id: string, blob: { key: string; due: string }): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.statements.delete.run(tenantId, id).changes === 0) return false;
       this.statements.mark.run(blob.key, blob.due);
@@ -60,19 +60,19 @@ export class SqliteImageRepository implements ImageRepository {
     })();
   }
 
-  markPendingBlob(key: string, due: string): void {
+  async markPendingBlob(key: string, due: string): Promise<void> {
     this.statements.mark.run(key, due);
   }
 
-  clearPendingBlob(key: string): void {
+  async clearPendingBlob(key: string): Promise<void> {
     this.statements.clear.run(key);
   }
 
-  pendingBlobs(now: string, limit: number): string[] {
+  async pendingBlobs(now: string, limit: number): Promise<string[]> {
     return this.statements.pending.all(now, limit) as string[];
   }
 
-  expired(now: string, limit: number): Array<{ tenantId: string; id: string }> {
+  async expired(now: string, limit: number): Promise<Array<{ tenantId: string; id: string }>> {
     return (this.statements.expired.all(now, limit) as Array<{ tenant_id: string; id: string }>).map((r) => ({ tenantId: r.tenant_id, id: r.id }));
   }
 }

@@ -12,7 +12,7 @@ export class SqliteReplayGuard implements ReplayGuard {
     this.prune = db.prepare('DELETE FROM auth_replays WHERE expires_at < ?');
   }
 
-  firstUse(digest: string, expiresAtMs: number): boolean {
+  async firstUse(digest: string, expiresAtMs: number): Promise<boolean> {
     if (++this.sinceprune >= 1000) {
       this.sinceprune = 0;
       this.prune.run(this.now());

@@ -23,20 +23,20 @@ export class SqliteRequestRecordRepository implements RequestRecordRepository {
     };
   }
 
-  put(r: SealedRequestRecord): void {
+  async put(r: SealedRequestRecord): Promise<void> {
     this.s.put.run(r.tenantId, r.requestId, r.xRequestId, r.clientId, r.keyId, r.service, r.at, r.sealed);
   }
 
-  get(tenantId: string, requestId: string): SealedRequestRecord | undefined {
+  async get(tenantId: string, requestId: string): Promise<SealedRequestRecord | undefined> {
     const row = this.s.get.get(tenantId, requestId) as Row | undefined;
     return row && toRecord(row);
   }
 
-  byXRequestId(tenantId: string, xRequestId: string, limit: number): SealedRequestRecord[] {
+  async byXRequestId(tenantId: string, xRequestId: string, limit: number): Promise<SealedRequestRecord[]> {
     return (this.s.byX.all(tenantId, xRequestId, limit) as Row[]).map(toRecord);
   }
 
-  prune(before: string): number {
+  async prune(before: string): Promise<number> {
     return this.s.prune.run(before).changes;
   }
 }
@@ -51,12 +51,12 @@ export class SqliteClientSettingsRepository implements ClientSettingsRepository 
     };
   }
 
-  get(tenantId: string, clientId: string, flowId: string): ClientSettings | undefined {
+  async get(tenantId: string, clientId: string, flowId: string): Promise<ClientSettings | undefined> {
     const row = this.s.get.get(tenantId, clientId, flowId) as { settings: string } | undefined;
     return row && JSON.parse(row.settings) as ClientSettings;
   }
 
-  put(tenantId: string, clientId: string, flowId: string, settings: ClientSettings, at: string): void {
+  async put(tenantId: string, clientId: string, flowId: string, settings: ClientSettings, at: string): Promise<void> {
     this.s.put.run(tenantId, clientId, flowId, JSON.stringify(settings), at);
   }
 }

@@ -38,23 +38,23 @@ export class SqliteSessionRepository implements SessionRepository {
     };
   }
 
-  create(r: SessionRecord): void {
+  async create(r: SessionRecord): Promise<void> {
     this.s.insert.run(r.tenantId, r.id, r.imageStorageEnabled ? 1 : 0, JSON.stringify(r.metadata), r.model.modelId, r.model.version, r.createdAt, r.expiresAt);
   }
 
-  get(tenantId: string, id: string): SessionRecord | undefined {
+  async get(tenantId: string, id: string): Promise<SessionRecord | undefined> {
     const row = this.s.get.get(tenantId, id) as SessionRow | undefined;
     return row && toSession(row);
   }
 
-  delete(tenantId: string, id: string): { deleted: boolean; ownedImages: string[] } {
+  async delete(tenantId: string, id: string): Promise<{ deleted: boolean; ownedImages: string[] }> {
     return this.db.transaction(() => {
       const ownedImages = this.s.ownedImages.all(tenantId, id) as string[];
       return { deleted: this.s.delete.run(tenantId, id).changes > 0, ownedImages };
     })();
   }
 
-  addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): void {
+  async addFaces(tenantId: string, sessionId: string, faces: Array<SessionFace & { vector: Float32Array }>): Promise<void> {
     this.db.transaction(() => {
       for (const f of faces) {
         this.s.insertFace.run(tenantId, sessionId, f.id, f.imageType, f.imageId, f.imageOwned ? 1 : 0, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt, jsonOrNull(f.details));
@@ -63,7 +63,7 @@ export class SqliteSessionRepository implements SessionRepository {
   }
 
   /** A session's faces; each template is decoded when first read (see withStoredVector). */
-  faces(tenantId: string, sessionId: string): Array<SessionFace & { vector: Float32Array }> {
+  async faces(tenantId: string, sessionId: string): Promise<Array<SessionFace & { vector: Float32Array }>> {
     return (this.s.faces.all(tenantId, sessionId) as FaceRow[]).map((r) => withStoredVector(
       { id: r.id, imageType: r.image_type, imageId: r.image_id, imageOwned: r.image_owned === 1, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at,
         ...(r.details === null ? {} : { details: parseOrNull<SessionFaceDetails>(r.details)! }) },
@@ -71,7 +71,7 @@ export class SqliteSessionRepository implements SessionRepository {
     ));
   }
 
-  removeFace(tenantId: string, sessionId: string, faceId: string): { deleted: boolean; ownedImage: string | null } {
+  async removeFace(tenantId: string, sessionId: string, faceId: string): Promise<{ deleted: boolean; ownedImage: string | null }> {
     return this.db.transaction(() => {
       const row = this.s.face.get(tenantId, sessionId, faceId) as { image_id: string | null; image_owned: number } | undefined;
       if (!row) return { deleted: false, ownedImage: null };
@@ -80,11 +80,11 @@ export class SqliteSessionRepository implements SessionRepository {
     })();
   }
 
-  expired(now: string, limit: number): Array<{ tenantId: string; id: string }> {
+  async expired(now: string, limit: number): Promise<Array<{ tenantId: string; id: string }>> {
     return (this.s.expired.all(now, limit) as Array<{ tenant_id: string; id: string }>).map((r) => ({ tenantId: r.tenant_id, id: r.id }));
   }
 
-  facesFromImage(tenantId: string, imageId: string): Array<{ sessionId: string; faceId: string }> {
+  async facesFromImage(tenantId: string, imageId: string): Promise<Array<{ sessionId: string; faceId: string }>> {
     return (this.s.fromImage.all(tenantId, imageId) as Array<{ session_id: string; id: string }>).map((r) => ({ sessionId: r.session_id, faceId: r.id }));
   }
 }

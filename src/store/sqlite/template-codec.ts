@@ -112,3 +112,37 @@ export function withStoredVector<T extends object>(face: T, blob: Buffer, codec:
     },
   }) as T & { vector: Float32Array };
 }
+
+/**
+ * The vectors of stored rows for a search's exact re-ranking. A template failing its integrity
+ * check is left out and reported (the search goes on without that face), whatever the database.
+ */
+export function searchableVectors(codec: TemplateCodec, rows: Array<{ key: number; id: string; template: Buffer }>, collectionId: number): Array<{ key: number; vector: Float32Array }> {
+  const out: Array<{ key: number; vector: Float32Array }> = [];
+  for (const r of rows) {
+    try {
+      out.push({ key: r.key, vector: codec.decode(r.template, `face ${r.id} (collection ${collectionId})`) });
+    } catch (err) {
+      if (!(err instanceof TemplateIntegrityError)) throw err;
+      codec.warn(`${err.message}; left out of the search: delete the face and index it again`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The vectors of stored rows to (re)build an index from. The index must hold every row, so a
+ * template failing its integrity check stops the build: internal_error naming the face, which
+ * deleting that face (a path that reads no template) clears.
+ */
+export function indexableVectors(codec: TemplateCodec, rows: Array<{ key: number; id: string; template: Buffer }>, collectionId: number): Array<{ key: number; vector: Float32Array }> {
+  return rows.map((r) => {
+    try {
+      return { key: r.key, vector: codec.decode(r.template, `face ${r.id}`) };
+    } catch (err) {
+      if (!(err instanceof TemplateIntegrityError)) throw err;
+      codec.warn(`${err.message} (collection ${collectionId}); the collection cannot be indexed until the face is deleted`);
+      throw new FaceproofError('internal_error', `${err.message}; delete that face and index it again`);
+    }
+  });
+}

@@ -23,16 +23,16 @@ export class SqliteTransactionRepository implements TransactionRepository {
     };
   }
 
-  insert(t: Transaction): void {
+  async insert(t: Transaction): Promise<void> {
     this.s.insert.run(t.tenantId, t.id, t.clientId, t.referenceId, t.channel, JSON.stringify(t.metadata), t.status, t.outcome, t.createdAt, t.finishedAt);
   }
 
-  get(tenantId: string, id: string): Transaction | undefined {
+  async get(tenantId: string, id: string): Promise<Transaction | undefined> {
     const row = this.s.get.get(tenantId, id) as Row | undefined;
     return row && toTransaction(row);
   }
 
-  finish(tenantId: string, id: string, outcome: string | null, at: string): Transaction | undefined {
+  async finish(tenantId: string, id: string, outcome: string | null, at: string): Promise<Transaction | undefined> {
     this.s.finish.run(outcome, at, tenantId, id);
     return this.get(tenantId, id);
   }

@@ -13,11 +13,11 @@ export class SqliteUsageRepository implements UsageRepository {
     };
   }
 
-  add(tenantId: string, r: UsageRow): void {
+  async add(tenantId: string, r: UsageRow): Promise<void> {
     this.s.add.run(tenantId, r.clientId, r.day, r.service, r.outcome, r.billable ? 1 : 0, r.count);
   }
 
-  query(tenantId: string, q: { from: string; to: string; clientId?: string }): UsageRow[] {
+  async query(tenantId: string, q: { from: string; to: string; clientId?: string }): Promise<UsageRow[]> {
     const client = q.clientId ?? null;
     return (this.s.query.all(tenantId, q.from, q.to, client, client) as Array<{ day: string; client_id: string; service: string; outcome: Outcome; billable: number; count: number }>)
       .map((r) => ({ day: r.day, clientId: r.client_id, service: r.service, outcome: r.outcome, billable: r.billable === 1, count: r.count }));

@@ -42,12 +42,12 @@ export class SqliteUserRepository implements UserRepository {
     };
   }
 
-  create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): void {
+  async create(user: UserRecord, faces: KeptFaceWithVector[], event?: Omit<UserEvent, 'seq'>): Promise<void> {
     try {
       this.db.transaction(() => {
         this.s.insertUser.run(user.tenantId, user.userId, user.status, JSON.stringify(user.metadata), user.model.modelId, user.model.version, user.createdAt, user.updatedAt);
         this.insertFaces(user.tenantId, user.userId, faces);
-        if (event) this.recordEvent(user.tenantId, user.userId, event);
+        if (event) this.insertEvent(user.tenantId, user.userId, event);
       })();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new FaceproofError('already_exists', `user "${user.userId}" is already registered`, 'user_id');
@@ -59,76 +59,82 @@ export class SqliteUserRepository implements UserRepository {
     for (const f of faces) this.s.insertFace.run(f.id, tenantId, userId, f.imageType, f.imageId, jsonOrNull(f.box), this.codec.encode(f.vector), f.createdAt);
   }
 
-  get(tenantId: string, userId: string): UserRecord | undefined {
+  async get(tenantId: string, userId: string): Promise<UserRecord | undefined> {
     const row = this.s.get.get(tenantId, userId) as UserRow | undefined;
     return row && toUser(row);
   }
 
   /** A user's faces; each template is decoded when first read (see withStoredVector). */
-  faces(tenantId: string, userId: string): KeptFaceWithVector[] {
+  async faces(tenantId: string, userId: string): Promise<KeptFaceWithVector[]> {
     return (this.s.faces.all(tenantId, userId) as FaceRow[]).map((r) => withStoredVector(
       { id: r.id, imageType: r.image_type, imageId: r.image_id, box: parseOrNull<FaceBox>(r.box), createdAt: r.created_at },
       r.template, this.codec, `face ${r.id} of user "${userId}"`,
     ));
   }
 
-  addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): void {
+  async addFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], at: string, event?: Omit<UserEvent, 'seq'>): Promise<void> {
     this.db.transaction(() => {
       this.insertFaces(tenantId, userId, faces);
       this.s.touch.run(at, tenantId, userId);
-      if (event) this.recordEvent(tenantId, userId, event);
+      if (event) this.insertEvent(tenantId, userId, event);
     })();
   }
 
-  removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): boolean {
+  async removeFace(tenantId: string, userId: string, faceId: string, at: string, event?: Omit<UserEvent, 'seq'>): Promise<boolean> {
     return this.db.transaction(() => {
       const removed = this.s.removeFace.run(tenantId, userId, faceId).changes > 0;
       if (removed) {
         this.s.touch.run(at, tenantId, userId);
-        if (event) this.recordEvent(tenantId, userId, event);
+        if (event) this.insertEvent(tenantId, userId, event);
       }
       return removed;
     })();
   }
 
-  setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): void {
+  async setStatus(tenantId: string, userId: string, status: UserRecord['status'], at: string, event?: Omit<UserEvent, 'seq'>): Promise<void> {
     this.db.transaction(() => {
       this.s.setStatus.run(status, at, tenantId, userId);
-      if (event) this.recordEvent(tenantId, userId, event);
+      if (event) this.insertEvent(tenantId, userId, event);
     })();
   }
 
-  setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): void {
+  async setMetadata(tenantId: string, userId: string, metadata: Record<string, unknown>, at: string): Promise<void> {
     this.s.setMetadata.run(JSON.stringify(metadata), at, tenantId, userId);
   }
 
-  replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): void {
+  async replaceFaces(tenantId: string, userId: string, faces: KeptFaceWithVector[], metadata: Record<string, unknown>, at: string, event: Omit<UserEvent, 'seq'>): Promise<void> {
     this.db.transaction(() => {
-      for (const face of this.faces(tenantId, userId)) this.s.removeFace.run(tenantId, userId, face.id);
+      // every face goes, so no need to decode their templates: only their ids
+      for (const face of this.s.faces.all(tenantId, userId) as FaceRow[]) this.s.removeFace.run(tenantId, userId, face.id);
       this.insertFaces(tenantId, userId, faces);
       this.s.setMetadata.run(JSON.stringify(metadata), at, tenantId, userId);
-      this.recordEvent(tenantId, userId, event);
+      this.insertEvent(tenantId, userId, event);
     })();
   }
 
-  delete(tenantId: string, userId: string): boolean {
+  async delete(tenantId: string, userId: string): Promise<boolean> {
     return this.db.transaction(() => {
       this.s.deleteEvents.run(tenantId, userId);
       return this.s.delete.run(tenantId, userId).changes > 0;
     })();
   }
 
-  recordEvent(tenantId: string, userId: string, e: Omit<UserEvent, 'seq'>): void {
+  async recordEvent(tenantId: string, userId: string, e: Omit<UserEvent, 'seq'>): Promise<void> {
+    this.insertEvent(tenantId, userId, e);
+  }
+
+  /** Inside the transactions above (which cannot await). */
+  private insertEvent(tenantId: string, userId: string, e: Omit<UserEvent, 'seq'>): void {
     this.s.event.run(tenantId, userId, e.action, e.result, JSON.stringify(e.detail), e.requestId, e.at);
   }
 
-  history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): UserEvent[] {
+  async history(tenantId: string, userId: string, page: { beforeSeq?: number; limit: number }): Promise<UserEvent[]> {
     return (this.s.history.all(tenantId, userId, page.beforeSeq ?? Number.MAX_SAFE_INTEGER, page.limit) as EventRow[]).map((r) => ({
       seq: r.seq, action: r.action, result: r.result, detail: JSON.parse(r.detail) as Record<string, unknown>, requestId: r.request_id, at: r.at,
     }));
   }
 
-  facesFromImage(tenantId: string, imageId: string): Array<{ userId: string; faceId: string }> {
+  async facesFromImage(tenantId: string, imageId: string): Promise<Array<{ userId: string; faceId: string }>> {
     return (this.s.fromImage.all(tenantId, imageId) as Array<{ user_id: string; id: string }>).map((r) => ({ userId: r.user_id, faceId: r.id }));
   }
 }

@@ -22,11 +22,14 @@ export interface UsearchOptions {
   buildThreads: number;
   /** Principal components of the template model: collections of that model index projected vectors. */
   projection?: VectorProjection;
+  /** An index not refreshed for this long is counted against the database before use (default 1 h: half the shortest removal-log retention). */
+  staleAfterMs?: number;
   log?: (message: string) => void;
 }
 
 const SCALAR: Record<Quantization, ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
 const REPLAY_BATCH = 10_000;
+const STALE_AFTER_MS = 3_600_000;
 
 interface Snapshot { file: string; maxKey: number; removalSeq: number }
 
@@ -47,34 +50,60 @@ interface Layout { projection: VectorProjection | null; tag: string; toIndexed: 
  */
 export class UsearchIndexProvider implements VectorIndexProvider {
   private readonly open_ = new Map<number, CollectionIndex>();
+  /** Indexes being read back from a snapshot and the database: concurrent opens share one load. */
+  private readonly loading = new Map<number, Promise<CollectionIndex>>();
 
   constructor(private readonly journal: IndexJournal, private readonly options: UsearchOptions) {
     fs.mkdirSync(options.dir, { recursive: true });
   }
 
-  open(collection: CollectionRecord): VectorIndex {
-    let index = this.open_.get(collection.id);
-    if (!index) {
-      index = this.load(collection);
-      this.open_.set(collection.id, index);
-    } else if (this.refresh(index)) this.changed(index);
-    return index;
+  async open(collection: CollectionRecord): Promise<VectorIndex> {
+    const index = this.open_.get(collection.id);
+    if (index && await this.missedRemovals(index)) {
+      this.options.log?.(`collection ${collection.id}: index idle longer than the removal log is kept, and its size differs from the database; reloading`);
+      this.open_.delete(collection.id);
+    } else if (index) {
+      if (await this.refresh(index)) this.changed(index);
+      return index;
+    }
+    let loading = this.loading.get(collection.id);
+    if (!loading) {
+      loading = this.load(collection).then((loaded) => {
+        // dropped while it loaded: hand it to this caller, keep nothing
+        if (this.loading.get(collection.id) === loading) this.open_.set(collection.id, loaded);
+        return loaded;
+      }).finally(() => { if (this.loading.get(collection.id) === loading) this.loading.delete(collection.id); });
+      this.loading.set(collection.id, loading);
+    }
+    return loading;
   }
 
   drop(collectionId: number): void {
     this.open_.delete(collectionId);
+    this.loading.delete(collectionId);
     for (const file of this.snapshotFiles(collectionId)) fs.rmSync(path.join(this.options.dir, file), { force: true });
   }
 
-  close(): void {
-    for (const index of this.open_.values()) if (index.changes > 0) this.snapshot(index);
+  async close(): Promise<void> {
+    for (const index of this.open_.values()) if (index.changes > 0) await this.snapshot(index);
     this.open_.clear();
   }
 
+  /**
+   * With several nodes, the removal log is pruned by age (a day on PostgreSQL), not by what this
+   * node applied: an index left unrefreshed for longer may have missed removals for good. Such an
+   * index is counted against the database, and reloaded when the counts differ.
+   */
+  private async missedRemovals(index: CollectionIndex): Promise<boolean> {
+    if (Date.now() - index.refreshedAt < (this.options.staleAfterMs ?? STALE_AFTER_MS)) return false;
+    await this.refresh(index);
+    return index.native.size() !== await this.journal.count(index.collectionId);
+  }
+
   /** Writes a snapshot of the index as it is now, then forgets the removals it already contains. */
-  snapshot(index: CollectionIndex): void {
+  async snapshot(index: CollectionIndex): Promise<void> {
     // the name says what the file holds, so first take in what another process changed
-    this.refresh(index);
+    await this.refresh(index);
     const removalSeq = index.removalSeq;
     const name = `c${index.collectionId}.${index.layout.tag}.k${index.maxKey}.r${removalSeq}.usearch`;
     const tmp = path.join(this.options.dir, `${name}.tmp`);
@@ -85,7 +114,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     fs.renameSync(tmp, path.join(this.options.dir, name));
     syncDir(this.options.dir);
     for (const file of this.snapshotFiles(index.collectionId)) if (file !== name) fs.rmSync(path.join(this.options.dir, file), { force: true });
-    this.journal.pruneRemovals(index.collectionId, removalSeq);
+    await this.journal.pruneRemovals(index.collectionId, removalSeq);
     index.changes = 0;
   }
 
@@ -129,7 +158,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     return new CollectionIndex(collection.id, native, new HalfPrecisionTemplates(collection.model.dimension), layout, this);
   }
 
-  private load(collection: CollectionRecord): CollectionIndex {
+  private async load(collection: CollectionRecord): Promise<CollectionIndex> {
     const layout = this.layoutOf(collection);
     const snap = this.latestSnapshot(collection.id, layout);
     let index = this.createIndex(collection, layout);
@@ -143,13 +172,14 @@ export class UsearchIndexProvider implements VectorIndexProvider {
         index = this.createIndex(collection, layout);
       }
     }
-    this.catchUp(index);
-    if (index.native.size() !== this.journal.count(collection.id)) {
-      this.options.log?.(`collection ${collection.id}: index holds ${index.native.size()} faces, database ${this.journal.count(collection.id)}; rebuilding from the database`);
+    await this.catchUp(index);
+    const stored = await this.journal.count(collection.id);
+    if (index.native.size() !== stored) {
+      this.options.log?.(`collection ${collection.id}: index holds ${index.native.size()} faces, database ${stored}; rebuilding from the database`);
       index = this.createIndex(collection, layout);
-      this.catchUp(index);
+      await this.catchUp(index);
     }
-    if (index.changes > 0) this.snapshot(index);
+    if (index.changes > 0) await this.snapshot(index);
     return index;
   }
 
@@ -157,10 +187,10 @@ export class UsearchIndexProvider implements VectorIndexProvider {
    * Reads every stored face into the half-precision copy, adds to the graph those stored after its
    * snapshot, and applies the removals logged after it.
    */
-  private catchUp(index: CollectionIndex): void {
-    this.addStoredAfter(index, 0);
+  private async catchUp(index: CollectionIndex): Promise<void> {
+    await this.addStoredAfter(index, 0, this.options.buildThreads);
     index.seenKey = index.maxKey;
-    this.applyRemovals(index);
+    await this.applyRemovals(index);
   }
 
   /**
@@ -169,35 +199,39 @@ export class UsearchIndexProvider implements VectorIndexProvider {
    * Keys are handed out in commit order, so every face this process has not seen has a key above
    * the last one it read. True when the index changed.
    */
-  private refresh(index: CollectionIndex): boolean {
+  private async refresh(index: CollectionIndex): Promise<boolean> {
     let changed = false;
-    const keys = this.journal.keysAfter(index.collectionId, index.seenKey);
+    const seen = index.seenKey;
+    const keys = await this.journal.keysAfter(index.collectionId, seen);
     if (keys.length > 0) {
       if (keys.some((k) => !index.holds(k))) {
-        this.addStoredAfter(index, index.seenKey);
+        // A few faces another node stored: one thread is enough.
+        await this.addStoredAfter(index, seen, 1);
         changed = true;
       }
-      index.seenKey = keys[keys.length - 1];
+      // concurrent refreshes may finish in any order: never move back
+      index.seenKey = Math.max(index.seenKey, keys[keys.length - 1]);
     }
-    if (this.journal.lastRemovalSeq(index.collectionId) > index.removalSeq) changed = this.applyRemovals(index) || changed;
+    if (await this.journal.lastRemovalSeq(index.collectionId) > index.removalSeq) changed = await this.applyRemovals(index) || changed;
+    index.refreshedAt = Date.now();
     return changed;
   }
 
-  private addStoredAfter(index: CollectionIndex, afterKey: number): void {
+  private async addStoredAfter(index: CollectionIndex, afterKey: number, threads: number): Promise<void> {
     for (let after = afterKey; ;) {
-      const batch = this.journal.vectorsAfter(index.collectionId, after, REPLAY_BATCH);
+      const batch = await this.journal.vectorsAfter(index.collectionId, after, REPLAY_BATCH);
       if (batch.length === 0) break;
-      index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), this.options.buildThreads);
+      index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), threads);
       after = batch[batch.length - 1].key;
     }
   }
 
   /** Applies the removals logged after the index's last one (this process's own are applied already: removing them again does nothing). */
-  private applyRemovals(index: CollectionIndex): boolean {
-    const { keys, lastSeq } = this.journal.removalsAfter(index.collectionId, index.removalSeq);
+  private async applyRemovals(index: CollectionIndex): Promise<boolean> {
+    const { keys, lastSeq } = await this.journal.removalsAfter(index.collectionId, index.removalSeq);
     const removed = keys.length ? index.removeNow(keys) : 0;
     index.changes += removed;
-    index.removalSeq = lastSeq;
+    index.removalSeq = Math.max(index.removalSeq, lastSeq);
     return removed > 0;
   }
 
@@ -207,7 +241,9 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     index.snapshotPending = true;
     setImmediate(() => {
       index.snapshotPending = false;
-      if (this.open_.get(index.collectionId) === index) this.snapshot(index);
+      if (this.open_.get(index.collectionId) === index) {
+        this.snapshot(index).catch((err: Error) => this.options.log?.(`collection ${index.collectionId}: snapshot failed (${err.message}); the next change tries again`));
+      }
     });
   }
 }
@@ -219,6 +255,8 @@ class CollectionIndex implements VectorIndex {
   removalSeq = 0;
   changes = 0;
   snapshotPending = false;
+  /** When it last caught up with the database (see missedRemovals). */
+  refreshedAt = Date.now();
 
   constructor(
     readonly collectionId: number,
@@ -234,14 +272,27 @@ class CollectionIndex implements VectorIndex {
 
   /** Keeps the templates, and adds to the graph those it does not hold yet (a snapshot, or an index opened after their insert, has them). */
   addNow(keys: number[], vectors: Float32Array[], threads: number): void {
-    keys.forEach((k, i) => this.templates.set(k, vectors[i]));
     const fresh = keys.flatMap((k, i) => (k <= this.maxKey && this.native.contains(BigInt(k)) ? [] : [i]));
-    if (fresh.length === 0) return;
+    // The templates last: a key is `held` only once the graph has it, so a failed add is retried by the next refresh.
+    const keep = () => keys.forEach((k, i) => this.templates.set(k, vectors[i]));
+    if (fresh.length === 0) { keep(); return; }
     const indexed = fresh.map((i) => this.layout.toIndexed(vectors[i]));
     const dim = indexed[0].length;
     const flat = indexed[0] instanceof Int8Array ? new Int8Array(fresh.length * dim) : new Float32Array(fresh.length * dim);
     indexed.forEach((v, j) => flat.set(v, j * dim));
-    this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
+    try {
+      this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
+    } catch (err) {
+      // usearch sizes its per-thread contexts when it grows: an index grown by single-threaded adds
+      // refuses a many-threaded one while it has room ("Reserve capacity ahead of insertions"),
+      // after the first thread's share went in. The rest go in on one thread.
+      if (threads === 1 || !/Reserve capacity/.test((err as Error).message)) throw err;
+      const rest = fresh.filter((i) => !this.native.contains(BigInt(keys[i])));
+      const restFlat = indexed[0] instanceof Int8Array ? new Int8Array(rest.length * dim) : new Float32Array(rest.length * dim);
+      rest.forEach((i, j) => restFlat.set(indexed[fresh.indexOf(i)], j * dim));
+      if (rest.length > 0) this.native.add(BigUint64Array.from(rest, (i) => BigInt(keys[i])), restFlat, 1);
+    }
+    keep();
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
   }

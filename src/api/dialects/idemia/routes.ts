@@ -194,7 +194,7 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
     if (typeof metadata.callbackURL === 'string') assertCallbackUrl(metadata.callbackURL, 'callbackURL');
     let session: SessionRecord;
     try {
-      session = sessions.create(request.caller.tenantId, { ttlSeconds: (b.ttlSeconds as number | null | undefined) ?? undefined, imageStorageEnabled: b.imageStorageEnabled === true, metadata });
+      session = await sessions.create(request.caller.tenantId, { ttlSeconds: (b.ttlSeconds as number | null | undefined) ?? undefined, imageStorageEnabled: b.imageStorageEnabled === true, metadata });
     } catch (err) {
       if (err instanceof FaceproofError && err.field === 'ttl_seconds') throw new FaceproofError(err.code, err.message.replace('ttl_seconds', 'ttlSeconds'), 'ttlSeconds');
       throw err;
@@ -205,7 +205,7 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   app.get<{ Params: { bioSessionId: string } }>(`${V2}/bio-sessions/:bioSessionId`, {
     schema: { tags, summary: 'GetBioSession', params: SessionParams, response: { 200: SessionOut } },
   }, async (request) => {
-    const session = sessionOf(request);
+    const session = await sessionOf(request);
     const { correlationId, evidenceId } = bioFieldsOf(session);
     return sign({ id: session.id, correlationId, evidenceId, imageStorageEnabled: session.imageStorageEnabled, created: session.createdAt, expires: session.expiresAt });
   });
@@ -231,7 +231,7 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   }, async (request, reply) => {
     const b = request.body;
     const { tenantId } = request.caller;
-    const session = sessionOf(request);
+    const session = await sessionOf(request);
     let created: SessionFace[];
     if (b.image !== undefined || request.isMultipart()) {
       const image = imageOf(b.image, 'image');
@@ -260,8 +260,8 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   app.get<{ Params: { bioSessionId: string } }>(`${V2}/bio-sessions/:bioSessionId/faces`, {
     schema: { tags, summary: 'GetFaces: every face of the bio-session, each signed', params: SessionParams, response: { 200: Type.Array(FaceOut) } },
   }, async (request) => {
-    const session = sessionOf(request);
-    const faces = sessions.listFacesWithTemplates(request.caller.tenantId, session.id);
+    const session = await sessionOf(request);
+    const faces = await sessions.listFacesWithTemplates(request.caller.tenantId, session.id);
     return Promise.all(faces.map(({ template, ...f }) => sign(faceView(f, session, template))));
   });
 
@@ -269,8 +269,8 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
     schema: { tags, summary: 'DeleteFaces: every face of the bio-session', params: SessionParams, response: { 204: { type: 'null', description: 'Deleted' } } },
   }, async (request, reply) => {
     const { tenantId } = request.caller;
-    const session = sessionOf(request);
-    for (const face of sessions.listFaces(tenantId, session.id)) {
+    const session = await sessionOf(request);
+    for (const face of await sessions.listFaces(tenantId, session.id)) {
       try {
         await sessions.deleteFace(tenantId, session.id, face.id);
       } catch (err) {
@@ -284,8 +284,8 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   app.get<{ Params: { bioSessionId: string; faceId: string } }>(`${V2}/bio-sessions/:bioSessionId/faces/:faceId`, {
     schema: { tags, summary: 'GetFace: with its template, signed', params: FaceParams, response: { 200: FaceOut } },
   }, async (request) => {
-    const session = sessionOf(request);
-    const face = sessions.listFacesWithTemplates(request.caller.tenantId, session.id).find((f) => f.id === request.params.faceId);
+    const session = await sessionOf(request);
+    const face = (await sessions.listFacesWithTemplates(request.caller.tenantId, session.id)).find((f) => f.id === request.params.faceId);
     if (!face) throw new FaceproofError('not_found', `no face ${request.params.faceId} in bio-session ${session.id}`, 'faceId');
     const { template, ...f } = face;
     return sign(faceView(f, session, template));
@@ -298,8 +298,8 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
     },
   }, async (request, reply) => {
     const { tenantId } = request.caller;
-    const session = sessionOf(request);
-    const face = sessions.getFace(tenantId, session.id, request.params.faceId);
+    const session = await sessionOf(request);
+    const face = await sessions.getFace(tenantId, session.id, request.params.faceId);
     if (!session.imageStorageEnabled || !face.imageId) return reply.code(204).send();
     const { record, bytes } = await services.images.read(tenantId, face.imageId, 'faceId');
     return reply.code(200).type(`image/${record.format}`).send(bytes);
@@ -308,7 +308,7 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   app.delete<{ Params: { bioSessionId: string; faceId: string } }>(`${V2}/bio-sessions/:bioSessionId/faces/:faceId`, {
     schema: { tags, summary: 'DeleteFace', params: FaceParams, response: { 204: { type: 'null', description: 'Deleted' } } },
   }, async (request, reply) => {
-    await sessions.deleteFace(request.caller.tenantId, sessionOf(request).id, request.params.faceId);
+    await sessions.deleteFace(request.caller.tenantId, (await sessionOf(request)).id, request.params.faceId);
     return reply.code(204).send();
   });
 
@@ -321,8 +321,8 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
     },
   }, async (request) => {
     const { tenantId } = request.caller;
-    const session = sessions.get(tenantId, request.params.bioSessionId);
-    const reference = sessions.getFace(tenantId, session.id, request.params.referenceFaceId);
+    const session = await sessions.get(tenantId, request.params.bioSessionId);
+    const reference = await sessions.getFace(tenantId, session.id, request.params.referenceFaceId);
     const ranked = await sessions.match(tenantId, session.id, { faceId: reference.id });
     const { correlationId, evidenceId } = bioFieldsOf(session);
     const created = new Date().toISOString();
@@ -455,13 +455,13 @@ export function idemiaRoutes(app: FastifyInstance, services: AppServices): void 
   const replaySummary = 'not supported: 403 (the NativeSDK replay protocol is not published)';
   app.post<{ Params: { bioSessionId: string } }>(`${V2}/bio-sessions/:bioSessionId/init-liveness-parameters`, {
     schema: { hide: true, tags, summary: `initLivenessParameters: ${replaySummary}`, params: SessionParams, body: Type.Unsafe<unknown>({ description: 'The liveness parameters (an object or an array of them)' }), response: { 403: IdemiaError } },
-  }, async (request, reply) => { sessionOf(request); return notSupported(reply, request); });
+  }, async (request, reply) => { await sessionOf(request); return notSupported(reply, request); });
   app.get<{ Params: { bioSessionId: string } }>(`${V2}/bio-sessions/:bioSessionId/init-liveness-parameters`, {
     schema: { hide: true, tags, summary: `getLivenessParameters: ${replaySummary}`, params: SessionParams, response: { 403: IdemiaError } },
-  }, async (request, reply) => { sessionOf(request); return notSupported(reply, request); });
+  }, async (request, reply) => { await sessionOf(request); return notSupported(reply, request); });
   app.get<{ Params: { bioSessionId: string } }>(`${V3}/bio-sessions/:bioSessionId/replay-liveness-metadata`, {
     schema: { hide: true, tags, summary: `getReplayStatus (v3): ${replaySummary}`, params: SessionParams, response: { 403: IdemiaError } },
-  }, async (request, reply) => { sessionOf(request); return notSupported(reply, request); });
+  }, async (request, reply) => { await sessionOf(request); return notSupported(reply, request); });
 }
 
 /** A comparison whose failures name the manual's fields (core names its sides source and target). */

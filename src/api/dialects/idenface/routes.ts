@@ -10,6 +10,7 @@ import { idenfaceNormalizedScore } from '../../../core/vendor-scores.ts';
 import { livenessProbability, sideAngles, sideAngleViolation, type SideAngles } from '../../../core/face-side-angles.ts';
 import { PayloadEncryption } from '../../../core/payload-encryption.ts';
 import { shrinkImage } from '../../../core/image-shrink.ts';
+import { documentPortraitPng } from '../../../core/documents/document-portrait.ts';
 import type { AppServices } from '../../app.ts';
 import { FAILED, IDFCTR, IdenfaceError, IdenfaceFailure, idenface, operationOf, PASSED, PATHS } from './descriptor.ts';
 
@@ -300,6 +301,28 @@ class Translator {
   }
 }
 
+/**
+ * The portrait of the document a card photo shows (ICAO 9303: found by its MRZ), as a PNG crop and
+ * its box in the photo; null (enrol from the photo's largest face, as before) when the photo is
+ * marked cropped (meta.cropped = 1), identity documents are not configured, no document is read,
+ * or the document has no portrait with a face.
+ */
+async function documentPortraitOf(services: AppServices, source: InlineImageSource, tenantId: string, meta: { cropped?: number } | undefined): Promise<{ png: Buffer; box: { x: number; y: number; width: number; height: number } } | null> {
+  if (!services.documents || meta?.cropped === 1) return null;
+  let found;
+  try {
+    found = await services.documents.read(source, tenantId, 'image_info');
+  } catch (err) {
+    // An image the reader cannot take is answered by the photo checks with the manual's codes.
+    if (err instanceof FaceproofError && err.status < 500) return null;
+    throw err;
+  }
+  const d = found.find((f) => f.portrait?.template);
+  if (!d?.portrait) return null;
+  const png = await documentPortraitPng(d);
+  return png ? { png, box: d.portrait.box } : null;
+}
+
 /** The transaction of a request: the client's, or the request id. */
 const transactionOf = (request: FastifyRequest, body: { transaction_id?: string }) => (body.transaction_id ? body.transaction_id : request.id);
 const controller = (passed: boolean, failure: 'IDFCTR_0310' | 'IDFCTR_0311') => {
@@ -352,22 +375,34 @@ export function idenfaceRoutes(app: FastifyInstance, services: AppServices): voi
       const transactionId = transactionOf(request, b);
       const userId = b.user_id ? b.user_id : transactionId;
       const source = t.image(b.image_info, 'image_info');
-      const { facts, liveness } = await t.checkAll(source, 'image_info', parameter, type);
+      // A card with a readable document: the person is the document's portrait, not the photo's largest face.
+      const portrait = path === PATHS.cardEnroll && type === 'ID_DOCUMENT' ? await documentPortraitOf(services, source, t.tenantId, b.meta) : null;
+      const checked = await t.checkAll(portrait ? { kind: 'bytes', data: portrait.png } : source, 'image_info', parameter, type);
+      const { liveness } = checked;
+      // face_bbox: where the portrait is in the photo sent (the checks ran on its crop).
+      const facts = portrait ? { ...checked.facts, face: { ...checked.facts.face, face: { ...checked.facts.face.face, box: portrait.box } } } : checked.facts;
       const base = { transaction_id: transactionId, channel_id: b.channel_id ?? null, status: 'OK' as const };
       if (liveness && !liveness.live) {
         return { ...base, transaction_status: FAILED, responseBody: { ...controller(false, 'IDFCTR_0310'), [sub]: { result: t.extractResult(facts), reason: null, message: MESSAGES.extract, status: 'F11_0000' }, face_liveness_response: liveness.response } };
       }
       const metadata = { idenface: { operation: path.slice(path.lastIndexOf('/') + 1), face_id: userId, channel_id: b.channel_id ?? null, category: b.category ?? null, type: b.type ?? null, meta: b.meta ?? null } };
       const stored = await services.images.store(t.tenantId, source, { metadata }, 'image_info');
+      // The portrait's crop is stored too and enrolled from, so that erasing it erases the face made from it.
+      const enrolled = portrait
+        ? await services.images.store(t.tenantId, { kind: 'bytes', data: portrait.png }, { metadata: { idenface: { ...metadata.idenface, document_portrait_of: stored.id } } }, 'image_info').catch(async (err: unknown) => {
+          await services.images.delete(t.tenantId, stored.id).catch(() => undefined);
+          throw err;
+        })
+        : stored;
       try {
-        const input = { input: { kind: 'image' as const, source: { kind: 'stored' as const, imageId: stored.id } }, imageType: type };
+        const input = { input: { kind: 'image' as const, source: { kind: 'stored' as const, imageId: enrolled.id } }, imageType: type };
         let exists = true;
-        try { services.users.get(t.tenantId, userId); } catch (err) { if (err instanceof FaceproofError && err.code === 'not_found') exists = false; else throw err; }
+        try { await services.users.get(t.tenantId, userId); } catch (err) { if (err instanceof FaceproofError && err.code === 'not_found') exists = false; else throw err; }
         const face = exists
           ? (await services.users.addFaces(t.tenantId, userId, [input], request.id))[0]
           : (await services.users.register(t.tenantId, userId, [input], { user_name: b.user_name ?? null, channel_id: b.channel_id ?? null }, request.id)).faces.at(-1)!;
-        const vector = await t.embed({ kind: 'stored', imageId: stored.id }, 'image_info');
-        services.images.update(t.tenantId, stored.id, { metadata: { idenface: { ...metadata.idenface, face_feature_id: face.id } } });
+        const vector = await t.embed({ kind: 'stored', imageId: enrolled.id }, 'image_info');
+        await services.images.update(t.tenantId, stored.id, { metadata: { idenface: { ...metadata.idenface, face_feature_id: face.id, ...(portrait ? { enrolled_from: 'document_portrait', portrait_image_id: enrolled.id } : {}) } } });
         return {
           ...base, transaction_status: PASSED,
           responseBody: {
@@ -379,6 +414,7 @@ export function idenfaceRoutes(app: FastifyInstance, services: AppServices): voi
         };
       } catch (err) {
         await services.images.delete(t.tenantId, stored.id).catch(() => undefined);
+        if (enrolled !== stored) await services.images.delete(t.tenantId, enrolled.id).catch(() => undefined);
         throw err;
       }
     });
@@ -402,7 +438,7 @@ export function idenfaceRoutes(app: FastifyInstance, services: AppServices): voi
       const parameter = b.parameter ?? {};
       const userId = b.user_id || b.transaction_id;
       if (!userId) throw FaceproofError.missing('user_id (or, for a person enrolled without one, the enrolment\'s transaction_id) is required', 'user_id');
-      services.users.get(t.tenantId, userId);
+      await services.users.get(t.tenantId, userId);
       const source = t.image(b.image_info, 'image_info');
       const probeType = imageTypeOf(b.category, 'SELFIE');
       const { facts, liveness } = await t.checkAll(source, 'image_info', parameter, probeType);

@@ -25,7 +25,7 @@ export function trustvisionAccessRoutes(app: FastifyInstance, services: AppServi
     if (principal.scheme === 'token') throw new FaceproofError('insufficient_scope', 'temporary credentials are made from a key, not from a token', 'authorization');
     const b = request.body;
     const scopes = b.services ? scopesFromServiceFlags(b.services) : undefined;
-    const issued = services.administration.createTemporaryCredential(services.administration.key(principal.keyId), { scopes, durationSeconds: b.duration_seconds ?? 900 });
+    const issued = await services.administration.createTemporaryCredential(await services.administration.key(principal.keyId), { scopes, durationSeconds: b.duration_seconds ?? 900 });
     return { data: { access_key: issued.key.id, secret: issued.secret, expire_at: issued.key.expiresAt ?? '' } };
   });
 }

@@ -108,12 +108,12 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
   const { collections, images, service, liveness } = services;
 
   /** TrustVision's collections exist once named: made on first use (a gallery; `suspect` a watch-list). */
-  const ensure = (tenantId: string, name: string, kind: CollectionKind = name === SUSPECT_COLLECTION ? 'watchlist' : 'gallery') => {
+  const ensure = async (tenantId: string, name: string, kind: CollectionKind = name === SUSPECT_COLLECTION ? 'watchlist' : 'gallery') => {
     try {
-      collections.describe(tenantId, name);
+      await collections.describe(tenantId, name);
     } catch (err) {
       if (!(err instanceof FaceproofError) || err.code !== 'not_found') throw err;
-      try { collections.create(tenantId, { name, kind, description: 'made by the TrustVision API' }); } catch (e) { if (!(e instanceof FaceproofError) || e.code !== 'already_exists') throw e; }
+      try { await collections.create(tenantId, { name, kind, description: 'made by the TrustVision API' }); } catch (e) { if (!(e instanceof FaceproofError) || e.code !== 'already_exists') throw e; }
     }
   };
 
@@ -127,8 +127,8 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
   const storedIdOf = async (tenantId: string, image: ImageDataT, updateMetadata: boolean): Promise<{ id: string; metadata: Record<string, unknown> }> => {
     const metadata = metadataOf(image.metadata, 'image.metadata');
     if (image.id !== undefined) {
-      const record = images.describe(tenantId, image.id, 'image.id');
-      if (metadata && updateMetadata) return { id: image.id, metadata: images.update(tenantId, image.id, { metadata }).metadata };
+      const record = await images.describe(tenantId, image.id, 'image.id');
+      if (metadata && updateMetadata) return { id: image.id, metadata: (await images.update(tenantId, image.id, { metadata })).metadata };
       return { id: image.id, metadata: record.metadata };
     }
     const source = imageSourceOf(image, 'image');
@@ -139,7 +139,7 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
 
   const index = async (request: FastifyRequest, imageId: string, metadata: Record<string, unknown>, collection: string, qualityProfile?: string) => {
     const { tenantId, clientId } = request.caller;
-    ensure(tenantId, collection);
+    await ensure(tenantId, collection);
     await collections.index(tenantId, collection, { kind: 'image', source: { kind: 'stored', imageId } }, {
       externalId: imageId, metadata, allFaces: false, autoRotate: false, indexedBy: clientId, qualityProfile,
     });
@@ -183,7 +183,7 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
     const b = request.body;
     const { tenantId, clientId } = request.caller;
     const names = b.collections && b.collections.length > 0 ? [...new Set(b.collections)] : [b.collection ?? DEFAULT_COLLECTION];
-    for (const n of names) ensure(tenantId, n);
+    for (const n of names) await ensure(tenantId, n);
     const maxResults = b.max_faces ?? 10;
     const input = queryOf(b.image);
     const image = b.image.id !== undefined ? { id: b.image.id } : {};
@@ -224,10 +224,10 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
     },
   }, async (request) => {
     const { tenantId, clientId } = request.caller;
-    let watchlists = collections.list(tenantId).filter((c) => c.kind === 'watchlist').map((c) => c.name);
+    let watchlists = (await collections.list(tenantId)).filter((c) => c.kind === 'watchlist').map((c) => c.name);
     if (watchlists.length === 0) {
-      ensure(tenantId, SUSPECT_COLLECTION, 'watchlist');
-      watchlists = collections.list(tenantId).filter((c) => c.kind === 'watchlist').map((c) => c.name);
+      await ensure(tenantId, SUSPECT_COLLECTION, 'watchlist');
+      watchlists = (await collections.list(tenantId)).filter((c) => c.kind === 'watchlist').map((c) => c.name);
     }
     const input = queryOf(request.body.image);
     const imageId = request.body.image.id;
@@ -264,7 +264,7 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
       body: DeleteBody, response: { 200: TrustVisionEnvelope(Type.Object({ request_id: Type.String() })) },
     },
   }, async (request) => {
-    const removed = collections.deleteFaces(request.caller.tenantId, request.body.collection ?? DEFAULT_COLLECTION, { externalIds: [...new Set(request.body.image_ids)] });
+    const removed = await collections.deleteFaces(request.caller.tenantId, request.body.collection ?? DEFAULT_COLLECTION, { externalIds: [...new Set(request.body.image_ids)] });
     if (removed === 0) throw new FaceproofError('not_found', 'none of these images has a face indexed in the collection', 'image_ids');
     return { data: { request_id: request.id } };
   });
@@ -285,7 +285,7 @@ export function trustvisionCollectionRoutes(app: FastifyInstance, services: AppS
     const b = request.body;
     let found: CollectionFace[] = [];
     try {
-      found = collections.findFaces(request.caller.tenantId, b.collection ?? DEFAULT_COLLECTION, { metadata: b.metadata, limit: b.max_results ?? 10 });
+      found = await collections.findFaces(request.caller.tenantId, b.collection ?? DEFAULT_COLLECTION, { metadata: b.metadata, limit: b.max_results ?? 10 });
     } catch (err) {
       if (!(err instanceof FaceproofError) || err.code !== 'not_found') throw err;
     }

@@ -130,15 +130,15 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
     return { ...user.metadata, ...(expiry ? { expiry_date_face: expiry } : {}) };
   };
 
-  const histories = (tenantId: string, userId: string, actions: Array<UserEvent['action']>, b: { history_return_count?: number; history_return_status?: string }) => {
+  const histories = async (tenantId: string, userId: string, actions: Array<UserEvent['action']>, b: { history_return_count?: number; history_return_status?: string }) => {
     const wanted = b.history_return_status ?? 'all';
-    return users.history(tenantId, userId, { limit: 1000 }).filter((e) => actions.includes(e.action)).map((e) => historyItem(e, userId))
+    return (await users.history(tenantId, userId, { limit: 1000 })).filter((e) => actions.includes(e.action)).map((e) => historyItem(e, userId))
       .filter((h) => wanted === 'all' || h.status === wanted).slice(0, b.history_return_count ?? 10);
   };
 
-  const findUser = (tenantId: string, userId: string): UserView | undefined => {
+  const findUser = async (tenantId: string, userId: string): Promise<UserView | undefined> => {
     try {
-      return users.get(tenantId, userId);
+      return await users.get(tenantId, userId);
     } catch (err) {
       if (err instanceof FaceproofError && err.code === 'not_found') return undefined;
       throw err;
@@ -173,7 +173,7 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
       ...(b.selfie_type !== undefined ? { selfie_type: b.selfie_type } : {}), ...(b.face_priority !== undefined ? { face_priority: b.face_priority } : {}),
     });
     const base = { request_id: request.id, register_id: request.id };
-    const existing = findUser(tenantId, b.cus_user_id);
+    const existing = await findUser(tenantId, b.cus_user_id);
     if (existing && existing.status !== 'active') {
       request.outcome = 'rejected';
       return { data: { status: 'failure', ...base, user_metadata: userMetadata(existing) }, ...failureBody({ code: 'face_auth_user_deactivated', message: 'the user is deactivated', field: 'cus_user_id' }) };
@@ -186,13 +186,13 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
     } catch (err) {
       const failure = failureOf(err);
       request.outcome = 'no_result';
-      const after = findUser(tenantId, b.cus_user_id);
+      const after = await findUser(tenantId, b.cus_user_id);
       return {
-        data: { status: 'failure', ...base, ...(after ? { user_metadata: userMetadata(after), histories: histories(tenantId, b.cus_user_id, ['register'], b) } : {}) },
+        data: { status: 'failure', ...base, ...(after ? { user_metadata: userMetadata(after), histories: await histories(tenantId, b.cus_user_id, ['register'], b) } : {}) },
         ...failureBody(failure),
       };
     }
-    return { data: { status: 'success', ...base, user_metadata: userMetadata(user), histories: histories(tenantId, b.cus_user_id, ['register'], b) } };
+    return { data: { status: 'success', ...base, user_metadata: userMetadata(user), histories: await histories(tenantId, b.cus_user_id, ['register'], b) } };
   });
 
   app.post<{ Body: Static<typeof AuthBody> }>(`${TRUSTVISION_PREFIX}/v1/face_auth`, {
@@ -217,7 +217,7 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
     const b = request.body;
     const { tenantId } = request.caller;
     if (!b.faces?.length && !b.gesture_faces?.length && !b.videos?.length && !b.gesture_videos?.length) throw FaceproofError.missing('faces is required', 'faces');
-    const user = users.get(tenantId, b.cus_user_id); // 404 face_auth_user_not_found_exception
+    const user = await users.get(tenantId, b.cus_user_id); // 404 face_auth_user_not_found_exception
     const ctx = context(request, b, {
       face_type: user.faces.some((f) => f.imageType !== 'ID_DOCUMENT') || user.faces.length === 0 ? 'selfie' : 'id_card',
       metadata: b.metadata ?? {}, live_face_id: storedId(b.faces?.[0]),
@@ -226,8 +226,8 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
       ...(b.selfie_type !== undefined ? { selfie_type: b.selfie_type } : {}),
     });
     const base = { request_id: request.id, auth_id: request.id, ...(b.client_transaction_id !== undefined ? { client_transaction_id: b.client_transaction_id } : {}) };
-    const failed = (code: string, message: string, field?: string) => ({
-      data: { status: 'failure', ...base, user_metadata: userMetadata(users.get(tenantId, b.cus_user_id)), histories: histories(tenantId, b.cus_user_id, ['authenticate'], b) },
+    const failed = async (code: string, message: string, field?: string) => ({
+      data: { status: 'failure', ...base, user_metadata: userMetadata(await users.get(tenantId, b.cus_user_id)), histories: await histories(tenantId, b.cus_user_id, ['authenticate'], b) },
       ...failureBody({ code, message, field }),
     });
     try {
@@ -237,9 +237,9 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
       return {
         data: {
           status: 'success', ...base, auth_check: { score: result.score, result: result.decision === 'match' ? 'matched' : 'unmatched' },
-          user_metadata: userMetadata(users.get(tenantId, b.cus_user_id)),
+          user_metadata: userMetadata(await users.get(tenantId, b.cus_user_id)),
           validate_faces_result: { sanity_verdict: 'good' },
-          histories: histories(tenantId, b.cus_user_id, ['authenticate'], b),
+          histories: await histories(tenantId, b.cus_user_id, ['authenticate'], b),
         },
       };
     } catch (err) {
@@ -269,14 +269,14 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
     },
   }, async (request) => {
     const { tenantId } = request.caller;
-    const user = findUser(tenantId, request.body.cus_user_id);
+    const user = await findUser(tenantId, request.body.cus_user_id);
     if (!user) return { data: { status: 'success', verdict: 'not_registered' } };
     if (isUnregistered(user)) return { data: { status: 'success', verdict: 'not_registered', metadata: user.metadata, is_deactivated: user.status !== 'active', is_unregistered: true } };
     const types = new Set(user.faces.map((f) => (f.imageType === 'ID_DOCUMENT' ? 'id_card' : 'selfie')));
     return {
       data: {
         status: 'success', verdict: 'registered', face_types: (['selfie', 'id_card'] as const).filter((t) => types.has(t)),
-        histories: histories(tenantId, user.userId, ['register'], {}), metadata: userMetadata(user),
+        histories: await histories(tenantId, user.userId, ['register'], {}), metadata: userMetadata(user),
         is_deactivated: user.status !== 'active', is_unregistered: false,
       },
     };
@@ -301,8 +301,8 @@ export function trustvisionFaceAuthRoutes(app: FastifyInstance, services: AppSer
   }, async (request) => {
     const b = request.body;
     const { tenantId } = request.caller;
-    const before = users.get(tenantId, b.cus_user_id); // 404 face_auth_user_not_found_exception
-    const user = users.withdraw(tenantId, b.cus_user_id, request.id, context(request, b, {}));
+    const before = await users.get(tenantId, b.cus_user_id); // 404 face_auth_user_not_found_exception
+    const user = await users.withdraw(tenantId, b.cus_user_id, request.id, context(request, b, {}));
     const principal = request.caller.principal as { keyId?: string } | null;
     return {
       data: {

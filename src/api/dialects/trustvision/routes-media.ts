@@ -162,8 +162,8 @@ export function trustvisionMediaRoutes(app: FastifyInstance, services: AppServic
     const b = request.body;
     const label = b.label === undefined ? undefined : labelOf(b.label);
     const metadata = metadataOf(b.metadata)!;
-    const current = images.describe(tenantId, id);
-    const updated = images.update(tenantId, id, { ...(label ? { label } : {}), metadata: b.override ? metadata : { ...current.metadata, ...metadata } });
+    const current = await images.describe(tenantId, id);
+    const updated = await images.update(tenantId, id, { ...(label ? { label } : {}), metadata: b.override ? metadata : { ...current.metadata, ...metadata } });
     return { data: { image_id: updated.id, label: updated.label ?? '', metadata: updated.metadata } };
   });
 
@@ -206,7 +206,7 @@ export function trustvisionMediaRoutes(app: FastifyInstance, services: AppServic
     },
   }, async (request, reply) => {
     const tenantId = request.caller.tenantId;
-    const record = files.describe(tenantId, idParam(request.params.file_id, 'file_id'));
+    const record = await files.describe(tenantId, idParam(request.params.file_id, 'file_id'));
     if (record.kind === 'frames') {
       const frames = await Promise.all(record.frames.map(async (f) => {
         const { bytes } = await files.readFrame(tenantId, record.id, f.index);

@@ -33,7 +33,7 @@ type FileRef = { id: string; label: string | null };
  * its body, with the `label` beside them) or made (an upload's image_id / file_id, a conversion's
  * images); a label not given is the stored one.
  */
-function inputsOf(services: AppServices, tenantId: string, body: unknown, data: Record<string, unknown>): FileRef[] {
+async function inputsOf(services: AppServices, tenantId: string, body: unknown, data: Record<string, unknown>): Promise<FileRef[]> {
   const found = new Map<string, string | null>();
   const add = (id: unknown, label: unknown) => {
     if (typeof id !== 'string' || id.length === 0 || id.length > 64 || found.size >= 50) return;
@@ -51,14 +51,14 @@ function inputsOf(services: AppServices, tenantId: string, body: unknown, data: 
   add(data.image_id, (body as Record<string, unknown> | undefined)?.label);
   add(data.file_id, (body as Record<string, unknown> | undefined)?.label);
   if (Array.isArray(data.images)) for (const i of data.images as Array<Record<string, unknown>>) add(i?.id, i?.label);
-  return [...found].map(([id, label]) => {
+  return Promise.all([...found].map(async ([id, label]) => {
     if (label !== null) return { id, label };
     try {
-      return { id, label: id.startsWith('file_') ? services.files.describe(tenantId, id).label : services.images.describe(tenantId, id).label };
+      return { id, label: id.startsWith('file_') ? (await services.files.describe(tenantId, id)).label : (await services.images.describe(tenantId, id)).label };
     } catch {
       return { id, label: null };
     }
-  });
+  }));
 }
 
 /** Keeps each TrustVision answer (200, JSON, not a GET) so that requests_by_* can give it back. */
@@ -74,14 +74,14 @@ function keepAnswers(app: FastifyInstance, services: AppServices): void {
       const response = JSON.parse(payload) as { data?: Record<string, unknown> };
       const data = response?.data && typeof response.data === 'object' ? response.data : {};
       const tenantId = request.caller.tenantId;
-      records.keep({
+      await records.keep({
         tenantId,
         requestId: typeof data.request_id === 'string' && data.request_id ? data.request_id.slice(0, 128) : request.id,
         xRequestId: envelope(request).client_request_id ?? null,
         clientId: request.caller.clientId,
         keyId: principal.keyId,
         service: serviceName(path),
-        inputs: inputsOf(services, tenantId, request.body, data),
+        inputs: await inputsOf(services, tenantId, request.body, data),
         response,
         at: new Date().toISOString(),
       });
@@ -186,7 +186,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
   }, async (request) => {
     const b = request.body ?? {};
     const india = Object.fromEntries(INDIA_FIELDS.filter((k) => b[k] !== undefined).map((k) => [k, b[k]]));
-    const t = transactions.open(request.caller.tenantId, request.caller.clientId, { referenceId: b.reference_id, channel: b.channel_name, metadata: { ...(b.metadata ?? {}), ...india } });
+    const t = await transactions.open(request.caller.tenantId, request.caller.clientId, { referenceId: b.reference_id, channel: b.channel_name, metadata: { ...(b.metadata ?? {}), ...india } });
     return { data: { id: t.id, channel_id: channelId(t.tenantId, t.channel) } };
   });
 
@@ -201,7 +201,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
     const b = request.body ?? {};
     const given = Object.fromEntries(Object.entries({ vilcaf_number: b.vilcaf_number, status_code: b.status_code }).filter(([, v]) => v !== undefined));
     try {
-      const t = transactions.finish(request.caller.tenantId, request.params.transaction_id, Object.keys(given).length ? JSON.stringify(given) : undefined);
+      const t = await transactions.finish(request.caller.tenantId, request.params.transaction_id, Object.keys(given).length ? JSON.stringify(given) : undefined);
       return { data: { id: t.id } };
     } catch (err) {
       // The manual's table for finish has no 404: an unknown transaction is a parameter that violates a constraint.
@@ -217,7 +217,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
       response: { 200: TrustVisionEnvelope(Type.Object({ service: Type.String(), request_id: Type.String() }, { additionalProperties: true })) },
     },
   }, async (request) => {
-    const r = recordsOf(services).get(request.caller.tenantId, request.params.request_id);
+    const r = await recordsOf(services).get(request.caller.tenantId, request.params.request_id);
     const response = (r.response ?? {}) as { data?: Record<string, unknown> };
     return { ...response, data: { ...(response.data ?? {}), request_id: r.requestId, service: r.service } };
   });
@@ -240,7 +240,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
       },
     },
   }, async (request) => {
-    const found = recordsOf(services).byXRequestId(request.caller.tenantId, request.params.x_request_id, request.query.max_results ?? 100);
+    const found = await recordsOf(services).byXRequestId(request.caller.tenantId, request.params.x_request_id, request.query.max_results ?? 100);
     if (found.length === 0) throw new FaceproofError('not_found', `no kept request with x-request-id ${request.params.x_request_id}`, 'x_request_id');
     const byService: Record<string, unknown[]> = {};
     for (const r of found) (byService[r.service] ??= []).push(listed(r));
@@ -255,7 +255,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
       querystring: SettingsQuery,
       response: { 200: TrustVisionEnvelope(SettingsData) },
     },
-  }, async (request) => ({ data: settingsOf(services).get(request.caller.tenantId, request.caller.clientId, request.query.flow_id ?? '') }));
+  }, async (request) => ({ data: await settingsOf(services).get(request.caller.tenantId, request.caller.clientId, request.query.flow_id ?? '') }));
 
   app.post<{ Body: Static<typeof SettingsBody> }>(`${TRUSTVISION_PREFIX}/v1/client_settings`, {
     schema: {
@@ -265,7 +265,7 @@ export function trustvisionRecordRoutes(app: FastifyInstance, services: AppServi
     },
   }, async (request) => {
     const { flow_id, ...changes } = request.body ?? {};
-    return { data: settingsOf(services).update(request.caller.tenantId, request.caller.clientId, flow_id ?? '', changes) };
+    return { data: await settingsOf(services).update(request.caller.tenantId, request.caller.clientId, flow_id ?? '', changes) };
   });
 }
 

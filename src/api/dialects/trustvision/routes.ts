@@ -13,7 +13,7 @@ export function trustvisionRoutes(app: FastifyInstance, services: AppServices): 
   trustvisionAccessRoutes(app, services);
   trustvisionMediaRoutes(app, services);
   trustvisionRecordRoutes(app, services);
-  trustvisionDocumentRoutes(app);
+  trustvisionDocumentRoutes(app, services);
   trustvisionCollectionRoutes(app, services);
   trustvisionFaceAuthRoutes(app, services);
   trustvisionFaceRoutes(app, services);
