@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { quoted } from './helpers/child-output.ts';
 
 /**
  * Two usearch 2.25 faults found while measuring `npm run bench:crash`, both fixed by 2.26: removing a
@@ -24,35 +25,35 @@ import { UsearchIndexProvider } from ${JSON.stringify(path.join(root, 'src/store
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-churn-'));
 const db = openDatabase(path.join(dir, 'faceproof.db'));
 const repository = new SqliteCollectionRepository(db);
-const record = repository.create({ tenantId: 'default', name: 'churn', kind: 'gallery', description: null, metadata: {},
+const record = await repository.create({ tenantId: 'default', name: 'churn', kind: 'gallery', description: null, metadata: {},
   model: { modelId: 'test-model', version: 1, dimension: 8 }, createdAt: new Date().toISOString() });
 let seed = 3;
 const rand = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 type Churned = { add(k: number[], v: Float32Array[]): void; remove(k: number[]): void; size: number; native: { contains(k: bigint): boolean } };
 const live = new Map<number, string>();
 /** Adds up to 100 faces a round and removes about a third of those held, in the database and the index. */
-function churn(index: Churned, from: number, to: number): void {
+async function churn(index: Churned, from: number, to: number): Promise<void> {
   for (let round = from; round < to; round++) {
     const vectors = Array.from({ length: 1 + Math.floor(rand() * 100) }, () => Float32Array.from({ length: 8 }, () => rand() - 0.5));
-    const added = repository.addFaces('default', record.id, vectors.map((vector, i) => ({ id: 'f' + round + '_' + i, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: '' })));
+    const added = await repository.addFaces('default', record.id, vectors.map((vector, i) => ({ id: 'f' + round + '_' + i, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: '' })));
     index.add(added.map((f) => f.key), vectors);
     added.forEach((f) => live.set(f.key, f.id));
     const victims = [...live.keys()].filter(() => rand() < 0.35);
-    index.remove(repository.removeFaces(record.id, { faceIds: victims.map((k) => live.get(k)!) }));
+    index.remove(await repository.removeFaces(record.id, { faceIds: victims.map((k) => live.get(k)!) }));
     for (const k of victims) live.delete(k);
   }
 }
 const options = { dir: path.join(dir, 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000, buildThreads: 1, log: (m: string) => logged.push(m) } as const;
 const logged: string[] = [];
 const provider = new UsearchIndexProvider(repository, options);
-churn(provider.open(record) as unknown as Churned, 0, 150);
-provider.close();
+await churn((await provider.open(record)) as unknown as Churned, 0, 150);
+await provider.close();
 // Reopened from the snapshot of the churned index (many removed faces), then churned again.
 const reopened = new UsearchIndexProvider(repository, options);
-const again = reopened.open(record) as unknown as Churned;
-churn(again, 150, 200);
+const again = (await reopened.open(record)) as unknown as Churned;
+await churn(again, 150, 200);
 const held = [...live.keys()].filter((key) => again.native.contains(BigInt(key))).length;
-reopened.close();
+await reopened.close();
 console.log(JSON.stringify({ size: again.size, live: live.size, held, logged }));
 db.close();
 fs.rmSync(dir, { recursive: true, force: true });
@@ -60,12 +61,13 @@ fs.rmSync(dir, { recursive: true, force: true });
 
 describe('vector index under churn', () => {
   it('removes faces after thousands of adds and removals without hanging, reopens from the churned snapshot, and still holds exactly the live ones', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-churn-script-')), 'churn.ts');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-churn-script-')), 'churn.mts');
     fs.writeFileSync(file, script);
     const run = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
-    expect(run.signal, `the churn did not finish (hung in usearch's remove?): ${run.stderr}`).toBeNull();
-    expect(run.status, run.stderr).toBe(0);
+    expect(run.signal, `the churn did not finish (hung in usearch's remove?):
+${quoted(run.stderr)}`).toBeNull();
+    expect(run.status, quoted(run.stderr)).toBe(0);
     const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { size: number; live: number; held: number; logged: string[] };
     expect(result.size).toBe(result.live);
     expect(result.held).toBe(result.live);

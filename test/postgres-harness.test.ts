@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { embeddedServer, testDatabase, type TestDatabase } from './helpers/postgres.ts';
+import { quoted } from './helpers/child-output.ts';
 
 /** Whether a server still lists the database. */
 async function exists(serverUrl: string, name: string): Promise<boolean> {
@@ -88,7 +89,7 @@ describe('test databases', () => {
       const server = await embeddedServer();
       console.log(JSON.stringify({ server: db.server, name: rows[0].name, expected: db.name, pid: server.pid, dir: server.dir, startMs: server.startMs }));`;
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
-    expect(child.status, child.stderr).toBe(0);
+    expect(child.status, quoted(child.stderr)).toBe(0);
     const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { server: string; name: string; expected: string; pid: number; dir: string; startMs: number };
     expect(out.server).toBe('embedded');
     expect(out.name).toBe(out.expected);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { b64, selfieCrop } from './helpers/images.ts';
 import { freePort, waitForHealth } from '../bench/lib/server-process.ts';
+import { quoted } from './helpers/child-output.ts';
 
 /** The real server process, as `npm start` runs it, on a free loopback port. */
 let server: ChildProcess;
@@ -22,7 +23,7 @@ beforeAll(async () => {
   });
   server.stdout!.on('data', (d) => { output += d; });
   server.stderr!.on('data', (d) => { output += d; });
-  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}: ${output}`); });
+  await waitForHealth(base).catch((err) => { throw new Error(`${err.message}:\n${quoted(output)}`); });
   startupMs = Date.now() - started;
 });
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForHealth } from '../../bench/lib/server-process.ts';
+import { quoted } from './child-output.ts';
 
 /** A real server process on a free loopback port with its own data folder, as `npm start` runs it. */
 export interface RunningServer {
@@ -38,6 +39,6 @@ export async function startServer(name: string, bootstrapKey: string, env: Recor
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  await waitForHealth(base).catch((err: Error) => { server.stop(); throw new Error(`${err.message}: ${output}`); });
+  await waitForHealth(base).catch((err: Error) => { server.stop(); throw new Error(`${err.message}:\n${quoted(output)}`); });
   return server;
 }
