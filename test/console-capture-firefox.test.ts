@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { verifyResult } from '../packages/client/src/index.ts';
 import { encodeClip } from '../bench/lib/video-clip.ts';
-import { startServer, type RunningServer } from './helpers/server.ts';
-import { captureFrames, held, type CaptureFrames } from './helpers/capture-frames.ts';
+import type { RunningServer } from './helpers/server.ts';
+import { captureFrames, type CaptureFrames } from './helpers/capture-frames.ts';
+import { startCaptureSession, twoTurnChallenge, watchCaptureElement, type CaptureSession } from './helpers/capture-session.ts';
 import { installCanvasCamera } from './helpers/canvas-camera.ts';
 
 // Browser capture (src/api/console/web/capture.ts) in Firefox: the /capture page and its
@@ -28,13 +29,8 @@ const FPS = 10;
 
 let server: RunningServer;
 let work: string;
-let token: string;
+let session: CaptureSession;
 let frames: CaptureFrames;
-
-const post = async (url: string, body: object, key = BOOTSTRAP) => {
-  const res = await fetch(`${server.base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
-};
 
 describe.skipIf(!FIREFOX)('<faceproof-capture> in headless Firefox with a camera of real frames', () => {
   type Run = { outcome: any; signature: string; guidance: string[]; status: string; problems: string[]; ms: number };
@@ -45,13 +41,8 @@ describe.skipIf(!FIREFOX)('<faceproof-capture> in headless Firefox with a camera
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-capture-firefox-'));
     frames = await captureFrames();
-    // Drawing challenges until one asks for exactly two turns takes ~30 draws on average and a few
-    // hundred at worst: more than the default burst of 100, so this server's bucket is larger.
-    server = await startServer('capture-firefox', BOOTSTRAP, { FACEPROOF_RATE_LIMIT_BURST: '1000' });
-    // What an integrator's backend does: a short-lived token with only the scopes the capture needs.
-    const minted = await post('/v1/auth/token', { scopes: ['liveness', 'quality'], ttl_seconds: 600 });
-    expect(minted.status).toBe(200);
-    token = minted.body.token;
+    session = await startCaptureSession('capture-firefox', BOOTSTRAP);
+    server = session.server;
   }, 120_000);
   afterAll(() => {
     console.log(`${version} capture timings (ms, start button to signed outcome shown): ${JSON.stringify(timings)}; outcomes: ${JSON.stringify(outcomes)}`);
@@ -78,16 +69,9 @@ describe.skipIf(!FIREFOX)('<faceproof-capture> in headless Firefox with a camera
     page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
     if (camera) await page.evaluateOnNewDocument(installCanvasCamera, camera.map((b) => b.toString('base64')), FPS);
     await page.goto(`${server.base}/capture`);
-    await page.locator('#token').fill(token);
+    await page.locator('#token').fill(session.token);
     await page.locator('#token-form button[type=submit]').click();
-    await page.evaluate(({ challenge, gestureSeconds }) => {
-      const el = document.querySelector('faceproof-capture') as HTMLElement & { challenge?: object };
-      (window as any).guidance = [];
-      el.addEventListener('faceproof-guidance', (e) => (window as any).guidance.push((e as CustomEvent).detail.verdict));
-      el.addEventListener('faceproof-result', (e) => { (window as any).outcome = (e as CustomEvent).detail; });
-      if (challenge) el.challenge = challenge;
-      if (gestureSeconds) el.setAttribute('gesture-seconds', String(gestureSeconds));
-    }, { challenge: options.challenge, gestureSeconds: options.gestureSeconds });
+    await page.evaluate(watchCaptureElement, { challenge: options.challenge, gestureSeconds: options.gestureSeconds });
     return page;
   }
 
@@ -129,25 +113,13 @@ describe.skipIf(!FIREFOX)('<faceproof-capture> in headless Firefox with a camera
   const jwks = async () => (await fetch(`${server.base}/.well-known/jwks.json`)).json();
 
   it('passes a correct challenge: guided to a good frame, the gestures recorded by Firefox\'s MediaRecorder, the signed SUCCESS handed to the page', async () => {
-    // As in the Chromium test: the real photos show turns only, so draw until the server asks for
-    // exactly two turns, give that challenge to the element, and let the camera show them in order.
-    let challenge: { challenge_id: string; nonce: string; gestures: string[] } | undefined;
-    for (let i = 0; i < 400 && !challenge; i++) {
-      const drawn = await post('/v1/liveness/challenges', {}, token);
-      expect(drawn.status).toBe(201);
-      const c = drawn.body;
-      if (c.gestures.length === 2 && c.gestures.every((g: string) => g === 'turn_left' || g === 'turn_right')) challenge = c;
-    }
-    expect(challenge).toBeDefined();
-    const [first, second] = challenge!.gestures.map((g) => (g === 'turn_left' ? frames.left : frames.right));
-    // 3 s frontal, 1 s each turn, looping: any 7 s recording that starts on a frontal frame holds both turns in order.
-    const camera = [...await held(frames.frontal, 3 * FPS), ...await held(first, FPS), ...await held(second, FPS)];
-    const run = await capture(camera, { challenge: challenge!, gestureSeconds: 3 });
+    const { challenge, camera } = await twoTurnChallenge(session, frames, FPS);
+    const run = await capture(camera, { challenge, gestureSeconds: 3 });
     timings.correct = run.ms;
     outcomes.correct = { status: run.outcome?.status, expected: run.outcome?.expected, observed: run.outcome?.observed, liveness_score: run.outcome?.liveness_score, guidance: run.guidance };
     expect(run.problems).toEqual([]);
     expect(run.guidance.at(-1)).toBe('good');
-    expect(run.outcome).toMatchObject({ challenge_id: challenge!.challenge_id, status: 'SUCCESS', expected: challenge!.gestures, same_identity: true });
+    expect(run.outcome).toMatchObject({ challenge_id: challenge.challenge_id, status: 'SUCCESS', expected: challenge.gestures, same_identity: true });
     expect(run.signature).toMatch(/^valid \(key /);
     expect(await verifyResult(run.outcome, await jwks())).toMatchObject({ valid: true });
   }, 150_000);

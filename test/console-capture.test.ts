@@ -5,8 +5,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { verifyResult } from '../packages/client/src/index.ts';
 import { encodeClip } from '../bench/lib/video-clip.ts';
-import { startServer, type RunningServer } from './helpers/server.ts';
-import { captureFrames, held, type CaptureFrames } from './helpers/capture-frames.ts';
+import type { RunningServer } from './helpers/server.ts';
+import { captureFrames, type CaptureFrames } from './helpers/capture-frames.ts';
+import { startCaptureSession, twoTurnChallenge, watchCaptureElement, type CaptureSession } from './helpers/capture-session.ts';
 import { y4m } from './helpers/fake-camera.ts';
 
 // Browser capture (src/api/console/web/capture.ts): the /capture page and the embeddable
@@ -26,24 +27,14 @@ const SHOTS = process.env.FACEPROOF_CONSOLE_SCREENSHOTS ? path.resolve('docs/con
 
 let server: RunningServer;
 let work: string;
-let token: string;
+let session: CaptureSession;
 let frames: CaptureFrames;
-
-const post = async (url: string, body: object, key = BOOTSTRAP) => {
-  const res = await fetch(`${server.base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
-};
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-capture-'));
   frames = await captureFrames();
-  // Drawing challenges until one asks for exactly two turns takes ~30 draws on average and a few
-  // hundred at worst: more than the default burst of 100, so this server's bucket is larger.
-  server = await startServer('capture', BOOTSTRAP, { FACEPROOF_RATE_LIMIT_BURST: '1000' });
-  // What an integrator's backend does: a short-lived token with only the scopes the capture needs.
-  const minted = await post('/v1/auth/token', { scopes: ['liveness', 'quality'], ttl_seconds: 600 });
-  expect(minted.status).toBe(200);
-  token = minted.body.token;
+  session = await startCaptureSession('capture', BOOTSTRAP);
+  server = session.server;
 }, 120_000);
 afterAll(() => {
   server?.stop();
@@ -84,16 +75,9 @@ describe.skipIf(!CHROMIUM)('<faceproof-capture> in headless Chromium with a fake
       page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       await page.goto(`${server.base}/capture`);
-      await page.getByLabel('Access token').fill(token);
+      await page.getByLabel('Access token').fill(session.token);
       await page.getByRole('button', { name: 'Continue' }).click();
-      await page.evaluate(({ challenge, gestureSeconds }) => {
-        const el = document.querySelector('faceproof-capture') as HTMLElement & { challenge?: object };
-        (window as any).guidance = [];
-        el.addEventListener('faceproof-guidance', (e) => (window as any).guidance.push((e as CustomEvent).detail.verdict));
-        el.addEventListener('faceproof-result', (e) => { (window as any).outcome = (e as CustomEvent).detail; });
-        if (challenge) el.challenge = challenge;
-        if (gestureSeconds) el.setAttribute('gesture-seconds', String(gestureSeconds));
-      }, { challenge: options.challenge, gestureSeconds: options.gestureSeconds });
+      await page.evaluate(watchCaptureElement, { challenge: options.challenge, gestureSeconds: options.gestureSeconds });
       const t = performance.now();
       await page.getByRole('button', { name: 'Start face check' }).click();
       if (options.shot && SHOTS) {
@@ -124,26 +108,14 @@ describe.skipIf(!CHROMIUM)('<faceproof-capture> in headless Chromium with a fake
   afterAll(() => { console.log(`capture timings (ms, start button to signed outcome shown): ${JSON.stringify(timings)}; outcomes: ${JSON.stringify(outcomes)}`); });
 
   it('passes a correct challenge: guided to a good frame, the gestures recorded and performed, the signed SUCCESS handed to the page', async () => {
-    // The integrator's backend may draw the challenge itself and give it to the element. The real
-    // photos show turns only (no look up/down or blink of this woman), so draw until the server asks
-    // for exactly two turns, and make the camera show them in that order.
-    let challenge: { challenge_id: string; nonce: string; gestures: string[] } | undefined;
-    for (let i = 0; i < 400 && !challenge; i++) {
-      const drawn = await post('/v1/liveness/challenges', {}, token);
-      expect(drawn.status).toBe(201);
-      const c = drawn.body;
-      if (c.gestures.length === 2 && c.gestures.every((g: string) => g === 'turn_left' || g === 'turn_right')) challenge = c;
-    }
-    expect(challenge).toBeDefined();
-    const [first, second] = challenge!.gestures.map((g) => (g === 'turn_left' ? frames.left : frames.right));
-    // 3 s frontal, 1 s each turn, looping: any 7 s recording that starts on a frontal frame holds both turns in order.
-    const clip = await y4m(path.join(work, 'turns.y4m'), [...await held(frames.frontal, 3 * FPS), ...await held(first, FPS), ...await held(second, FPS)], FPS);
-    const run = await capture(clip, { challenge: challenge!, gestureSeconds: 3, shot: 'capture' });
+    const { challenge, camera } = await twoTurnChallenge(session, frames, FPS);
+    const clip = await y4m(path.join(work, 'turns.y4m'), camera, FPS);
+    const run = await capture(clip, { challenge, gestureSeconds: 3, shot: 'capture' });
     timings.correct = run.ms;
     outcomes.correct = { status: run.outcome?.status, expected: run.outcome?.expected, observed: run.outcome?.observed, liveness_score: run.outcome?.liveness_score, guidance: run.guidance };
     expect(run.problems).toEqual([]);
     expect(run.guidance.at(-1)).toBe('good');
-    expect(run.outcome).toMatchObject({ challenge_id: challenge!.challenge_id, status: 'SUCCESS', expected: challenge!.gestures, same_identity: true });
+    expect(run.outcome).toMatchObject({ challenge_id: challenge.challenge_id, status: 'SUCCESS', expected: challenge.gestures, same_identity: true });
     expect(run.signature).toMatch(/^valid \(key /);
     expect(await verifyResult(run.outcome, await jwks())).toMatchObject({ valid: true });
   }, 150_000);
@@ -168,7 +140,7 @@ describe.skipIf(!CHROMIUM)('<faceproof-capture> in headless Chromium with a fake
     try {
       const page = await browser.newPage();
       await page.goto(`${server.base}/capture`);
-      await page.getByLabel('Access token').fill(token);
+      await page.getByLabel('Access token').fill(session.token);
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('button', { name: 'Start face check' }).click();
       await page.locator('faceproof-capture .prompt').filter({ hasText: 'Too dark: find more light' }).waitFor({ timeout: 20_000 });
