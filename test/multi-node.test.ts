@@ -129,10 +129,12 @@ describe(`${NODES} nodes on one PostgreSQL`, () => {
       const victim = nodes[2]!;
       nodes[2] = undefined;
       // Killed with writes in flight on it: those it acknowledged must survive, the others were never acknowledged.
+      let firstAnswer: () => void = () => {};
+      const answered = new Promise<void>((r) => { firstAnswer = r; });
       const inFlight = Array.from({ length: 20 }, async () => {
         const tpl = template();
         const res = await call(victim, 'POST', '/v1/collections/people/faces/batch', { faces: [{ template: tpl }] }).catch(() => undefined);
-        if (res?.status === 201) { acked.set(res.body.faces[0].face_id, tpl); inFlightAcked++; } else refused++;
+        if (res?.status === 201) { acked.set(res.body.faces[0].face_id, tpl); inFlightAcked++; firstAnswer(); } else refused++;
       });
       // And deletions: one the node answers, the others cut. A cut one may have been committed or not;
       // either way every node must agree on it afterwards.
@@ -140,7 +142,8 @@ describe(`${NODES} nodes on one PostgreSQL`, () => {
         const res = await call(victim, 'POST', '/v1/collections/people/faces/delete', { face_ids: [victimFace] }).catch(() => undefined);
         if (res?.status === 200) deleted.add(victimFace); else uncertain.add(victimFace);
       });
-      await new Promise((r) => setTimeout(r, 100));
+      // Killed as soon as it acknowledged one of them (2 s at most): the rest are mid-way.
+      await Promise.race([answered, new Promise((r) => setTimeout(r, 2000))]);
       victim.process.kill('SIGKILL');
       await Promise.all([...inFlight, ...deletions]);
       await new Promise((r) => { if (victim.process.exitCode !== null || victim.process.signalCode !== null) r(undefined); else victim.process.once('exit', r); });
