@@ -704,4 +704,15 @@ describe('on PostgreSQL only', () => {
     expect(err2).toMatchObject({ code: 'invalid_parameter' });
     expect(await users.get('t1', 'nul-meta')).toBeUndefined();
   });
+
+  it('refuses a lone UTF-16 surrogate in JSON (a key or a string) as the client\'s error: PostgreSQL\'s JSON cannot hold one', async () => {
+    const users = new PgUserRepository(nodes[0]!);
+    for (const metadata of [{ '\ud800': 1 }, { name: 'a\udc00b' }, { nested: ['\ud83d'] }]) {
+      expect(await rejection(users.create(user('t1', 'lone', metadata), [face('l1', 1)]))).toMatchObject({ code: 'invalid_parameter' });
+    }
+    expect(await users.get('t1', 'lone')).toBeUndefined();
+    // A whole pair is one character, stored as any other.
+    await users.create(user('t1', 'pair', { name: '\ud83d\ude00' }), [face('p1', 1)]);
+    expect((await users.get('t1', 'pair'))!.metadata).toEqual({ name: '\u{1F600}' });
+  });
 });

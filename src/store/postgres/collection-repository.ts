@@ -174,7 +174,7 @@ export class PgCollectionRepository implements CollectionRepository, IndexJourna
     if (query.externalId !== undefined) { params.push(query.externalId); where.push(`external_id = $${params.length}`); }
     for (const [field, value] of Object.entries(query.metadata ?? {})) {
       // JSONB equality: a string matches only a string, true only true, null only a field present and null (as SQLite's `->` IS).
-      params.push(field, JSON.stringify(value));
+      params.push(field, jsonb(value));
       where.push(`(metadata -> $${params.length - 1}::text) = $${params.length}::jsonb`);
     }
     params.push(query.limit);

@@ -47,8 +47,23 @@ export async function run<R extends pg.QueryResultRow = pg.QueryResultRow>(db: Q
  * JavaScript array as a PostgreSQL array literal, not as JSON. JSONB keeps the value, not its text:
  * an object's keys come back in JSONB's order (shorter keys first), not in the order written.
  */
-export const jsonb = (value: unknown): string => JSON.stringify(value);
-export const jsonbOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+export const jsonb = (value: unknown): string => JSON.stringify(value, refuseLoneSurrogates);
+export const jsonbOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : jsonb(value));
+
+/** Half of a UTF-16 surrogate pair standing alone (a pair matches as one code point, not as Cs). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * JSON.stringify writes a lone surrogate as the escape \ud800, which PostgreSQL's JSON refuses
+ * ("invalid input syntax for type json", the same SQLSTATE as any malformed text, so it cannot be
+ * told apart after the fact). Only a client's key or string can hold one: refused as its error.
+ */
+function refuseLoneSurrogates(key: string, value: unknown): unknown {
+  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+    throw new FaceproofError('invalid_parameter', 'text holding an unpaired UTF-16 surrogate (such as \\ud800) cannot be stored');
+  }
+  return value;
+}
 
 /** A Buffer for a BYTEA parameter (node-postgres sends a plain Uint8Array as text). */
 export const bytea = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
