@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTestApp, TEST_BOOTSTRAP_KEY } from './helpers/app.ts';
+import { createTestApp, TEST_BOOTSTRAP_KEY, SQLITE_ONLY } from './helpers/app.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
 import type { Services } from '../src/bootstrap.ts';
 import { freshDataFolder } from '../bench/lib/fresh-data.ts';
@@ -48,7 +48,7 @@ function keyFiles(dataDir: string): Record<string, string> {
   return out;
 }
 
-describe('beside a running server, commands run without its FACEPROOF_BOOTSTRAP_KEY', () => {
+describe.skipIf(SQLITE_ONLY)('beside a running server, commands run without its FACEPROOF_BOOTSTRAP_KEY', () => {
   const dataDir = tmp('faceproof-cli-keys-');
   const folder = tmp('faceproof-cli-keys-folder-');
   const env = { FACEPROOF_DATA_DIR: dataDir };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTestApp } from './helpers/app.ts';
+import { createTestApp, SQLITE_ONLY } from './helpers/app.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
 import type { Services } from '../src/bootstrap.ts';
 import type { Config } from '../src/config.ts';
@@ -24,7 +24,7 @@ const post = (url: string, payload: object) => app.inject({ method: 'POST', url,
 const count = (sql: string, ...params: unknown[]) => services.db!.prepare(sql).pluck().get(...params) as number;
 const blobFiles = () => fs.readdirSync(path.join(config.dataDir, 'blobs'), { recursive: true }).filter((f) => fs.statSync(path.join(config.dataDir, 'blobs', String(f))).isFile());
 
-describe('right to erasure', () => {
+describe.skipIf(SQLITE_ONLY)('right to erasure', () => {
   it('deleting a stored image deletes every template made from it: collection, user and session faces', async () => {
     const imageId = (await post('/v1/images', { image: { base64: b64(photo) } })).json().image_id;
     await post('/v1/collections', { name: 'gallery' });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTestApp } from './helpers/app.ts';
+import { createTestApp, SQLITE_ONLY } from './helpers/app.ts';
 import { runCli } from './helpers/cli.ts';
 import { b64, selfieCrop } from './helpers/images.ts';
 import type { Services } from '../src/bootstrap.ts';
@@ -149,7 +149,7 @@ describe('API key secrets are re-sealed with the templates', () => {
   });
 });
 
-describe('templates at rest, through the API (real models and database)', () => {
+describe.skipIf(SQLITE_ONLY)('templates at rest, through the API (real models and database)', () => {
   let dataDir: string;
   let app: FastifyInstance;
   let services: Services;

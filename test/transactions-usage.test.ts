@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTestApp } from './helpers/app.ts';
+import { createTestApp, SQLITE_ONLY } from './helpers/app.ts';
 import { runCli } from './helpers/cli.ts';
 import { b64, blankImage, selfieCrop } from './helpers/images.ts';
 
@@ -69,7 +69,7 @@ describe('usage metering', () => {
   });
 });
 
-describe('admin CLI', () => {
+describe.skipIf(SQLITE_ONLY)('admin CLI', () => {
   it('creates a client and a key whose secret is printed once; the server accepts it; revoking and disabling take effect', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-cli-'));
     expect(runCli(['clients', 'create', 'branch-7', '--rate', '5'], dataDir)).toMatchObject({ code: 0, out: { client_id: 'branch-7', tenant_id: 'branch-7', rate_per_second: 5 } });

@@ -14,6 +14,14 @@ export const TEST_BOOTSTRAP_KEY = 'test-bootstrap-key-0123456789';
 const AUTH_HEADERS = ['authorization', 'x-api-key', 'apikey', 'x-access-token'];
 
 /**
+ * True under `npm run test:postgres` (FACEPROOF_TEST_STORE=postgres): the tests marked with it read
+ * the SQLite file or the data folder's files directly, or run the CLI on the data folder alone, so
+ * they say nothing about PostgreSQL and are skipped there. What they check is checked on PostgreSQL
+ * by the store suites (test/store-*.test.ts, both databases) and test/cli-postgres.test.ts.
+ */
+export const SQLITE_ONLY = process.env.FACEPROOF_TEST_STORE === 'postgres';
+
+/**
  * The real application, with its own empty data folder, driven through inject(). Requests that
  * carry no credentials of their own are sent with the bootstrap key, as an operator would; tests of
  * authentication pass their own headers, or `anonymous: true` in the options to send none.
