@@ -44,7 +44,11 @@ export class JwtAccessTokens implements AccessTokens {
 
   async issue(claims: TokenClaims, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
     if (!this.secret) throw new Error(`no token secret in ${this.where} (the server creates it at its start)`);
-    const iat = Math.floor(Date.now() / 1000);
+    // JWT times are whole seconds and a token is expired from its `exp` second on. Counted from
+    // the next whole second, so that a token lives at least the ttl it was asked for (from the
+    // second it was in, a 1 s token could expire a few milliseconds after it was issued), and
+    // exp − iat stays the ttl exactly (iDenFace's manual shows 36,000 for its 10 h).
+    const iat = Math.ceil(Date.now() / 1000);
     const exp = iat + ttlSeconds;
     const token = await new SignJWT({ client_id: claims.clientId, key_id: claims.keyId, scope: claims.scopes.join(' ') })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
