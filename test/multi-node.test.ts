@@ -14,7 +14,7 @@ import { rfc3339, TrustVisionClient } from './helpers/trustvision-client.ts';
 // Opt-in: `npm run test:multinode` (60 s, the acceptance's), or FACEPROOF_MULTINODE_SECONDS=N
 // with `npm test`. It was in `npm test` (20 s) until the miss below came back in a full run.
 // A face found by every node during the run and then not first in the final check on one node
-// has been seen twice (once in an earlier 60 s run, once in a 20 s run under test:postgres), and is not
+// has been seen three times (in 60 s runs, and once in a 20 s run under test:postgres), and is not
 // explained yet: the final check now tells an approximate-search miss (found with a wide search)
 // from a face missing from a node's index.
 const SECONDS = Number(process.env.FACEPROOF_MULTINODE_SECONDS ?? 60);
