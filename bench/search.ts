@@ -134,7 +134,7 @@ async function atScale(size: number) {
   gallery.forEach((g, i) => dataset.set(g.vector, i * dim));
   dataset.set(synthetic.subarray(0, (rows - gallery.length) * dim), gallery.length * dim);
   const faceIds: string[] = new Array(rows);
-  const provider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
+  const provider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection });
   const anonBefore = anonymousBytes();
   const index = await provider.open(record);
   let dbMs = 0, indexMs = 0;
@@ -164,7 +164,7 @@ async function atScale(size: number) {
   // Reload from the snapshot as a restarted server does, and measure what it holds.
   const anonBeforeLoad = anonymousBytes();
   t = performance.now();
-  const reloadedProvider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection, buildThreads: 0 });
+  const reloadedProvider = new UsearchIndexProvider(repository, { dir: path.join(workDir, `indexes-${size}`), ...config.index, projection });
   const reloaded = await reloadedProvider.open(record);
   const loadMs = performance.now() - t;
   const anonLoaded = anonymousBytes();

@@ -230,7 +230,7 @@ export async function createServices(config: Config, options: { mode?: ServicesM
   const quality = new QualityService(engine, loader);
   const service = new FaceService(engine, calibrator, loader, quality);
   const indexes = new UsearchIndexProvider(repositories.collections, {
-    dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info), buildThreads: 0,
+    dir: path.join(config.dataDir, 'indexes'), ...config.index, projection: loadProjection(config, info),
     log: (m) => process.emitWarning(m, 'FaceproofIndex'),
   });
   const collections = new CollectionService(repositories.collections, indexes, service, calibrator, config.search);

@@ -78,7 +78,7 @@ describe('deleting a collection', () => {
   async function setup() {
     const { db, dir } = database();
     const repository = new SqliteCollectionRepository(db);
-    const options = { dir: path.join(dir, 'indexes'), quantization: 'f32' as const, connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1, buildThreads: 1 };
+    const options = { dir: path.join(dir, 'indexes'), quantization: 'f32' as const, connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1 };
     const provider = new UsearchIndexProvider(repository, options);
     const service = (p: UsearchIndexProvider) => new CollectionService(repository, p, faces, {} as Calibrator, { fpir: 0.01, candidates: 10, maxResults: 10 });
     const collections = service(provider);

@@ -133,7 +133,7 @@ describe('crash consistency of the vector index', () => {
     const record = (await repository.get('default', 'bulk'))!;
     const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
     expect(projection).toBeDefined();
-    const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection, buildThreads: 0 });
+    const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection });
     const snapshots = fs.readdirSync(path.join(dataDir, 'indexes'));
     expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}l2${config.index.quantization}m${config.index.connectivity}\\.k\\d+\\.r\\d+\\.usearch$`))]);
     const index = (await provider.open(record)) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };

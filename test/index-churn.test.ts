@@ -43,7 +43,7 @@ async function churn(index: Churned, from: number, to: number): Promise<void> {
     for (const k of victims) live.delete(k);
   }
 }
-const options = { dir: path.join(dir, 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000, buildThreads: 1, log: (m: string) => logged.push(m) } as const;
+const options = { dir: path.join(dir, 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000, log: (m: string) => logged.push(m) } as const;
 const logged: string[] = [];
 const provider = new UsearchIndexProvider(repository, options);
 await churn((await provider.open(record)) as unknown as Churned, 0, 150);

@@ -389,7 +389,7 @@ describe.each(backends)('collections, images and files on $name', ({ open }) => 
   it('keeps a vector index equal to the database through churn and a reopen from its snapshot (index-churn)', async () => {
     await fresh();
     const c = await collection('churn');
-    const options = { dir: path.join(tmp('faceproof-store-churn-'), 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000, buildThreads: 1 } as const;
+    const options = { dir: path.join(tmp('faceproof-store-churn-'), 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000 } as const;
     const live = new Map<number, string>();
     const churn = async (index: Awaited<ReturnType<UsearchIndexProvider['open']>>, from: number, to: number) => {
       for (let round = from; round < to; round++) {

@@ -61,7 +61,7 @@ for (const [q, conn, efAdd] of JSON.parse(values.configs ?? '[["f16",32,128]]') 
   if (!file) {
     const build = new Index({ dimensions: pd, metric, quantization: q, connectivity: conn, expansion_add: efAdd, expansion_search: 64, multi: false });
     const t = performance.now();
-    build.add(keys, q === 'i8' ? (storedInt8 ??= toInt8(stored)) : stored, 0);
+    build.add(keys, q === 'i8' ? (storedInt8 ??= toInt8(stored)) : stored, 1); // one thread: see CollectionIndex.addNow
     buildSeconds = (performance.now() - t) / 1000;
     file = path.join(fs.mkdtempSync('/tmp/faceproof-sweep-'), 'index.usearch');
     build.save(file);

@@ -36,7 +36,7 @@ try {
     for (const record of await repository.list('default')) {
       if (!provider) {
         const projection = loadProjection(config, { templateModelId: record.model.modelId, templateVersion: record.model.version, dimension: record.model.dimension });
-        provider = new UsearchIndexProvider(repository, { dir: path.join(copy, 'indexes'), ...config.index, projection, buildThreads: 1, log: (m) => result.logs.push(m) });
+        provider = new UsearchIndexProvider(repository, { dir: path.join(copy, 'indexes'), ...config.index, projection, log: (m) => result.logs.push(m) });
       }
       const index = provider.open(record) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
       const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];

@@ -18,8 +18,6 @@ export interface UsearchOptions {
   expansionSearch: number;
   /** A snapshot is written once this many faces were added or removed since the last one. */
   snapshotEvery: number;
-  /** Threads for bulk insertion when an index is rebuilt or caught up (0: all cores). */
-  buildThreads: number;
   /** Principal components of the template model: collections of that model index projected vectors. */
   projection?: VectorProjection;
   /** An index not refreshed for this long is counted against the database before use (default 1 h: half the shortest removal-log retention). */
@@ -139,7 +137,9 @@ export class UsearchIndexProvider implements VectorIndexProvider {
   private layoutOf(collection: CollectionRecord): Layout {
     const p = this.options.projection;
     const { quantization, connectivity } = this.options;
-    const graph = `${quantization}m${connectivity}`;
+    // "s": built one insert at a time (see addNow). Snapshots written before, by concurrent
+    // inserts, may hold unreachable faces: their tag differs, so they are deleted and rebuilt.
+    const graph = `${quantization}m${connectivity}s`;
     const fits = p && p.modelId === collection.model.modelId && p.modelVersion === collection.model.version && p.inDim === collection.model.dimension;
     if (!fits) return { projection: null, tag: `full${graph}`, toIndexed: (t) => t };
     return { projection: p, tag: `p${p.id}l2${graph}`, toIndexed: quantization === 'i8' ? (t) => p.toInt8(p.project(t)) : (t) => p.project(t) };
@@ -188,7 +188,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
    * snapshot, and applies the removals logged after it.
    */
   private async catchUp(index: CollectionIndex): Promise<void> {
-    await this.addStoredAfter(index, 0, this.options.buildThreads);
+    await this.addStoredAfter(index, 0);
     index.seenKey = index.maxKey;
     await this.applyRemovals(index);
   }
@@ -205,8 +205,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     const keys = await this.journal.keysAfter(index.collectionId, seen);
     if (keys.length > 0) {
       if (keys.some((k) => !index.holds(k))) {
-        // A few faces another node stored: one thread is enough.
-        await this.addStoredAfter(index, seen, 1);
+        await this.addStoredAfter(index, seen);
         changed = true;
       }
       // concurrent refreshes may finish in any order: never move back
@@ -217,11 +216,11 @@ export class UsearchIndexProvider implements VectorIndexProvider {
     return changed;
   }
 
-  private async addStoredAfter(index: CollectionIndex, afterKey: number, threads: number): Promise<void> {
+  private async addStoredAfter(index: CollectionIndex, afterKey: number): Promise<void> {
     for (let after = afterKey; ;) {
       const batch = await this.journal.vectorsAfter(index.collectionId, after, REPLAY_BATCH);
       if (batch.length === 0) break;
-      index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector), threads);
+      index.addNow(batch.map((b) => b.key), batch.map((b) => b.vector));
       after = batch[batch.length - 1].key;
     }
   }
@@ -270,8 +269,17 @@ class CollectionIndex implements VectorIndex {
     return this.native.size();
   }
 
-  /** Keeps the templates, and adds to the graph those it does not hold yet (a snapshot, or an index opened after their insert, has them). */
-  addNow(keys: number[], vectors: Float32Array[], threads: number): void {
+  /**
+   * Keeps the templates, and adds to the graph those it does not hold yet (a snapshot, or an index
+   * opened after their insert, has them).
+   *
+   * Always on one thread. usearch's concurrent insertion (2.26, unum-cloud/USearch#735, open) can
+   * leave a node stored but unreachable: no other node links to it, so no search ever returns it,
+   * whatever its beam. Measured here: 13–18 such faces per 20,000 inserted on 2 threads, none on
+   * one (bench/experiments/concurrent-insert.ts). A face the index holds and never finds is a lost
+   * enrolment, so a rebuild takes twice as long on two cores instead.
+   */
+  addNow(keys: number[], vectors: Float32Array[]): void {
     const fresh = keys.flatMap((k, i) => (k <= this.maxKey && this.native.contains(BigInt(k)) ? [] : [i]));
     // The templates last: a key is `held` only once the graph has it, so a failed add is retried by the next refresh.
     const keep = () => keys.forEach((k, i) => this.templates.set(k, vectors[i]));
@@ -280,25 +288,14 @@ class CollectionIndex implements VectorIndex {
     const dim = indexed[0].length;
     const flat = indexed[0] instanceof Int8Array ? new Int8Array(fresh.length * dim) : new Float32Array(fresh.length * dim);
     indexed.forEach((v, j) => flat.set(v, j * dim));
-    try {
-      this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, threads);
-    } catch (err) {
-      // usearch sizes its per-thread contexts when it grows: an index grown by single-threaded adds
-      // refuses a many-threaded one while it has room ("Reserve capacity ahead of insertions"),
-      // after the first thread's share went in. The rest go in on one thread.
-      if (threads === 1 || !/Reserve capacity/.test((err as Error).message)) throw err;
-      const rest = fresh.filter((i) => !this.native.contains(BigInt(keys[i])));
-      const restFlat = indexed[0] instanceof Int8Array ? new Int8Array(rest.length * dim) : new Float32Array(rest.length * dim);
-      rest.forEach((i, j) => restFlat.set(indexed[fresh.indexOf(i)], j * dim));
-      if (rest.length > 0) this.native.add(BigUint64Array.from(rest, (i) => BigInt(keys[i])), restFlat, 1);
-    }
+    this.native.add(BigUint64Array.from(fresh, (i) => BigInt(keys[i])), flat, 1);
     keep();
     for (const k of keys) if (k > this.maxKey) this.maxKey = k;
     this.changes += fresh.length;
   }
 
   add(keys: number[], vectors: Float32Array[]): void {
-    this.addNow(keys, vectors, keys.length > 256 ? 0 : 1);
+    this.addNow(keys, vectors);
     this.provider.changed(this);
   }
 
