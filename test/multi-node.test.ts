@@ -11,14 +11,14 @@ import { rfc3339, TrustVisionClient } from './helpers/trustvision-client.ts';
 // again. Every acknowledged face must be found by every live node, deleted ones by none; the audit
 // chain verifies; a replayed HMAC signature and a revoked key are refused by every node.
 
-// Opt-in: `npm run test:multinode` (60 s, the acceptance's), or FACEPROOF_MULTINODE_SECONDS=N
-// with `npm test`. It was in `npm test` (20 s) until the miss below came back in a full run.
-// A face found by every node during the run and then not first in the final check on one node
-// has been seen three times (in 60 s runs, and once in a 20 s run under test:postgres), and is not
-// explained yet: the final check now tells an approximate-search miss (found with a wide search)
-// from a face missing from a node's index.
-const SECONDS = Number(process.env.FACEPROOF_MULTINODE_SECONDS ?? 60);
-const RUN = process.env.FACEPROOF_MULTINODE_SECONDS !== undefined;
+// In `npm test` for 20 s; `npm run test:multinode` runs the acceptance's 60 s
+// (FACEPROOF_MULTINODE_SECONDS overrides either). It was opt-in for a while: now and then a face
+// every node had found was missing from the restarted node's index. The cause was usearch's
+// concurrent insertion (unum-cloud/USearch#735), which the rebuild used; it can leave a face stored
+// but unreachable by any search. Inserts are single-threaded now (src/store/vector/usearch-indexes.ts,
+// bench/experiments/concurrent-insert.ts), and the final check still tells an approximate-search
+// miss (found with a wide search) from a face missing from a node's index.
+const SECONDS = Number(process.env.FACEPROOF_MULTINODE_SECONDS ?? 20);
 const BOOTSTRAP = 'multi-node-bootstrap-key-0123456789';
 // Every node must seal and open with the same master key (docs/deployment.md).
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -59,7 +59,6 @@ const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) 
 const live = () => nodes.filter((n): n is RunningServer => n !== undefined);
 
 beforeAll(async () => {
-  if (!RUN) { console.log('test/multi-node.test.ts: skipped; run it with npm run test:multinode (FACEPROOF_MULTINODE_SECONDS), see the comment at its top'); return; }
   database = await testDatabase('multinode');
   // One after the other: the first applies the migrations and makes the signing key, the others find them.
   for (let i = 0; i < NODES; i++) nodes[i] = await startServer(`node${i}`, BOOTSTRAP, env());
@@ -73,7 +72,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-describe.skipIf(!RUN)(`${NODES} nodes on one PostgreSQL`, () => {
+describe(`${NODES} nodes on one PostgreSQL`, () => {
   it(`enrol and search concurrently for ${SECONDS} s, round-robin, one node killed with SIGKILL half-way: nothing acknowledged is lost, every node finds every face within 1 s, deleted faces vanish everywhere`, async () => {
     const acked = new Map<string, string>(); // face id → template
     const origin = new Map<string, string>(); // face id → which node acknowledged it, and when (for a failure's message)
@@ -154,7 +153,7 @@ describe.skipIf(!RUN)(`${NODES} nodes on one PostgreSQL`, () => {
       victim.process.kill('SIGKILL');
       await Promise.all([...inFlight, ...deletions]);
       await new Promise((r) => { if (victim.process.exitCode !== null || victim.process.signalCode !== null) r(undefined); else victim.process.once('exit', r); });
-      // The same node comes back on its own data folder (its index snapshots) and catches up from the database.
+      // The node comes back (a fresh data folder: no snapshot) and rebuilds its index from the database.
       nodes[2] = await startServer('node2-again', BOOTSTRAP, env());
       restartedAt = performance.now();
     };
