@@ -135,7 +135,7 @@ describe('crash consistency of the vector index', () => {
     expect(projection).toBeDefined();
     const provider = new UsearchIndexProvider(repository, { dir: path.join(dataDir, 'indexes'), ...config.index, projection });
     const snapshots = fs.readdirSync(path.join(dataDir, 'indexes'));
-    expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}l2${config.index.quantization}m${config.index.connectivity}\\.k\\d+\\.r\\d+\\.usearch$`))]);
+    expect(snapshots).toEqual([expect.stringMatching(new RegExp(`^c${record.id}\\.p${projection!.id}l2${config.index.quantization}m${config.index.connectivity}s\\.k\\d+\\.r\\d+\\.usearch$`))]);
     const index = (await provider.open(record)) as unknown as { native: { contains(k: bigint): boolean; size(): number }; templates: { size: number; has(k: number): boolean } };
     const keys = db.prepare('SELECT key FROM faces WHERE collection_id = ?').pluck().all(record.id) as number[];
     expect(index.native.size()).toBe(keys.length);

@@ -418,6 +418,48 @@ describe.each(backends)('collections, images and files on $name', ({ open }) => 
     expect((await b.collections.keysAfter(c.id, 0)).sort((x, y) => x - y)).toEqual([...live.keys()].sort((x, y) => x - y));
   });
 
+  it('does not bring back a face whose deletion committed while a refresh was reading it (refreshes of one index run one at a time)', async () => {
+    await fresh();
+    const c = await collection('refresh-race');
+    const options = { dir: path.join(tmp('faceproof-store-race-'), 'indexes'), quantization: 'f32', connectivity: 16, expansionAdd: 64, expansionSearch: 64, snapshotEvery: 1_000_000 } as const;
+    // The real journal; one read of vectors is held after it returned, as a slow round trip would be.
+    let hold: { read: () => void; release: Promise<void> } | undefined;
+    const journal: IndexJournal = {
+      vectorsAfter: async (...args) => {
+        const rows = await b.collections.vectorsAfter(...args);
+        const h = hold;
+        hold = undefined;
+        if (h) { h.read(); await h.release; }
+        return rows;
+      },
+      removalsAfter: (...args) => b.collections.removalsAfter(...args),
+      lastRemovalSeq: (...args) => b.collections.lastRemovalSeq(...args),
+      pruneRemovals: (...args) => b.collections.pruneRemovals(...args),
+      keysAfter: (...args) => b.collections.keysAfter(...args),
+      count: (...args) => b.collections.count(...args),
+    };
+    const provider = new UsearchIndexProvider(journal, options);
+    const index = await provider.open(c);
+    // Another node stores a face; this node's next request reads its vector...
+    const list = faces('raced', 1);
+    const [added] = await b.collections.addFaces('default', c.id, list);
+    let release = () => {};
+    const read = new Promise<void>((r) => { hold = { read: r, release: new Promise((done) => { release = done; }) }; });
+    const first = provider.open(c);
+    await read;
+    // ...the face is deleted (on another node) before that read is applied, and a second request refreshes meanwhile.
+    expect(await b.collections.removeFaces(c.id, { faceIds: ['raced0'] })).toEqual([added.key]);
+    const second = provider.open(c);
+    // Unserialised, the second refresh finishes within milliseconds (applying the removal before the
+    // face is added); serialised, it waits for the first, so the hold is let go after at most 1 s.
+    await Promise.race([second, new Promise((r) => setTimeout(r, 1000))]);
+    release();
+    await Promise.all([first, second]);
+    await provider.open(c);
+    expect(index.size).toBe(0);
+    expect(index.search(list[0].vector, 1, 10)).toEqual([]);
+  });
+
   const image = (id: string, extra: Partial<StoredImageRecord> = {}): StoredImageRecord => ({
     id, tenantId: 'default', label: 'front', metadata: { side: 'front', n: 1 }, format: 'jpeg', width: 640, height: 480, bytes: 12_345,
     sha256: 'ab'.repeat(32), createdAt: '2026-01-01T00:00:00.000Z', expiresAt: null, ...extra,

@@ -194,12 +194,36 @@ export class UsearchIndexProvider implements VectorIndexProvider {
   }
 
   /**
-   * Takes in the faces another process (the CLI's bulk index, a second server on the same data
-   * folder) stored or removed since this index last looked: two indexed reads when nothing changed.
-   * Keys are handed out in commit order, so every face this process has not seen has a key above
-   * the last one it read. True when the index changed.
+   * Takes in the faces another process (the CLI's bulk index, another node) stored or removed since
+   * this index last looked: two indexed reads when nothing changed. True when the index changed.
+   *
+   * One refresh of an index runs at a time; callers arriving meanwhile share the next one. Two at
+   * once could bring a deleted face back: one reads the face's vector, the deletion commits, the
+   * other applies that removal (nothing to remove yet) and moves the index's removal mark past it,
+   * then the first adds the face, and no later refresh removes it. One at a time, a refresh reads
+   * the removals after the vectors it added, so a removal that committed in between is applied.
    */
-  private async refresh(index: CollectionIndex): Promise<boolean> {
+  private refresh(index: CollectionIndex): Promise<boolean> {
+    if (index.queuedRefresh) return index.queuedRefresh;
+    const start = (): Promise<boolean> => {
+      index.queuedRefresh = undefined;
+      const running: Promise<boolean> = this.refreshOnce(index).finally(() => {
+        if (index.runningRefresh === running) index.runningRefresh = undefined;
+      });
+      index.runningRefresh = running;
+      return running;
+    };
+    if (!index.runningRefresh) return start();
+    // it may have read the database before this caller's change: run once more after it
+    index.queuedRefresh = index.runningRefresh.then(start, start);
+    return index.queuedRefresh;
+  }
+
+  /**
+   * Keys are handed out in commit order, so every face this process has not seen has a key above
+   * the last one it read.
+   */
+  private async refreshOnce(index: CollectionIndex): Promise<boolean> {
     let changed = false;
     const seen = index.seenKey;
     const keys = await this.journal.keysAfter(index.collectionId, seen);
@@ -208,7 +232,6 @@ export class UsearchIndexProvider implements VectorIndexProvider {
         await this.addStoredAfter(index, seen);
         changed = true;
       }
-      // concurrent refreshes may finish in any order: never move back
       index.seenKey = Math.max(index.seenKey, keys[keys.length - 1]);
     }
     if (await this.journal.lastRemovalSeq(index.collectionId) > index.removalSeq) changed = await this.applyRemovals(index) || changed;
@@ -256,6 +279,9 @@ class CollectionIndex implements VectorIndex {
   snapshotPending = false;
   /** When it last caught up with the database (see missedRemovals). */
   refreshedAt = Date.now();
+  /** The refresh in progress, and the one waiting for it (see UsearchIndexProvider.refresh). */
+  runningRefresh?: Promise<boolean>;
+  queuedRefresh?: Promise<boolean>;
 
   constructor(
     readonly collectionId: number,
