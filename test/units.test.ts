@@ -253,17 +253,23 @@ describe('half-precision templates', () => {
   });
 });
 
+/** A fresh data folder and SQLite database with one collection of the default template model (whose projection the index uses). */
+async function collectionOfDefaultModel(name: string, env: Record<string, string> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `faceproof-${name}-`));
+  const config = loadConfig({ FACEPROOF_DATA_DIR: dir, ...env });
+  const projection = VectorProjection.read(config.index.projectionFile).truncated(config.index.dimensions);
+  const db = openDatabase(path.join(dir, 'faceproof.db'));
+  const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
+  const record = await repository.create({
+    tenantId: 'default', name, kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
+    model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
+  });
+  return { dir, config, projection, db, repository, record };
+}
+
 describe('vector index over 8-bit projections', () => {
   it('finds each template and a near copy of it first, before and after a reopen from its snapshot', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-i8-'));
-    const config = loadConfig({ FACEPROOF_DATA_DIR: dir, FACEPROOF_INDEX_QUANTIZATION: 'i8' });
-    const projection = VectorProjection.read(config.index.projectionFile).truncated(config.index.dimensions);
-    const db = openDatabase(path.join(dir, 'faceproof.db'));
-    const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
-    const record = await repository.create({
-      tenantId: 'default', name: 'i8', kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
-      model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
-    });
+    const { dir, config, projection, db, repository, record } = await collectionOfDefaultModel('i8', { FACEPROOF_INDEX_QUANTIZATION: 'i8' });
     let seed = 99;
     const normal = () => { seed = (seed * 48271) % 2147483647; const u = seed / 2147483647; seed = (seed * 48271) % 2147483647; return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * (seed / 2147483647)); };
     const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
@@ -292,15 +298,7 @@ describe('vector index rebuilt from the database', () => {
   // 8,000 faces that was about 4 per rebuild, so this failed nearly every time before the index
   // inserted on one thread.
   it('reaches every face it holds: a search for all of them returns each', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faceproof-rebuild-'));
-    const config = loadConfig({ FACEPROOF_DATA_DIR: dir });
-    const projection = VectorProjection.read(config.index.projectionFile).truncated(config.index.dimensions);
-    const db = openDatabase(path.join(dir, 'faceproof.db'));
-    const repository = new SqliteCollectionRepository(db, TemplateCodec.plain());
-    const record = await repository.create({
-      tenantId: 'default', name: 'rebuilt', kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
-      model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
-    });
+    const { dir, config, projection, db, repository, record } = await collectionOfDefaultModel('rebuilt');
     let seed = 5;
     const uniform = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647 - 0.5; };
     const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
