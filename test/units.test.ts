@@ -264,23 +264,26 @@ async function collectionOfDefaultModel(name: string, env: Record<string, string
     tenantId: 'default', name, kind: 'gallery', description: null, metadata: {}, createdAt: new Date().toISOString(),
     model: { modelId: projection.modelId, version: projection.modelVersion, dimension: projection.inDim },
   });
-  return { dir, config, projection, db, repository, record };
+  /** Stores the templates as faces f0, f1, … of the collection. */
+  const store = (templates: Float32Array[]) => repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
+  return { dir, config, projection, db, repository, record, store };
 }
+
+const normalised = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
 
 describe('vector index over 8-bit projections', () => {
   it('finds each template and a near copy of it first, before and after a reopen from its snapshot', async () => {
-    const { dir, config, projection, db, repository, record } = await collectionOfDefaultModel('i8', { FACEPROOF_INDEX_QUANTIZATION: 'i8' });
+    const { dir, config, projection, db, repository, record, store } = await collectionOfDefaultModel('i8', { FACEPROOF_INDEX_QUANTIZATION: 'i8' });
     let seed = 99;
     const normal = () => { seed = (seed * 48271) % 2147483647; const u = seed / 2147483647; seed = (seed * 48271) % 2147483647; return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * (seed / 2147483647)); };
-    const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
-    const templates = Array.from({ length: 3000 }, () => unit(Float32Array.from({ length: projection.inDim }, normal)));
-    const faces = await repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
+    const templates = Array.from({ length: 3000 }, () => normalised(Float32Array.from({ length: projection.inDim }, normal)));
+    const faces = await store(templates);
     const options = { dir: path.join(dir, 'indexes'), ...config.index, projection };
     const provider = new UsearchIndexProvider(repository, options);
     (await provider.open(record)).add(faces.map((f) => f.key), templates);
     const firstHits = (index: { search(v: Float32Array, k: number, candidates: number): Array<{ key: number; similarity: number }> }) =>
       faces.slice(0, 300).filter((f, i) => {
-        const nearCopy = unit(templates[i].map((x) => x + 0.01 * normal()));
+        const nearCopy = normalised(templates[i].map((x) => x + 0.01 * normal()));
         return index.search(templates[i], 1, 10)[0]?.key === f.key && index.search(nearCopy, 1, 10)[0]?.key === f.key;
       }).length;
     expect(firstHits(await provider.open(record))).toBe(300);
@@ -298,12 +301,11 @@ describe('vector index rebuilt from the database', () => {
   // 8,000 faces that was about 4 per rebuild, so this failed nearly every time before the index
   // inserted on one thread.
   it('reaches every face it holds: a search for all of them returns each', async () => {
-    const { dir, config, projection, db, repository, record } = await collectionOfDefaultModel('rebuilt');
+    const { dir, config, projection, db, repository, record, store } = await collectionOfDefaultModel('rebuilt');
     let seed = 5;
     const uniform = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647 - 0.5; };
-    const unit = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
-    const templates = Array.from({ length: 8000 }, () => unit(Float32Array.from({ length: projection.inDim }, uniform)));
-    const faces = await repository.addFaces('default', record.id, templates.map((vector, i) => ({ id: `f${i}`, externalId: null, metadata: {}, imageId: null, box: null, vector, createdAt: record.createdAt })));
+    const templates = Array.from({ length: 8000 }, () => normalised(Float32Array.from({ length: projection.inDim }, uniform)));
+    const faces = await store(templates);
     // Stored first, then opened: the index is built from the database, as a node starting without a snapshot builds it.
     const index = await new UsearchIndexProvider(repository, { dir: path.join(dir, 'indexes'), ...config.index, projection }).open(record);
     expect(index.size).toBe(8000);

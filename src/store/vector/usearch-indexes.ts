@@ -232,7 +232,7 @@ export class UsearchIndexProvider implements VectorIndexProvider {
         await this.addStoredAfter(index, seen);
         changed = true;
       }
-      index.seenKey = Math.max(index.seenKey, keys[keys.length - 1]);
+      index.seenKey = keys[keys.length - 1];
     }
     if (await this.journal.lastRemovalSeq(index.collectionId) > index.removalSeq) changed = await this.applyRemovals(index) || changed;
     index.refreshedAt = Date.now();
